@@ -1,0 +1,169 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Job is a batch workload: one or more replica groups that are admitted,
+// started and restarted together as a gang.
+//
+// +kubebuilder:object:root=true
+type Job struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   JobSpec   `json:"spec"`
+	Status JobStatus `json:"status,omitempty"`
+}
+
+// JobSpec is what the user asks for.
+type JobSpec struct {
+	// Queue names the Queue the job is submitted to; "default" when empty.
+	Queue string `json:"queue,omitempty"`
+	// Priority orders jobs within a queue; higher runs first.
+	Priority int32 `json:"priority,omitempty"`
+	// ReplicaGroups are the kinds of processes the job runs (e.g. launcher, worker).
+	ReplicaGroups []ReplicaGroup `json:"replicaGroups"`
+	// RunPolicy says how long the job may run, how often it is retried and
+	// whether it is suspended.
+	RunPolicy RunPolicy `json:"runPolicy,omitempty"`
+}
+
+// ReplicaGroup is a set of identical replicas.
+type ReplicaGroup struct {
+	Name string `json:"name"`
+	// Replicas is how many processes of this group run.
+	Replicas int32 `json:"replicas"`
+	// MinReplicas is the elastic lower bound; when unset it equals Replicas.
+	MinReplicas *int32          `json:"minReplicas,omitempty"`
+	Template    ReplicaTemplate `json:"template"`
+}
+
+// ReplicaTemplate describes one replica's process.
+type ReplicaTemplate struct {
+	Command    []string `json:"command"`
+	Args       []string `json:"args,omitempty"`
+	Env        []EnvVar `json:"env,omitempty"`
+	WorkingDir string   `json:"workingDir,omitempty"`
+	// Image is used in Kubernetes mode; the local runtime runs Command on the host.
+	Image     string    `json:"image,omitempty"`
+	Resources Resources `json:"resources,omitempty"`
+}
+
+// EnvVar is one environment variable of a replica.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
+}
+
+// Resources is what one replica requests.
+type Resources struct {
+	CPU    *resource.Quantity `json:"cpu,omitempty"`
+	Memory *resource.Quantity `json:"memory,omitempty"`
+	GPU    *resource.Quantity `json:"gpu,omitempty"`
+}
+
+// RunPolicy bounds a job's execution.
+type RunPolicy struct {
+	// BackoffLimit is how many times the job is restarted after a failure
+	// before it is marked Failed.
+	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
+	// ActiveDeadlineSeconds fails the job when it has been running longer.
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+	// Suspend stops the job's replicas and keeps it from being admitted.
+	Suspend *bool `json:"suspend,omitempty"`
+	// TTLSecondsAfterFinished deletes the job this long after it finished.
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+}
+
+// JobPhase is the coarse state of a job.
+type JobPhase string
+
+// The phases a Job moves through.
+const (
+	JobPending   JobPhase = "Pending"
+	JobAdmitted  JobPhase = "Admitted"
+	JobRunning   JobPhase = "Running"
+	JobSucceeded JobPhase = "Succeeded"
+	JobFailed    JobPhase = "Failed"
+	JobSuspended JobPhase = "Suspended"
+)
+
+// Condition types of a Job.
+const (
+	JobConditionAdmitted  = "Admitted"
+	JobConditionRunning   = "Running"
+	JobConditionSucceeded = "Succeeded"
+	JobConditionFailed    = "Failed"
+)
+
+// JobStatus is what the system observed.
+type JobStatus struct {
+	Phase      JobPhase           `json:"phase,omitempty"`
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Restarts counts how many times the gang was restarted after a failure.
+	Restarts int32 `json:"restarts,omitempty"`
+	// Attempt is the current gang attempt; replica names end with it.
+	Attempt int32 `json:"attempt,omitempty"`
+	// Admission is where the scheduler placed the job; nil until admitted.
+	Admission *Admission `json:"admission,omitempty"`
+	// Replicas are the replicas of the current attempt.
+	Replicas []ReplicaStatus `json:"replicas,omitempty"`
+	// NextAttemptTime is when a restarting job starts its next attempt.
+	NextAttemptTime *metav1.Time `json:"nextAttemptTime,omitempty"`
+	StartTime       *metav1.Time `json:"startTime,omitempty"`
+	CompletionTime  *metav1.Time `json:"completionTime,omitempty"`
+	// ObservedGeneration is the spec generation the controller last acted on.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// Admission records the scheduler's decision for a job.
+type Admission struct {
+	Queue      string      `json:"queue"`
+	Flavor     string      `json:"flavor,omitempty"`
+	Placements []Placement `json:"placements,omitempty"`
+}
+
+// Placement binds one replica to a node and, for GPU replicas, to GPU indices.
+type Placement struct {
+	Group string  `json:"group"`
+	Index int32   `json:"index"`
+	Node  string  `json:"node"`
+	GPUs  []int32 `json:"gpus,omitempty"`
+}
+
+// ReplicaState is the state of one replica process.
+type ReplicaState string
+
+// Replica states.
+const (
+	ReplicaPending   ReplicaState = "Pending"
+	ReplicaRunning   ReplicaState = "Running"
+	ReplicaSucceeded ReplicaState = "Succeeded"
+	ReplicaFailed    ReplicaState = "Failed"
+)
+
+// ReplicaStatus is one replica of the current attempt.
+type ReplicaStatus struct {
+	// Name is <job>-<group>-<index>-<attempt>.
+	Name       string       `json:"name"`
+	Group      string       `json:"group"`
+	Index      int32        `json:"index"`
+	Attempt    int32        `json:"attempt"`
+	State      ReplicaState `json:"state"`
+	ExitCode   *int32       `json:"exitCode,omitempty"`
+	Reason     string       `json:"reason,omitempty"`
+	Message    string       `json:"message,omitempty"`
+	StartedAt  *metav1.Time `json:"startedAt,omitempty"`
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+}
+
+// JobList is a list of Jobs.
+//
+// +kubebuilder:object:root=true
+type JobList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Job `json:"items"`
+}
