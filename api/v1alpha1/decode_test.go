@@ -1,0 +1,116 @@
+package v1alpha1_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"skiff.dev/skiff/api/v1alpha1"
+)
+
+func TestDecodeExampleJob(t *testing.T) {
+	data, err := os.ReadFile("testdata/hello.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := v1alpha1.Decode(data)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	job, ok := obj.(*v1alpha1.Job)
+	if !ok {
+		t.Fatalf("got %T, want *Job", obj)
+	}
+	v1alpha1.Default(job)
+	if err := v1alpha1.Validate(job); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	g := job.Spec.ReplicaGroups[0]
+	if g.Replicas != 2 || g.Template.Resources.CPU.MilliValue() != 100 || g.Template.Resources.Memory.Value() != 64<<20 {
+		t.Errorf("decoded group = %+v", g)
+	}
+	if *job.Spec.RunPolicy.BackoffLimit != 2 || job.Status.Phase != v1alpha1.JobPending {
+		t.Errorf("runPolicy/phase = %+v / %q", job.Spec.RunPolicy, job.Status.Phase)
+	}
+}
+
+const header = "apiVersion: skiff.dev/v1alpha1\nkind: Job\nmetadata: {name: x}\n"
+
+func TestDecodeErrorsNameTheField(t *testing.T) {
+	cases := []struct {
+		name, doc, want string
+	}{
+		{"malformed yaml", "kind: Job\n  spec: [", "malformed YAML"},
+		{"missing kind", "apiVersion: skiff.dev/v1alpha1\n", "kind: required"},
+		{"wrong apiVersion", "apiVersion: v1\nkind: Job\n", "set apiVersion: skiff.dev/v1alpha1"},
+		{"unknown kind", "apiVersion: skiff.dev/v1alpha1\nkind: Pod\n", "unknown kind \"Pod\""},
+		{"unknown field", header + "spec: {queu: default}\n", "spec.queu: unknown field"},
+		{"bad quantity", header + "spec:\n  replicaGroups:\n  - name: w\n    template:\n      command: [x]\n      resources: {gpu: lots}\n",
+			"spec.replicaGroups[0].template.resources.gpu: \"lots\" is not a quantity"},
+		{"wrong type", header + "spec:\n  replicaGroups:\n  - name: w\n    replicas: two\n", "spec.replicaGroups[0].replicas: must be a whole number"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v1alpha1.Decode([]byte(tc.doc))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Decode error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateErrorsNameTheFieldAndFix(t *testing.T) {
+	cases := []struct {
+		name, spec, want string
+	}{
+		{"negative gpu", "replicaGroups: [{name: w, template: {command: [x], resources: {gpu: -1}}}]",
+			"spec.replicaGroups[0].template.resources.gpu: must be a non-negative number"},
+		{"fractional multi gpu", "replicaGroups: [{name: w, template: {command: [x], resources: {gpu: 1.5}}}]",
+			"spec.replicaGroups[0].template.resources.gpu: 1500m: a request above one GPU must be a whole number"},
+		{"no groups", "queue: default", "spec.replicaGroups: required"},
+		{"no command", "replicaGroups: [{name: w, template: {}}]", "spec.replicaGroups[0].template.command: required"},
+		{"bad group name", "replicaGroups: [{name: Worker_1, template: {command: [x]}}]", "spec.replicaGroups[0].name: \"Worker_1\" is not a valid name"},
+		{"duplicate group", "replicaGroups: [{name: w, template: {command: [x]}}, {name: w, template: {command: [x]}}]", "spec.replicaGroups[1].name: duplicate group name"},
+		{"reserved env", "replicaGroups: [{name: w, template: {command: [x], env: [{name: SKIFF_JOB, value: v}]}}]", "reserved SKIFF_ prefix"},
+		{"min above replicas", "replicaGroups: [{name: w, replicas: 2, minReplicas: 3, template: {command: [x]}}]", "spec.replicaGroups[0].minReplicas: 3 is out of range"},
+		{"negative backoff", "replicaGroups: [{name: w, template: {command: [x]}}]\n  runPolicy: {backoffLimit: -1}", "spec.runPolicy.backoffLimit: must be 0 or more"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj, err := v1alpha1.Decode([]byte(header + "spec:\n  " + tc.spec + "\n"))
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			v1alpha1.Default(obj)
+			err = v1alpha1.Validate(obj)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestNamesMustBeDNSLabels(t *testing.T) {
+	obj, err := v1alpha1.Decode([]byte("apiVersion: skiff.dev/v1alpha1\nkind: Job\nmetadata: {name: My_Job}\nspec: {replicaGroups: [{name: w, template: {command: [x]}}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1alpha1.Default(obj)
+	if err := v1alpha1.Validate(obj); err == nil || !strings.Contains(err.Error(), "metadata.name: \"My_Job\" is not a valid name") {
+		t.Fatalf("Validate = %v", err)
+	}
+	q, _ := v1alpha1.Decode([]byte("apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: q, namespace: team-a}\nspec: {flavors: [{name: default, resources: [{name: gpu, nominalQuota: 2}]}]}\n"))
+	if err := v1alpha1.Validate(q); err == nil || !strings.Contains(err.Error(), "metadata.namespace: Queue is cluster-scoped") {
+		t.Fatalf("Validate queue = %v", err)
+	}
+}
+
+func TestSplitYAML(t *testing.T) {
+	docs, err := v1alpha1.SplitYAML([]byte("# leading comment\n---\na: 1\n---\n\n---\n# only a comment\n---\nb: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 {
+		t.Fatalf("got %d documents, want 2: %q", len(docs), docs)
+	}
+}

@@ -1,0 +1,241 @@
+package v1alpha1
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Validate checks an object after defaulting. The error lists every problem
+// as "field.path: what is wrong: how to fix it"; nil means valid.
+func Validate(obj Object) error {
+	errs := ValidateFields(obj)
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		msgs = append(msgs, e.Field+": "+e.Detail)
+	}
+	return &ValidationError{Kind: kindName(obj), Name: obj.GetName(), Errors: errs, msg: strings.Join(msgs, "; ")}
+}
+
+// ValidationError is returned by Validate.
+type ValidationError struct {
+	Kind, Name string
+	Errors     field.ErrorList
+	msg        string
+}
+
+func (e *ValidationError) Error() string { return e.msg }
+
+func kindName(obj Object) string {
+	if k, err := KindOf(obj); err == nil {
+		return k.Kind
+	}
+	return fmt.Sprintf("%T", obj)
+}
+
+// ValidateFields returns the field errors of obj; Detail already says how
+// to fix each.
+func ValidateFields(obj Object) field.ErrorList {
+	k, err := KindOf(obj)
+	if err != nil {
+		return field.ErrorList{field.InternalError(nil, err)}
+	}
+	errs := validateMeta(k, obj)
+	switch o := obj.(type) {
+	case *Job:
+		errs = append(errs, validateJobSpec(&o.Spec, field.NewPath("spec"))...)
+	case *Queue:
+		errs = append(errs, validateQueueSpec(&o.Spec, field.NewPath("spec"))...)
+	case *Flavor:
+		errs = append(errs, validateFlavorSpec(&o.Spec, field.NewPath("spec"))...)
+	case *Node:
+		errs = append(errs, validateResources(o.Spec.Capacity, field.NewPath("spec", "capacity"))...)
+	case *Event:
+		if o.InvolvedObject.Name == "" {
+			errs = append(errs, detail(field.NewPath("involvedObject", "name"), "required: name the object the event is about"))
+		}
+	}
+	return errs
+}
+
+func detail(p *field.Path, msg string) *field.Error {
+	return &field.Error{Type: field.ErrorTypeInvalid, Field: p.String(), Detail: msg}
+}
+
+func validateMeta(k Kind, obj Object) field.ErrorList {
+	var errs field.ErrorList
+	meta := field.NewPath("metadata")
+	if obj.GetName() == "" && obj.GetGenerateName() == "" {
+		errs = append(errs, detail(meta.Child("name"), "required: set metadata.name"))
+	} else if obj.GetName() != "" {
+		errs = append(errs, dnsLabel(meta.Child("name"), obj.GetName())...)
+	}
+	if k.Namespaced {
+		if obj.GetNamespace() != "" {
+			errs = append(errs, dnsLabel(meta.Child("namespace"), obj.GetNamespace())...)
+		}
+	} else if obj.GetNamespace() != "" {
+		errs = append(errs, detail(meta.Child("namespace"), fmt.Sprintf("%s is cluster-scoped: remove metadata.namespace", k.Kind)))
+	}
+	for _, e := range metav1validation.ValidateLabels(obj.GetLabels(), meta.Child("labels")) {
+		errs = append(errs, detail(field.NewPath(e.Field), fmt.Sprintf("%v: %s", e.BadValue, e.Detail)))
+	}
+	return errs
+}
+
+func dnsLabel(p *field.Path, v string) field.ErrorList {
+	if msgs := validation.IsDNS1123Label(v); len(msgs) > 0 {
+		return field.ErrorList{detail(p, fmt.Sprintf("%q is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", v))}
+	}
+	return nil
+}
+
+func validateJobSpec(s *JobSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if s.Queue != "" {
+		errs = append(errs, dnsLabel(p.Child("queue"), s.Queue)...)
+	}
+	if len(s.ReplicaGroups) == 0 {
+		errs = append(errs, detail(p.Child("replicaGroups"), "required: add at least one replica group with a name, replicas and a template.command"))
+	}
+	seen := map[string]bool{}
+	for i, g := range s.ReplicaGroups {
+		gp := p.Child("replicaGroups").Index(i)
+		if g.Name == "" {
+			errs = append(errs, detail(gp.Child("name"), "required: name the group, e.g. worker"))
+		} else {
+			errs = append(errs, dnsLabel(gp.Child("name"), g.Name)...)
+			if seen[g.Name] {
+				errs = append(errs, detail(gp.Child("name"), fmt.Sprintf("duplicate group name %q: give each group its own name", g.Name)))
+			}
+			seen[g.Name] = true
+		}
+		if g.Replicas < 1 || g.Replicas > 1024 {
+			errs = append(errs, detail(gp.Child("replicas"), fmt.Sprintf("%d is out of range: use 1 to 1024", g.Replicas)))
+		}
+		if g.MinReplicas != nil && (*g.MinReplicas < 1 || *g.MinReplicas > g.Replicas) {
+			errs = append(errs, detail(gp.Child("minReplicas"), fmt.Sprintf("%d is out of range: use 1 to replicas (%d)", *g.MinReplicas, g.Replicas)))
+		}
+		tp := gp.Child("template")
+		if len(g.Template.Command) == 0 || g.Template.Command[0] == "" {
+			errs = append(errs, detail(tp.Child("command"), "required: give the program to run, e.g. [\"python3\", \"train.py\"]"))
+		}
+		for j, e := range g.Template.Env {
+			ep := tp.Child("env").Index(j).Child("name")
+			if len(validation.IsEnvVarName(e.Name)) > 0 || e.Name == "" {
+				errs = append(errs, detail(ep, fmt.Sprintf("%q is not a valid environment variable name: use letters, digits and '_'", e.Name)))
+			} else if strings.HasPrefix(e.Name, "SKIFF_") {
+				errs = append(errs, detail(ep, fmt.Sprintf("%q uses the reserved SKIFF_ prefix: rename the variable", e.Name)))
+			}
+		}
+		errs = append(errs, validateResources(g.Template.Resources, tp.Child("resources"))...)
+	}
+	rp := p.Child("runPolicy")
+	if b := s.RunPolicy.BackoffLimit; b != nil && *b < 0 {
+		errs = append(errs, detail(rp.Child("backoffLimit"), "must be 0 or more"))
+	}
+	if d := s.RunPolicy.ActiveDeadlineSeconds; d != nil && *d <= 0 {
+		errs = append(errs, detail(rp.Child("activeDeadlineSeconds"), "must be a positive number of seconds"))
+	}
+	if t := s.RunPolicy.TTLSecondsAfterFinished; t != nil && *t < 0 {
+		errs = append(errs, detail(rp.Child("ttlSecondsAfterFinished"), "must be 0 or more"))
+	}
+	return errs
+}
+
+func validateResources(r Resources, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	check := func(name string, q *resource.Quantity) {
+		if q != nil && q.Sign() < 0 {
+			errs = append(errs, detail(p.Child(name), "must be a non-negative number"))
+		}
+	}
+	check("cpu", r.CPU)
+	check("memory", r.Memory)
+	check("gpu", r.GPU)
+	if g := r.GPU; g != nil && g.Sign() > 0 {
+		milli := g.MilliValue()
+		if milli > 1000 && milli%1000 != 0 {
+			errs = append(errs, detail(p.Child("gpu"), fmt.Sprintf("%s: a request above one GPU must be a whole number; fractions are for sharing a single GPU (e.g. 0.25)", g.String())))
+		}
+	}
+	return errs
+}
+
+func validateQueueSpec(s *QueueSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, ns := range s.Namespaces {
+		if ns != "*" {
+			errs = append(errs, dnsLabel(p.Child("namespaces").Index(i), ns)...)
+		}
+	}
+	if s.Cohort != "" {
+		errs = append(errs, dnsLabel(p.Child("cohort"), s.Cohort)...)
+	}
+	switch s.QueueingStrategy {
+	case "", StrictFIFO, BestEffortFIFO:
+	default:
+		errs = append(errs, detail(p.Child("queueingStrategy"), fmt.Sprintf("%q is not a strategy: use StrictFIFO or BestEffortFIFO", s.QueueingStrategy)))
+	}
+	if len(s.Flavors) == 0 {
+		errs = append(errs, detail(p.Child("flavors"), "required: give the quota the queue holds, e.g. [{name: default, resources: [{name: gpu, nominalQuota: 8}]}]"))
+	}
+	flavors := map[string]bool{}
+	for i, f := range s.Flavors {
+		fp := p.Child("flavors").Index(i)
+		errs = append(errs, dnsLabel(fp.Child("name"), f.Name)...)
+		if flavors[f.Name] {
+			errs = append(errs, detail(fp.Child("name"), fmt.Sprintf("duplicate flavor %q: list each flavor once", f.Name)))
+		}
+		flavors[f.Name] = true
+		res := map[string]bool{}
+		for j, r := range f.Resources {
+			rp := fp.Child("resources").Index(j)
+			switch r.Name {
+			case ResourceCPU, ResourceMemory, ResourceGPU:
+			default:
+				errs = append(errs, detail(rp.Child("name"), fmt.Sprintf("%q is not a resource: use cpu, memory or gpu", r.Name)))
+			}
+			if res[r.Name] {
+				errs = append(errs, detail(rp.Child("name"), fmt.Sprintf("duplicate resource %q: list each resource once per flavor", r.Name)))
+			}
+			res[r.Name] = true
+			if r.NominalQuota.Sign() < 0 {
+				errs = append(errs, detail(rp.Child("nominalQuota"), "must be a non-negative number"))
+			}
+			if r.BorrowingLimit != nil && r.BorrowingLimit.Sign() < 0 {
+				errs = append(errs, detail(rp.Child("borrowingLimit"), "must be a non-negative number"))
+			}
+			if r.LendingLimit != nil && r.LendingLimit.Sign() < 0 {
+				errs = append(errs, detail(rp.Child("lendingLimit"), "must be a non-negative number"))
+			}
+		}
+	}
+	return errs
+}
+
+func validateFlavorSpec(s *FlavorSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for k, v := range s.NodeLabels {
+		lp := p.Child("nodeLabels").Key(k)
+		for _, m := range validation.IsQualifiedName(k) {
+			errs = append(errs, detail(lp, "key: "+m))
+		}
+		for _, m := range validation.IsValidLabelValue(v) {
+			errs = append(errs, detail(lp, "value: "+m))
+		}
+	}
+	for i, l := range s.TopologyLevels {
+		for _, m := range validation.IsQualifiedName(l) {
+			errs = append(errs, detail(p.Child("topologyLevels").Index(i), m))
+		}
+	}
+	return errs
+}
