@@ -1,0 +1,613 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/api/v1alpha1"
+	"skiff.dev/skiff/internal/runtime"
+	"skiff.dev/skiff/internal/store"
+)
+
+// ReplicasFinalizer keeps a deleted Job until its replicas are stopped and
+// their files removed.
+const ReplicasFinalizer = "skiff.dev/replicas"
+
+// JobController runs admitted jobs' replicas and reports their state.
+type JobController struct {
+	Store    store.Store
+	Runtime  runtime.Runtime
+	Clock    clock.WithTicker
+	Recorder *Recorder
+	Log      *slog.Logger
+	// BackoffBase is the delay before the first restart; it doubles per
+	// restart up to BackoffMax.
+	BackoffBase, BackoffMax time.Duration
+	// StopGrace is how long replicas get between SIGTERM and SIGKILL.
+	StopGrace time.Duration
+	// Workers is the number of jobs reconciled at once.
+	Workers int
+
+	queue workqueue.TypedRateLimitingInterface[string]
+}
+
+func (c *JobController) defaults() {
+	if c.BackoffBase == 0 {
+		c.BackoffBase = time.Second
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = 5 * time.Minute
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = 10 * time.Second
+	}
+	if c.Workers == 0 {
+		c.Workers = 4
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Run reconciles jobs until ctx ends.
+func (c *JobController) Run(ctx context.Context) error {
+	c.defaults()
+	c.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[string](50*time.Millisecond, 10*time.Second),
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: "jobs", Clock: c.Clock})
+	defer c.queue.ShutDown()
+
+	go watchKind(ctx, c.Store, kindJob, c.Log, func(obj v1alpha1.Object) { c.queue.Add(keyOf(obj)) })
+	go c.watchExits(ctx)
+	for i := 0; i < c.Workers; i++ {
+		go c.worker(ctx)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (c *JobController) watchExits(ctx context.Context) {
+	exits := c.Runtime.Exits()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case st := <-exits:
+			// Replica names are <job>-<group>-<index>-<attempt>; the job is
+			// whatever precedes a group name, so enqueue every candidate
+			// prefix: reconciling a job that is not the owner is harmless.
+			parts := strings.Split(st.Name, "-")
+			for i := len(parts) - 3; i >= 1; i-- {
+				c.queue.Add(st.Namespace + "/" + strings.Join(parts[:i], "-"))
+			}
+		}
+	}
+}
+
+func (c *JobController) worker(ctx context.Context) {
+	for {
+		key, quit := c.queue.Get()
+		if quit {
+			return
+		}
+		after, err := c.reconcile(ctx, key)
+		switch {
+		case err != nil:
+			if !apierrors.IsConflict(err) && ctx.Err() == nil {
+				c.Log.Warn("reconciling job", "job", key, "err", err)
+			}
+			c.queue.AddRateLimited(key)
+		case after > 0:
+			c.queue.Forget(key)
+			c.queue.AddAfter(key, after)
+		default:
+			c.queue.Forget(key)
+		}
+		c.queue.Done(key)
+	}
+}
+
+// pendingEvent is emitted only after the status that reports it is stored,
+// so a conflict and retry does not report the same thing twice.
+type pendingEvent struct{ typ, reason, msg string }
+
+type reconcileState struct {
+	job    *v1alpha1.Job
+	now    time.Time
+	events []pendingEvent
+	after  time.Duration
+}
+
+func (s *reconcileState) event(typ, reason, format string, args ...any) {
+	s.events = append(s.events, pendingEvent{typ, reason, fmt.Sprintf(format, args...)})
+}
+
+func (s *reconcileState) requeue(d time.Duration) {
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	if s.after == 0 || d < s.after {
+		s.after = d
+	}
+}
+
+func (c *JobController) reconcile(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, _ := strings.Cut(key, "/")
+	job := &v1alpha1.Job{}
+	if err := c.Store.Get(ctx, ns, name, job); err != nil {
+		if apierrors.IsNotFound(err) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	if job.DeletionTimestamp != nil {
+		return c.finalize(ctx, job)
+	}
+	if !hasString(job.Finalizers, ReplicasFinalizer) {
+		job.Finalizers = append(job.Finalizers, ReplicasFinalizer)
+		if err := c.Store.Update(ctx, job); err != nil {
+			return 0, err
+		}
+	}
+	orig := job.DeepCopy()
+	s := &reconcileState{job: job, now: c.Clock.Now()}
+	if err := c.step(ctx, s); err != nil {
+		return 0, err
+	}
+	if !equality.Semantic.DeepEqual(orig.Status, job.Status) {
+		job.Status.ObservedGeneration = job.Generation
+		if err := c.Store.Update(ctx, job); err != nil {
+			return 0, err
+		}
+	}
+	for _, e := range s.events {
+		c.Recorder.Event(ctx, job, e.typ, e.reason, "%s", e.msg)
+	}
+	return s.after, nil
+}
+
+func (c *JobController) step(ctx context.Context, s *reconcileState) error {
+	job := s.job
+	switch {
+	case isFinished(job):
+		return c.finished(ctx, s)
+	case job.Spec.RunPolicy.Suspended():
+		return c.suspend(ctx, s)
+	case job.Status.Phase == v1alpha1.JobSuspended:
+		job.Status.Phase = v1alpha1.JobPending
+		setCondition(job, v1alpha1.JobConditionAdmitted, false, "Resumed", "waiting for the scheduler to admit the job again", s.now)
+		s.event(v1alpha1.EventNormal, "Resumed", "job resumed; waiting for admission")
+		return nil
+	case job.Status.Admission == nil:
+		if job.Status.Phase == "" {
+			job.Status.Phase = v1alpha1.JobPending
+		}
+		return nil
+	}
+	return c.runAttempt(ctx, s)
+}
+
+func isFinished(j *v1alpha1.Job) bool {
+	return j.Status.Phase == v1alpha1.JobSucceeded || j.Status.Phase == v1alpha1.JobFailed
+}
+
+// ReplicaName is the deterministic name of a replica of a job's attempt.
+func ReplicaName(job string, group string, index, attempt int32) string {
+	return fmt.Sprintf("%s-%s-%d-%d", job, group, index, attempt)
+}
+
+// runAttempt starts and observes the replicas of the current attempt.
+func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error {
+	job := s.job
+	st := &job.Status
+	if st.NextAttemptTime != nil && s.now.Before(st.NextAttemptTime.Time) {
+		s.requeue(st.NextAttemptTime.Sub(s.now))
+		return nil
+	}
+	if st.Phase == v1alpha1.JobPending || st.Phase == "" {
+		st.Phase = v1alpha1.JobAdmitted
+	}
+	if len(st.Replicas) == 0 {
+		// Persist the replica list (the intent) before starting anything.
+		for _, p := range st.Admission.Placements {
+			st.Replicas = append(st.Replicas, v1alpha1.ReplicaStatus{
+				Name: ReplicaName(job.Name, p.Group, p.Index, st.Attempt), Group: p.Group, Index: p.Index,
+				Attempt: st.Attempt, State: v1alpha1.ReplicaPending,
+			})
+		}
+		st.NextAttemptTime = nil
+		s.requeue(time.Millisecond)
+		return nil
+	}
+	if d := job.Spec.RunPolicy.ActiveDeadlineSeconds; d != nil && st.StartTime != nil {
+		deadline := st.StartTime.Add(time.Duration(*d) * time.Second)
+		if !s.now.Before(deadline) {
+			c.fail(s, "DeadlineExceeded", fmt.Sprintf("job ran longer than activeDeadlineSeconds (%ds)", *d))
+			return c.stopReplicas(ctx, job, st.Replicas)
+		}
+		s.requeue(deadline.Sub(s.now))
+	}
+
+	var failed, interrupted []string
+	running, succeeded := 0, 0
+	for i := range st.Replicas {
+		rs := &st.Replicas[i]
+		if err := c.observe(ctx, s, rs); err != nil {
+			return err
+		}
+		switch rs.State {
+		case v1alpha1.ReplicaRunning, v1alpha1.ReplicaPending:
+			running++
+		case v1alpha1.ReplicaSucceeded:
+			succeeded++
+		case v1alpha1.ReplicaFailed:
+			switch rs.Reason {
+			case "Shutdown":
+				interrupted = append(interrupted, rs.Name)
+			case "Stopped":
+			default:
+				failed = append(failed, describeExit(rs))
+			}
+		}
+	}
+
+	if len(failed) > 0 || len(interrupted) > 0 {
+		if running > 0 {
+			// Gang semantics: one replica failed, so the rest stop too.
+			s.requeue(200 * time.Millisecond)
+			return c.stopReplicas(ctx, job, st.Replicas)
+		}
+		if len(failed) == 0 {
+			c.restart(s, false, "replicas were stopped when the server shut down; starting attempt %d", st.Attempt+1)
+			return nil
+		}
+		if st.Restarts >= job.Spec.RunPolicy.Backoff() {
+			c.fail(s, "BackoffLimitExceeded", fmt.Sprintf("%s; backoffLimit %d reached after %d restarts",
+				strings.Join(failed, ", "), job.Spec.RunPolicy.Backoff(), st.Restarts))
+			return nil
+		}
+		c.restart(s, true, "%s; restarting the gang as attempt %d", strings.Join(failed, ", "), st.Attempt+1)
+		return nil
+	}
+	if succeeded == len(st.Replicas) {
+		st.Phase = v1alpha1.JobSucceeded
+		now := metav1.NewTime(s.now)
+		st.CompletionTime = &now
+		setCondition(job, v1alpha1.JobConditionRunning, false, "Completed", "all replicas finished", s.now)
+		setCondition(job, v1alpha1.JobConditionSucceeded, true, "Completed", fmt.Sprintf("all %d replicas exited with code 0", succeeded), s.now)
+		s.event(v1alpha1.EventNormal, "Succeeded", "all %d replicas exited with code 0", succeeded)
+		if ttl := job.Spec.RunPolicy.TTLSecondsAfterFinished; ttl != nil {
+			s.requeue(time.Duration(*ttl) * time.Second)
+		}
+		return nil
+	}
+	if st.Phase != v1alpha1.JobRunning {
+		st.Phase = v1alpha1.JobRunning
+		if st.StartTime == nil {
+			now := metav1.NewTime(s.now)
+			st.StartTime = &now
+			if d := job.Spec.RunPolicy.ActiveDeadlineSeconds; d != nil {
+				s.requeue(time.Duration(*d) * time.Second)
+			}
+		}
+		setCondition(job, v1alpha1.JobConditionRunning, true, "ReplicasRunning", fmt.Sprintf("attempt %d: %d replicas started", st.Attempt, len(st.Replicas)), s.now)
+		s.event(v1alpha1.EventNormal, "Started", "attempt %d: started %d replicas", st.Attempt, len(st.Replicas))
+	}
+	return nil
+}
+
+func describeExit(rs *v1alpha1.ReplicaStatus) string {
+	msg := fmt.Sprintf("replica %s-%d", rs.Group, rs.Index)
+	switch {
+	case rs.ExitCode != nil:
+		msg += fmt.Sprintf(" exited with code %d", *rs.ExitCode)
+	default:
+		msg += " failed"
+	}
+	if rs.Reason != "" && rs.Reason != "Error" {
+		msg += " (" + rs.Reason + ")"
+	}
+	if rs.Message != "" {
+		msg += ": " + rs.Message
+	}
+	return msg
+}
+
+// observe starts a Pending replica (idempotently) and copies the runtime's
+// view into its status.
+func (c *JobController) observe(ctx context.Context, s *reconcileState, rs *v1alpha1.ReplicaStatus) error {
+	if rs.State == v1alpha1.ReplicaSucceeded || rs.State == v1alpha1.ReplicaFailed {
+		return nil
+	}
+	status, err := c.Runtime.Status(ctx, s.job.Namespace, rs.Name)
+	if errors.Is(err, runtime.ErrNotFound) {
+		if rs.State != v1alpha1.ReplicaPending {
+			// It ran, but the runtime has no record: its files were lost.
+			rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "Lost", "the runtime has no record of this replica"
+			return nil
+		}
+		spec, err := c.replicaSpec(s.job, rs)
+		if err != nil {
+			rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "StartError", err.Error()
+			return nil
+		}
+		status, err = c.Runtime.Start(ctx, spec)
+		if err != nil {
+			rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "StartError", err.Error()
+			return nil
+		}
+		for _, w := range status.Warnings {
+			s.event(v1alpha1.EventWarning, "LimitsNotApplied", "replica %s-%d: %s", rs.Group, rs.Index, w)
+		}
+	} else if err != nil {
+		return fmt.Errorf("replica %s: %w", rs.Name, err)
+	}
+	applyRuntimeStatus(rs, status)
+	return nil
+}
+
+func applyRuntimeStatus(rs *v1alpha1.ReplicaStatus, st runtime.Status) {
+	if !st.StartedAt.IsZero() && rs.StartedAt == nil {
+		t := metav1.NewTime(st.StartedAt)
+		rs.StartedAt = &t
+	}
+	switch st.State {
+	case runtime.Running:
+		rs.State = v1alpha1.ReplicaRunning
+	case runtime.Exited, runtime.Lost:
+		code := int32(st.ExitCode)
+		rs.ExitCode = &code
+		rs.Reason, rs.Message = st.Reason, st.Message
+		if st.State == runtime.Lost {
+			rs.Reason = "Lost"
+			rs.ExitCode = nil
+		}
+		if !st.FinishedAt.IsZero() {
+			t := metav1.NewTime(st.FinishedAt)
+			rs.FinishedAt = &t
+		}
+		if st.State == runtime.Exited && st.ExitCode == 0 && st.Reason == "" {
+			rs.State = v1alpha1.ReplicaSucceeded
+		} else {
+			rs.State = v1alpha1.ReplicaFailed
+			if rs.Reason == "" {
+				rs.Reason = "Error"
+				if st.Signal != "" {
+					rs.Reason = "Signal"
+					rs.Message = "killed by " + st.Signal
+				}
+			}
+		}
+	}
+}
+
+func (c *JobController) replicaSpec(job *v1alpha1.Job, rs *v1alpha1.ReplicaStatus) (runtime.Replica, error) {
+	var group *v1alpha1.ReplicaGroup
+	for i := range job.Spec.ReplicaGroups {
+		if job.Spec.ReplicaGroups[i].Name == rs.Group {
+			group = &job.Spec.ReplicaGroups[i]
+		}
+	}
+	if group == nil {
+		return runtime.Replica{}, fmt.Errorf("replica group %q is no longer in the job spec", rs.Group)
+	}
+	var gpus []int
+	for _, p := range job.Status.Admission.Placements {
+		if p.Group == rs.Group && p.Index == rs.Index {
+			for _, g := range p.GPUs {
+				gpus = append(gpus, int(g))
+			}
+		}
+	}
+	t := group.Template
+	env := []string{
+		"SKIFF_JOB=" + job.Name,
+		"SKIFF_NAMESPACE=" + job.Namespace,
+		"SKIFF_GROUP=" + rs.Group,
+		"SKIFF_REPLICA_INDEX=" + strconv.Itoa(int(rs.Index)),
+		"SKIFF_ATTEMPT=" + strconv.Itoa(int(rs.Attempt)),
+		"SKIFF_REPLICA=" + fmt.Sprintf("%s-%d", rs.Group, rs.Index),
+	}
+	for _, e := range t.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	r := runtime.Replica{
+		Namespace: job.Namespace, Name: rs.Name, Owner: job.Name,
+		Command: t.Command, Args: t.Args, Env: env, WorkingDir: t.WorkingDir, GPUs: gpus,
+	}
+	if t.Resources.CPU != nil {
+		r.CPUMilli = t.Resources.CPU.MilliValue()
+	}
+	if t.Resources.Memory != nil {
+		r.MemoryBytes = t.Resources.Memory.Value()
+	}
+	return r, nil
+}
+
+// restart ends the current attempt and schedules the next one.
+func (c *JobController) restart(s *reconcileState, count bool, format string, args ...any) {
+	st := &s.job.Status
+	delay := time.Duration(0)
+	if count {
+		delay = c.BackoffBase << st.Restarts
+		if delay > c.BackoffMax || delay <= 0 {
+			delay = c.BackoffMax
+		}
+		st.Restarts++
+	}
+	st.Attempt++
+	st.Replicas = nil
+	if delay > 0 {
+		t := metav1.NewTime(s.now.Add(delay))
+		st.NextAttemptTime = &t
+	}
+	msg := fmt.Sprintf(format, args...)
+	setCondition(s.job, v1alpha1.JobConditionRunning, false, "Restarting", msg, s.now)
+	s.event(v1alpha1.EventWarning, "Restarted", "%s", msg)
+	s.requeue(delay)
+}
+
+func (c *JobController) fail(s *reconcileState, reason, msg string) {
+	st := &s.job.Status
+	st.Phase = v1alpha1.JobFailed
+	now := metav1.NewTime(s.now)
+	st.CompletionTime = &now
+	setCondition(s.job, v1alpha1.JobConditionRunning, false, reason, msg, s.now)
+	setCondition(s.job, v1alpha1.JobConditionFailed, true, reason, msg, s.now)
+	s.event(v1alpha1.EventWarning, "Failed", "%s", msg)
+	if ttl := s.job.Spec.RunPolicy.TTLSecondsAfterFinished; ttl != nil {
+		s.requeue(time.Duration(*ttl) * time.Second)
+	}
+}
+
+// finished makes sure nothing of a finished job still runs and applies
+// ttlSecondsAfterFinished.
+func (c *JobController) finished(ctx context.Context, s *reconcileState) error {
+	job := s.job
+	if err := c.stopReplicas(ctx, job, job.Status.Replicas); err != nil {
+		return err
+	}
+	for i := range job.Status.Replicas {
+		if err := c.observe(ctx, s, &job.Status.Replicas[i]); err != nil {
+			return err
+		}
+	}
+	ttl := job.Spec.RunPolicy.TTLSecondsAfterFinished
+	if ttl == nil || job.Status.CompletionTime == nil {
+		return nil
+	}
+	expiry := job.Status.CompletionTime.Add(time.Duration(*ttl) * time.Second)
+	if s.now.Before(expiry) {
+		s.requeue(expiry.Sub(s.now))
+		return nil
+	}
+	err := c.Store.Delete(ctx, kindJob, job.Namespace, job.Name, store.DeleteOptions{ResourceVersion: job.ResourceVersion})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// suspend stops the current attempt and releases the admission.
+func (c *JobController) suspend(ctx context.Context, s *reconcileState) error {
+	job := s.job
+	st := &job.Status
+	if st.Phase == v1alpha1.JobSuspended {
+		return nil
+	}
+	running := false
+	for i := range st.Replicas {
+		if err := c.observe(ctx, s, &st.Replicas[i]); err != nil {
+			return err
+		}
+		if st.Replicas[i].State == v1alpha1.ReplicaRunning {
+			running = true
+		}
+	}
+	if running {
+		s.requeue(200 * time.Millisecond)
+		return c.stopReplicas(ctx, job, st.Replicas)
+	}
+	if len(st.Replicas) > 0 {
+		st.Attempt++
+	}
+	st.Replicas = nil
+	st.Admission = nil
+	st.NextAttemptTime = nil
+	st.Phase = v1alpha1.JobSuspended
+	setCondition(job, v1alpha1.JobConditionRunning, false, "Suspended", "runPolicy.suspend is true", s.now)
+	setCondition(job, v1alpha1.JobConditionAdmitted, false, "Suspended", "runPolicy.suspend is true; set it to false to resume", s.now)
+	s.event(v1alpha1.EventNormal, "Suspended", "job suspended; its resources are released")
+	return nil
+}
+
+func (c *JobController) stopReplicas(ctx context.Context, job *v1alpha1.Job, replicas []v1alpha1.ReplicaStatus) error {
+	for _, rs := range replicas {
+		if rs.State == v1alpha1.ReplicaRunning || rs.State == v1alpha1.ReplicaPending {
+			if err := c.Runtime.Stop(ctx, job.Namespace, rs.Name, c.StopGrace); err != nil {
+				return fmt.Errorf("stopping replica %s: %w", rs.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// finalize stops and removes every replica the job ever had, then lets the
+// store delete the job.
+func (c *JobController) finalize(ctx context.Context, job *v1alpha1.Job) (time.Duration, error) {
+	if !hasString(job.Finalizers, ReplicasFinalizer) {
+		return 0, nil
+	}
+	waiting := false
+	for attempt := int32(0); attempt <= job.Status.Attempt; attempt++ {
+		for _, g := range job.Spec.ReplicaGroups {
+			for i := int32(0); i < g.Replicas; i++ {
+				name := ReplicaName(job.Name, g.Name, i, attempt)
+				st, err := c.Runtime.Status(ctx, job.Namespace, name)
+				if errors.Is(err, runtime.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return 0, err
+				}
+				if st.State == runtime.Running {
+					waiting = true
+					if err := c.Runtime.Stop(ctx, job.Namespace, name, c.StopGrace); err != nil {
+						return 0, err
+					}
+					continue
+				}
+				if err := c.Runtime.Remove(ctx, job.Namespace, name); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+					return 0, err
+				}
+			}
+		}
+	}
+	if waiting {
+		return 200 * time.Millisecond, nil
+	}
+	job.Finalizers = removeString(job.Finalizers, ReplicasFinalizer)
+	return 0, c.Store.Update(ctx, job)
+}
+
+func setCondition(job *v1alpha1.Job, typ string, status bool, reason, msg string, now time.Time) {
+	s := metav1.ConditionFalse
+	if status {
+		s = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&job.Status.Conditions, metav1.Condition{
+		Type: typ, Status: s, Reason: reason, Message: msg,
+		LastTransitionTime: metav1.NewTime(now), ObservedGeneration: job.Generation,
+	})
+}
+
+func hasString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func removeString(list []string, s string) []string {
+	var out []string
+	for _, v := range list {
+		if v != s {
+			out = append(out, v)
+		}
+	}
+	return out
+}

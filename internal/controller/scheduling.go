@@ -1,0 +1,254 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/api/v1alpha1"
+	"skiff.dev/skiff/internal/scheduler"
+	"skiff.dev/skiff/internal/store"
+)
+
+// SchedulingLoop feeds the pure scheduler core a snapshot whenever jobs,
+// queues, flavors or nodes change and commits the plan it returns: it is the
+// one committer of admissions. A conflict means the world moved; the loop
+// runs again on the newer state.
+type SchedulingLoop struct {
+	Store    store.Store
+	Clock    clock.WithTicker
+	Recorder *Recorder
+	Log      *slog.Logger
+	// Interval is the longest time between cycles when nothing changes.
+	Interval time.Duration
+
+	kick chan struct{}
+}
+
+// Run schedules until ctx ends.
+func (l *SchedulingLoop) Run(ctx context.Context) error {
+	if l.Interval == 0 {
+		l.Interval = 5 * time.Second
+	}
+	if l.Log == nil {
+		l.Log = slog.Default()
+	}
+	l.kick = make(chan struct{}, 1)
+	wake := func(v1alpha1.Object) { l.Kick() }
+	for _, k := range []v1alpha1.Kind{kindJob, kindQueue, kindFlavor, kindNode} {
+		go watchKind(ctx, l.Store, k, l.Log, wake)
+	}
+	t := l.Clock.NewTicker(l.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.kick:
+		case <-t.C():
+		}
+		if err := l.Cycle(ctx); err != nil && ctx.Err() == nil {
+			l.Log.Warn("scheduling cycle", "err", err)
+		}
+	}
+}
+
+// Kick asks for a cycle soon; kicks coalesce.
+func (l *SchedulingLoop) Kick() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Cycle runs one snapshot → plan → commit round.
+func (l *SchedulingLoop) Cycle(ctx context.Context) error {
+	var (
+		nodes   v1alpha1.NodeList
+		flavors v1alpha1.FlavorList
+		queues  v1alpha1.QueueList
+		jobs    v1alpha1.JobList
+	)
+	for _, list := range []v1alpha1.ObjectList{&nodes, &flavors, &queues, &jobs} {
+		if err := l.Store.List(ctx, list, store.ListOptions{}); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	snap := scheduler.Snapshot{}
+	for i := range nodes.Items {
+		snap.Nodes = append(snap.Nodes, &nodes.Items[i])
+	}
+	for i := range flavors.Items {
+		snap.Flavors = append(snap.Flavors, &flavors.Items[i])
+	}
+	for i := range queues.Items {
+		snap.Queues = append(snap.Queues, &queues.Items[i])
+	}
+	var pending []*v1alpha1.Job
+	byKey := map[string]*v1alpha1.Job{}
+	for i := range jobs.Items {
+		j := &jobs.Items[i]
+		byKey[scheduler.Key(j)] = j
+		switch {
+		case scheduler.HoldsResources(j):
+			snap.Admitted = append(snap.Admitted, j)
+		case isSchedulable(j):
+			pending = append(pending, j)
+		}
+	}
+	now := l.Clock.Now()
+	plan := scheduler.Schedule(snap, pending, now)
+
+	retry := false
+	for _, a := range plan.Admissions {
+		job := byKey[a.Namespace+"/"+a.Name]
+		ok, err := l.admit(ctx, job, a.Admission, now)
+		if err != nil {
+			return err
+		}
+		retry = retry || !ok
+	}
+	keys := make([]string, 0, len(plan.Waiting))
+	for k := range plan.Waiting {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := l.markWaiting(ctx, byKey[k], plan.Waiting[k], now); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	if err := l.updateQueues(ctx, queues.Items, jobs.Items, plan); err != nil && !apierrors.IsConflict(err) {
+		return err
+	}
+	if retry {
+		l.Kick()
+	}
+	return nil
+}
+
+func isSchedulable(j *v1alpha1.Job) bool {
+	return j.DeletionTimestamp == nil && j.Status.Admission == nil && !j.Spec.RunPolicy.Suspended() &&
+		(j.Status.Phase == "" || j.Status.Phase == v1alpha1.JobPending)
+}
+
+// admit commits one admission. On a conflict it rereads the job and applies
+// the admission again if the job is still the same pending job; it reports
+// false when the job changed so much that the next cycle must decide.
+func (l *SchedulingLoop) admit(ctx context.Context, job *v1alpha1.Job, adm v1alpha1.Admission, now time.Time) (bool, error) {
+	gen := job.Generation
+	for attempt := 0; attempt < 5; attempt++ {
+		job.Status.Admission = &adm
+		job.Status.Phase = v1alpha1.JobAdmitted
+		meta.SetStatusCondition(&job.Status.Conditions, metav1.Condition{
+			Type: v1alpha1.JobConditionAdmitted, Status: metav1.ConditionTrue, Reason: "Admitted",
+			Message:            fmt.Sprintf("admitted by queue %s in flavor %s", adm.Queue, adm.Flavor),
+			LastTransitionTime: metav1.NewTime(now), ObservedGeneration: job.Generation,
+		})
+		err := l.Store.Update(ctx, job)
+		if err == nil {
+			l.Recorder.Event(ctx, job, v1alpha1.EventNormal, "Admitted", "admitted by queue %s (flavor %s) on %s", adm.Queue, adm.Flavor, placementSummary(adm))
+			return true, nil
+		}
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if !apierrors.IsConflict(err) {
+			return false, fmt.Errorf("admitting %s: %w", job.Name, err)
+		}
+		fresh := &v1alpha1.Job{}
+		if err := l.Store.Get(ctx, job.Namespace, job.Name, fresh); err != nil {
+			return false, nil
+		}
+		if fresh.Generation != gen || !isSchedulable(fresh) {
+			return false, nil
+		}
+		job = fresh
+	}
+	return false, nil
+}
+
+func placementSummary(adm v1alpha1.Admission) string {
+	nodes := map[string]int{}
+	var order []string
+	for _, p := range adm.Placements {
+		if nodes[p.Node] == 0 {
+			order = append(order, p.Node)
+		}
+		nodes[p.Node]++
+	}
+	out := ""
+	for i, n := range order {
+		if i > 0 {
+			out += ", "
+		}
+		out += fmt.Sprintf("%s (%d replicas)", n, nodes[n])
+	}
+	return out
+}
+
+// markWaiting records why a job still waits, writing only when the reason changes.
+func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, reason string, now time.Time) error {
+	c := meta.FindStatusCondition(job.Status.Conditions, v1alpha1.JobConditionAdmitted)
+	if c != nil && c.Status == metav1.ConditionFalse && c.Message == reason && job.Status.Phase == v1alpha1.JobPending {
+		return nil
+	}
+	job.Status.Phase = v1alpha1.JobPending
+	meta.SetStatusCondition(&job.Status.Conditions, metav1.Condition{
+		Type: v1alpha1.JobConditionAdmitted, Status: metav1.ConditionFalse, Reason: "Pending",
+		Message: reason, LastTransitionTime: metav1.NewTime(now), ObservedGeneration: job.Generation,
+	})
+	return l.Store.Update(ctx, job)
+}
+
+func (l *SchedulingLoop) updateQueues(ctx context.Context, queues []v1alpha1.Queue, jobs []v1alpha1.Job, plan scheduler.Plan) error {
+	admitted := map[string]int32{}
+	pendingCount := map[string]int32{}
+	for i := range jobs {
+		j := &jobs[i]
+		switch {
+		case scheduler.HoldsResources(j):
+			admitted[j.Status.Admission.Queue]++
+		case isSchedulable(j):
+			pendingCount[j.Spec.Queue]++
+		}
+	}
+	for _, a := range plan.Admissions {
+		admitted[a.Admission.Queue]++
+		pendingCount[a.Admission.Queue]--
+	}
+	for i := range queues {
+		q := &queues[i]
+		st := v1alpha1.QueueStatus{PendingJobs: pendingCount[q.Name], AdmittedJobs: admitted[q.Name], Conditions: q.Status.Conditions}
+		flavorNames := make([]string, 0, len(plan.Usage[q.Name]))
+		for f := range plan.Usage[q.Name] {
+			flavorNames = append(flavorNames, f)
+		}
+		sort.Strings(flavorNames)
+		for _, f := range flavorNames {
+			u := plan.Usage[q.Name][f]
+			st.Usage = append(st.Usage, v1alpha1.FlavorUsage{Name: f, Resources: map[string]resource.Quantity{
+				v1alpha1.ResourceCPU:    *resource.NewMilliQuantity(u.CPUMilli, resource.DecimalSI),
+				v1alpha1.ResourceMemory: *resource.NewQuantity(u.Memory, resource.BinarySI),
+				v1alpha1.ResourceGPU:    *resource.NewMilliQuantity(u.GPUMilli, resource.DecimalSI),
+			}})
+		}
+		if equality.Semantic.DeepEqual(q.Status, st) {
+			continue
+		}
+		q.Status = st
+		if err := l.Store.Update(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
