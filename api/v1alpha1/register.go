@@ -119,3 +119,6 @@ type ObjectList interface {
 	runtime.Object
 	metav1.ListInterface
 }
+
+// GroupVersionKind is the full type name of a kind.
+func (k Kind) GroupVersionKind() schema.GroupVersionKind { return GroupVersion.WithKind(k.Kind) }
