@@ -1,0 +1,25 @@
+# The whole test suite: formatting, vet, staticcheck, then every package's
+# tests (unit, store conformance on both backends, end-to-end) with -race.
+GO ?= go
+STATICCHECK_VERSION ?= v0.8.2
+PKGS := ./...
+
+.PHONY: test lint unit build bench
+
+test: lint unit
+
+build:
+	$(GO) build -o bin/skiff ./cmd/skiff
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# Benchmarks print their numbers; see README.md for what each measures.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2x ./bench/...

@@ -1,0 +1,160 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// TokenPrefix starts every token skiff issues, so that secret scanners and
+// people recognise one.
+const TokenPrefix = "skf_"
+
+// AdminName is the identity name of the bootstrap admin token.
+const AdminName = "admin"
+
+// Identity is who a request acts as.
+type Identity struct {
+	Name string
+	// Admin may do anything, including writing cluster-scoped kinds.
+	Admin bool
+}
+
+// NewToken returns a fresh random token: TokenPrefix followed by 32 random
+// bytes in unpadded base64url.
+func NewToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating a token: %w", err)
+	}
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// EnsureAdminToken returns the admin token stored at path, creating the file
+// (mode 0600, parent directories 0700) with a new token when it does not
+// exist. Creation uses O_EXCL so two servers starting at once agree on one
+// token.
+func EnsureAdminToken(path string) (string, error) {
+	if tok, err := readToken(path); err == nil {
+		return tok, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("creating the directory of the admin token file: %w", err)
+	}
+	tok, err := NewToken()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		// Another process won the race; use its token.
+		return readToken(path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("creating the admin token file: %w", err)
+	}
+	_, err = f.WriteString(tok + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return "", fmt.Errorf("writing the admin token file %s: %w", path, err)
+	}
+	return tok, nil
+}
+
+// ReadTokenFile reads a token written by EnsureAdminToken (or by hand),
+// ignoring surrounding whitespace.
+func ReadTokenFile(path string) (string, error) { return readToken(path) }
+
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty: delete it and restart the server to generate a new one", path)
+	}
+	return tok, nil
+}
+
+// Tokens is an Authenticator over a set of tokens. It stores only their
+// SHA-256 hashes. The zero value accepts nothing; it is safe for concurrent
+// use.
+type Tokens struct {
+	mu      sync.RWMutex
+	entries []entry
+}
+
+type entry struct {
+	hash [sha256.Size]byte
+	id   Identity
+}
+
+// NewTokens returns an Authenticator that accepts adminToken as the admin.
+func NewTokens(adminToken string) *Tokens {
+	t := &Tokens{}
+	t.Add(adminToken, Identity{Name: AdminName, Admin: true})
+	return t
+}
+
+// Add accepts token as id. An empty token is ignored so that a missing
+// configuration value can never mean "anyone".
+func (t *Tokens) Add(token string, id Identity) {
+	if token == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.entries = append(t.entries, entry{hash: sha256.Sum256([]byte(token)), id: id})
+}
+
+// Authenticate returns the identity of token. It hashes the token and
+// compares against every entry without stopping early, so the time taken
+// does not depend on which entry (if any) matched.
+func (t *Tokens) Authenticate(token string) (Identity, bool) {
+	if token == "" {
+		return Identity{}, false
+	}
+	h := sha256.Sum256([]byte(token))
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var found Identity
+	ok := 0
+	for _, e := range t.entries {
+		if subtle.ConstantTimeCompare(h[:], e.hash[:]) == 1 {
+			found, ok = e.id, 1
+		}
+	}
+	return found, ok == 1
+}
+
+type ctxKey struct{}
+
+// WithIdentity returns a context carrying id, for admission hooks and
+// handlers downstream of authentication.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// IdentityFrom returns the identity stored by WithIdentity.
+func IdentityFrom(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(ctxKey{}).(Identity)
+	return id, ok
+}

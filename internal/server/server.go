@@ -1,0 +1,203 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/apiserver"
+	"skiff.dev/skiff/internal/auth"
+	"skiff.dev/skiff/internal/controller"
+	"skiff.dev/skiff/internal/runtime/local"
+	"skiff.dev/skiff/internal/store"
+)
+
+// Config is everything `skiff up` can be told, by flags or a config file.
+type Config struct {
+	DataDir  string `json:"dataDir,omitempty"`
+	Listen   string `json:"listen,omitempty"`
+	GPUs     int    `json:"gpus,omitempty"`
+	GPUModel string `json:"gpuModel,omitempty"`
+	// NodeName overrides the node name derived from the host name.
+	NodeName string `json:"nodeName,omitempty"`
+	// StopGraceSeconds is how long replicas get between SIGTERM and SIGKILL.
+	StopGraceSeconds int `json:"stopGraceSeconds,omitempty"`
+	// BackoffBaseSeconds is the delay before a job's first restart.
+	BackoffBaseSeconds float64 `json:"backoffBaseSeconds,omitempty"`
+}
+
+// DefaultListen is loopback only: reaching the API from elsewhere is a
+// deliberate choice made with --listen.
+const DefaultListen = "127.0.0.1:7400"
+
+// Options are the parts of a server that come from the binary, not the user.
+type Options struct {
+	Version string
+	// ShimCommand re-executes the binary as a replica supervisor.
+	ShimCommand []string
+	// Out receives the start-up banner.
+	Out io.Writer
+	Log *slog.Logger
+	// OnReady is called with the API URL once the server accepts requests.
+	OnReady func(url, tokenPath string)
+}
+
+// Run starts the control plane and blocks until ctx ends, then shuts down:
+// the API stops accepting requests, controllers stop, replicas are stopped
+// (SIGTERM, then SIGKILL after the grace period) and the store is closed.
+func Run(ctx context.Context, cfg Config, opts Options) (err error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.StopGraceSeconds == 0 {
+		cfg.StopGraceSeconds = 10
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	log := opts.Log
+	if cfg.DataDir == "" {
+		return errors.New("no data directory: pass --data-dir")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	tokenPath := filepath.Join(cfg.DataDir, "admin.token")
+	token, err := auth.EnsureAdminToken(tokenPath)
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	clk := clock.RealClock{}
+	st, err := store.OpenSQLite(filepath.Join(cfg.DataDir, "skiff.db"), clk.Now)
+	if err != nil {
+		return fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the store: %w", cerr)
+		}
+	}()
+
+	detected, derr := local.DetectGPUs(ctx)
+	if derr != nil {
+		log.Warn("GPU detection failed; declare GPUs with --gpus", "err", derr)
+	}
+	machine, err := describeMachine(cfg.NodeName, detected, cfg.GPUs, cfg.GPUModel)
+	if err != nil {
+		return err
+	}
+	if err := registerNode(ctx, st, machine); err != nil {
+		return fmt.Errorf("registering this machine: %w", err)
+	}
+	if err := ensureDefaults(ctx, st, machine); err != nil {
+		return err
+	}
+	if err := st.CollectGarbage(ctx); err != nil {
+		log.Warn("collecting garbage", "err", err)
+	}
+
+	rt, err := local.New(local.Options{
+		Dir:         filepath.Join(cfg.DataDir, "replicas"),
+		ShimCommand: opts.ShimCommand,
+		Logf:        func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) },
+	})
+	if err != nil {
+		return fmt.Errorf("starting the local runtime: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("listen on %s: the address is in use: stop the other server or pass --listen with a free port", cfg.Listen)
+		}
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if host, _, _ := net.SplitHostPort(cfg.Listen); host != "127.0.0.1" && host != "localhost" && host != "::1" {
+		log.Warn("the API listens beyond loopback; every request still needs a token", "listen", cfg.Listen)
+	}
+
+	rec := &controller.Recorder{Store: st, Clock: clk, Source: "skiff", Log: log}
+	api := apiserver.New(apiserver.Config{
+		Store:   st,
+		Auth:    auth.NewTokens(token),
+		Admit:   (&admitter{store: st}).Admit,
+		Logs:    &logSource{store: st, runtime: rt, poll: 100 * time.Millisecond},
+		Version: opts.Version,
+		Logger:  log,
+	})
+	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+
+	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	backoff := time.Duration(cfg.BackoffBaseSeconds * float64(time.Second))
+	jobs := &controller.JobController{Store: st, Runtime: rt, Clock: clk, Recorder: rec, Log: log,
+		StopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second, BackoffBase: backoff}
+	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Log: log}
+	for _, run := range []func(context.Context) error{jobs.Run, sched.Run} {
+		wg.Add(1)
+		go func(run func(context.Context) error) {
+			defer wg.Done()
+			if err := run(ctrlCtx); err != nil {
+				log.Error("controller stopped", "err", err)
+			}
+		}(run)
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(opts.Out, "Skiff is up at %s\nAdmin token: %s\nData: %s\n", url, tokenPath, cfg.DataDir)
+	if opts.OnReady != nil {
+		opts.OnReady(url, tokenPath)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("API server: %w", err)
+	}
+	fmt.Fprintln(opts.Out, "Shutting down: stopping replicas and flushing state")
+	shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.StopGraceSeconds+10)*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutCtx)
+	stopCtrl()
+	wg.Wait()
+	if serr := rt.Shutdown(shutCtx, time.Duration(cfg.StopGraceSeconds)*time.Second); serr != nil {
+		log.Warn("stopping replicas", "err", serr)
+	}
+	return err
+}
+
+// lockDataDir keeps two servers from sharing a data directory, which would
+// run replicas twice.
+func lockDataDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another skiff server: stop it or pass a different --data-dir", dir)
+	}
+	return func() { f.Close() }, nil
+}
