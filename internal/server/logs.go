@@ -128,8 +128,8 @@ func (r *follower) Read(p []byte) (int, error) {
 		if r.done() {
 			// Drain what the replica wrote just before it exited.
 			n, err = r.f.Read(p)
-			if n > 0 {
-				return n, nil
+			if n > 0 || (err != nil && err != io.EOF) {
+				return n, err
 			}
 			return 0, io.EOF
 		}
