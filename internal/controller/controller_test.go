@@ -1,0 +1,324 @@
+package controller_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/api/v1alpha1"
+	"skiff.dev/skiff/internal/controller"
+	"skiff.dev/skiff/internal/runtime"
+	"skiff.dev/skiff/internal/store"
+)
+
+// fakeRuntime keeps replicas in memory; tests decide when they exit.
+type fakeRuntime struct {
+	mu       sync.Mutex
+	replicas map[string]*runtime.Status
+	specs    map[string]runtime.Replica
+	starts   map[string]int
+	exits    chan runtime.Status
+}
+
+func newFakeRuntime() *fakeRuntime {
+	return &fakeRuntime{replicas: map[string]*runtime.Status{}, specs: map[string]runtime.Replica{}, starts: map[string]int{}, exits: make(chan runtime.Status, 100)}
+}
+
+func (f *fakeRuntime) Start(_ context.Context, r runtime.Replica) (runtime.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := r.Namespace + "/" + r.Name
+	if st, ok := f.replicas[key]; ok {
+		return *st, nil
+	}
+	f.starts[key]++
+	f.specs[key] = r
+	st := &runtime.Status{Namespace: r.Namespace, Name: r.Name, State: runtime.Running, StartedAt: time.Now()}
+	f.replicas[key] = st
+	return *st, nil
+}
+
+func (f *fakeRuntime) Status(_ context.Context, ns, name string) (runtime.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st, ok := f.replicas[ns+"/"+name]; ok {
+		return *st, nil
+	}
+	return runtime.Status{}, runtime.ErrNotFound
+}
+
+func (f *fakeRuntime) exit(ns, name string, code int, reason string) bool {
+	f.mu.Lock()
+	st, ok := f.replicas[ns+"/"+name]
+	if !ok || st.State != runtime.Running {
+		f.mu.Unlock()
+		return false
+	}
+	st.State, st.ExitCode, st.Reason, st.FinishedAt = runtime.Exited, code, reason, time.Now()
+	copy := *st
+	f.mu.Unlock()
+	f.exits <- copy
+	return true
+}
+
+func (f *fakeRuntime) Stop(_ context.Context, ns, name string, _ time.Duration) error {
+	f.exit(ns, name, 143, "Stopped")
+	return nil
+}
+
+func (f *fakeRuntime) Remove(_ context.Context, ns, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.replicas, ns+"/"+name)
+	return nil
+}
+
+func (f *fakeRuntime) List(context.Context) ([]runtime.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []runtime.Status
+	for _, st := range f.replicas {
+		out = append(out, *st)
+	}
+	return out, nil
+}
+
+func (f *fakeRuntime) LogPath(ns, name string) (string, error) { return "/dev/null", nil }
+func (f *fakeRuntime) Exits() <-chan runtime.Status           { return f.exits }
+func (f *fakeRuntime) Shutdown(context.Context, time.Duration) error {
+	return nil
+}
+
+func (f *fakeRuntime) startCount(ns, name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.starts[ns+"/"+name]
+}
+
+type harness struct {
+	t     *testing.T
+	store store.Store
+	rt    *fakeRuntime
+	ctx   context.Context
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	clk := clock.RealClock{}
+	st := store.NewMemory(clk.Now)
+	h := &harness{t: t, store: st, rt: newFakeRuntime(), ctx: ctx}
+	gpus := resource.MustParse("4")
+	node := &v1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: v1alpha1.NodeSpec{Capacity: v1alpha1.Resources{
+		CPU: resource.NewQuantity(8, resource.DecimalSI), Memory: resource.NewQuantity(32<<30, resource.BinarySI), GPU: &gpus}}}
+	flavor := &v1alpha1.Flavor{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	queue := &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1alpha1.QueueSpec{
+		QueueingStrategy: v1alpha1.BestEffortFIFO,
+		Flavors: []v1alpha1.FlavorQuota{{Name: "default", Resources: []v1alpha1.ResourceQuota{
+			{Name: "cpu", NominalQuota: resource.MustParse("8")}, {Name: "memory", NominalQuota: resource.MustParse("32Gi")},
+			{Name: "gpu", NominalQuota: resource.MustParse("4")}}}}}}
+	for _, o := range []v1alpha1.Object{node, flavor, queue} {
+		v1alpha1.SetTypeMeta(o)
+		if err := st.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &controller.Recorder{Store: st, Clock: clk, Source: "test"}
+	jobs := &controller.JobController{Store: st, Runtime: h.rt, Clock: clk, Recorder: rec, BackoffBase: 10 * time.Millisecond, StopGrace: time.Second}
+	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Interval: 100 * time.Millisecond}
+	go func() { _ = jobs.Run(ctx) }()
+	go func() { _ = sched.Run(ctx) }()
+	return h
+}
+
+func (h *harness) create(name string, replicas, backoff int32, gpus string) {
+	h.t.Helper()
+	g := resource.MustParse(gpus)
+	job := &v1alpha1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: v1alpha1.JobSpec{
+		ReplicaGroups: []v1alpha1.ReplicaGroup{{Name: "worker", Replicas: replicas, Template: v1alpha1.ReplicaTemplate{
+			Command: []string{"train"}, Env: []v1alpha1.EnvVar{{Name: "A", Value: "b"}}, Resources: v1alpha1.Resources{GPU: &g}}}},
+		RunPolicy: v1alpha1.RunPolicy{BackoffLimit: &backoff},
+	}}
+	v1alpha1.Default(job)
+	if err := h.store.Create(h.ctx, job); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) job(name string) *v1alpha1.Job {
+	h.t.Helper()
+	j := &v1alpha1.Job{}
+	if err := h.store.Get(h.ctx, "default", name, j); err != nil {
+		h.t.Fatal(err)
+	}
+	return j
+}
+
+func (h *harness) waitFor(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (h *harness) waitPhase(name string, phase v1alpha1.JobPhase) *v1alpha1.Job {
+	h.t.Helper()
+	var j *v1alpha1.Job
+	h.waitFor(name+" "+string(phase), func() bool { j = h.job(name); return j.Status.Phase == phase })
+	return j
+}
+
+func TestGangStartsWithIdentityEnvAndExclusiveGPUs(t *testing.T) {
+	h := newHarness(t)
+	h.create("gang", 2, 0, "2")
+	h.waitPhase("gang", v1alpha1.JobRunning)
+	seen := map[string]bool{}
+	for i, name := range []string{"gang-worker-0-0", "gang-worker-1-0"} {
+		h.rt.mu.Lock()
+		spec := h.rt.specs["default/"+name]
+		h.rt.mu.Unlock()
+		env := strings.Join(spec.Env, " ")
+		for _, want := range []string{"SKIFF_JOB=gang", "SKIFF_GROUP=worker", "SKIFF_ATTEMPT=0", "A=b", "SKIFF_REPLICA_INDEX=" + string(rune('0'+i))} {
+			if !strings.Contains(env, want) {
+				t.Errorf("%s env %q lacks %s", name, env, want)
+			}
+		}
+		if len(spec.GPUs) != 2 {
+			t.Errorf("%s got GPUs %v, want 2", name, spec.GPUs)
+		}
+		for _, g := range spec.GPUs {
+			if seen[string(rune(g))] {
+				t.Errorf("GPU %d given to two replicas", g)
+			}
+			seen[string(rune(g))] = true
+		}
+	}
+	h.rt.exit("default", "gang-worker-0-0", 0, "")
+	h.rt.exit("default", "gang-worker-1-0", 0, "")
+	j := h.waitPhase("gang", v1alpha1.JobSucceeded)
+	if j.Status.CompletionTime == nil {
+		t.Error("no completion time")
+	}
+}
+
+func TestOneFailureRestartsTheWholeGangUntilBackoffLimit(t *testing.T) {
+	h := newHarness(t)
+	h.create("flaky", 2, 1, "0")
+	h.waitPhase("flaky", v1alpha1.JobRunning)
+	h.rt.exit("default", "flaky-worker-0-0", 1, "")
+	// The healthy peer is stopped and the gang comes back as attempt 1.
+	h.waitFor("attempt 1 running", func() bool {
+		return h.rt.startCount("default", "flaky-worker-0-1") == 1 && h.rt.startCount("default", "flaky-worker-1-1") == 1
+	})
+	if st, _ := h.rt.Status(h.ctx, "default", "flaky-worker-1-0"); st.Reason != "Stopped" {
+		t.Errorf("peer of the failed replica: %+v, want it stopped", st)
+	}
+	h.waitPhase("flaky", v1alpha1.JobRunning)
+	h.rt.exit("default", "flaky-worker-1-1", 2, "")
+	j := h.waitPhase("flaky", v1alpha1.JobFailed)
+	if j.Status.Restarts != 1 {
+		t.Errorf("restarts = %d, want 1", j.Status.Restarts)
+	}
+	if c := j.Status.Conditions; !strings.Contains(conditionText(j), "replica worker-1 exited with code 2") {
+		t.Errorf("conditions = %+v", c)
+	}
+	if h.rt.startCount("default", "flaky-worker-0-2") != 0 {
+		t.Error("a third attempt started past backoffLimit 1")
+	}
+}
+
+func conditionText(j *v1alpha1.Job) string {
+	var s []string
+	for _, c := range j.Status.Conditions {
+		s = append(s, c.Type+"="+string(c.Status)+": "+c.Message)
+	}
+	return strings.Join(s, "\n")
+}
+
+func TestSuspendReleasesResourcesAndResumeStartsANewAttempt(t *testing.T) {
+	h := newHarness(t)
+	h.create("big", 1, 0, "4")
+	h.waitPhase("big", v1alpha1.JobRunning)
+	h.create("waiter", 1, 0, "4")
+	h.waitFor("waiter pending with a reason", func() bool {
+		return strings.Contains(conditionText(h.job("waiter")), "gpu")
+	})
+	j := h.job("big")
+	yes := true
+	j.Spec.RunPolicy.Suspend = &yes
+	if err := h.store.Update(h.ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	j = h.waitPhase("big", v1alpha1.JobSuspended)
+	if j.Status.Admission != nil {
+		t.Error("a suspended job keeps its admission")
+	}
+	h.waitPhase("waiter", v1alpha1.JobRunning)
+	h.rt.exit("default", "waiter-worker-0-0", 0, "")
+	h.waitPhase("waiter", v1alpha1.JobSucceeded)
+
+	j = h.job("big")
+	no := false
+	j.Spec.RunPolicy.Suspend = &no
+	if err := h.store.Update(h.ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("big resumed as attempt 1", func() bool { return h.rt.startCount("default", "big-worker-0-1") == 1 })
+	if j := h.job("big"); j.Status.Restarts != 0 {
+		t.Errorf("suspend counted as a restart: %d", j.Status.Restarts)
+	}
+}
+
+func TestTTLDeletesAFinishedJobAndItsEvents(t *testing.T) {
+	h := newHarness(t)
+	h.create("short", 1, 0, "0")
+	j := h.job("short")
+	ttl := int32(0)
+	j.Spec.RunPolicy.TTLSecondsAfterFinished = &ttl
+	if err := h.store.Update(h.ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPhase("short", v1alpha1.JobRunning)
+	h.rt.exit("default", "short-worker-0-0", 0, "")
+	h.waitFor("job deleted", func() bool {
+		err := h.store.Get(h.ctx, "default", "short", &v1alpha1.Job{})
+		return err != nil && strings.Contains(err.Error(), "not found")
+	})
+	if _, err := h.rt.Status(h.ctx, "default", "short-worker-0-0"); err == nil {
+		t.Error("the replica's files outlived the job")
+	}
+	h.waitFor("events garbage-collected", func() bool {
+		var evs v1alpha1.EventList
+		if err := h.store.List(h.ctx, &evs, store.ListOptions{Namespace: "default"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Name == "short" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestShutdownInterruptionRestartsWithoutCounting(t *testing.T) {
+	h := newHarness(t)
+	h.create("interrupted", 1, 0, "0")
+	h.waitPhase("interrupted", v1alpha1.JobRunning)
+	h.rt.exit("default", "interrupted-worker-0-0", 143, "Shutdown")
+	h.waitFor("attempt 1", func() bool { return h.rt.startCount("default", "interrupted-worker-0-1") == 1 })
+	if j := h.job("interrupted"); j.Status.Restarts != 0 || j.Status.Phase == v1alpha1.JobFailed {
+		t.Errorf("status after a shutdown interruption: phase %s restarts %d", j.Status.Phase, j.Status.Restarts)
+	}
+}
