@@ -90,7 +90,7 @@ func (f *fakeRuntime) List(context.Context) ([]runtime.Status, error) {
 }
 
 func (f *fakeRuntime) LogPath(ns, name string) (string, error) { return "/dev/null", nil }
-func (f *fakeRuntime) Exits() <-chan runtime.Status           { return f.exits }
+func (f *fakeRuntime) Exits() <-chan runtime.Status            { return f.exits }
 func (f *fakeRuntime) Shutdown(context.Context, time.Duration) error {
 	return nil
 }

@@ -35,9 +35,19 @@
 // The runtime waits on shims it started. Replicas found running after a
 // server restart (New, List, Status or Start find a directory whose lock is
 // held and that has no exit.json) are adopted and polled every
-// Options.PollInterval. A replica whose lock is free but that has no
-// exit.json lost its shim: its state is runtime.Lost, and whatever is left
-// of its processes is killed so that it cannot run beside its replacement.
+// Options.PollInterval. Liveness is the lock rather than the shim's pid:
+// the kernel releases a flock when its holder dies, so there is no pid
+// reuse to get wrong and no gap between the server launching the shim and
+// the shim recording its pid. Pids with their start times (pid.json) are
+// used to signal the replica's process group. A replica whose lock is free
+// but that has no exit.json lost its shim: its state is runtime.Lost
+// (exit code and finish time unknown), and whatever is left of its
+// processes is killed so that it cannot run beside its replacement (the
+// replica also gets SIGKILL from the kernel when its shim dies, through
+// PR_SET_PDEATHSIG).
+//
+// One Runtime per directory is expected; a second one over the same
+// directory (a restarted server) adopts what the first started.
 //
 // # Start errors
 //
@@ -53,7 +63,10 @@
 // CPU and memory limits are applied with cgroup v2 where the unified
 // hierarchy offers the cpu and memory controllers, else with cgroup v1
 // (Options.CgroupRoot/{cpu,memory}/skiff/<namespace>_<name>-<hash of the
-// replica directory>). When they
-// cannot be applied the replica runs anyway and Status.Warnings says why.
-// A replica killed by the memory limit exits with Reason "OOMKilled".
+// replica directory>). When they cannot be applied the replica runs
+// anyway and Status.Warnings says why. A replica killed by the memory
+// limit exits with Reason "OOMKilled". The shim enters the cgroup only to
+// fork the replica and leaves it at once, so it is neither charged for the
+// replica's memory nor chosen by its OOM killer. A replica without limits
+// gets no cgroup; its processes are tracked by process group alone.
 package local

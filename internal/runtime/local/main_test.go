@@ -24,6 +24,7 @@ const (
 	shimMarker     = "skiff-test-shim"
 	allocMarker    = "skiff-test-alloc"
 	stubbornMarker = "skiff-test-stubborn"
+	serverMarker   = "skiff-test-server"
 )
 
 func TestMain(m *testing.M) {
@@ -35,6 +36,8 @@ func TestMain(m *testing.M) {
 			os.Exit(alloc(os.Args[2]))
 		case stubbornMarker:
 			stubborn(os.Args[2])
+		case serverMarker:
+			server(os.Args[2])
 		}
 	}
 	// Shims are this (race-enabled) binary; the race runtime otherwise
@@ -75,6 +78,22 @@ func stubborn(fifo string) {
 	for range term {
 		fmt.Println("got TERM")
 	}
+}
+
+// server stands for a skiff server: it starts one replica in dir, prints
+// its pid and waits to be killed.
+func server(dir string) {
+	rt, err := local.New(local.Options{Dir: dir, ShimCommand: []string{os.Args[0], shimMarker}})
+	if err == nil {
+		var st runtime.Status
+		st, err = rt.Start(context.Background(), replica("survivor", []string{"sleep", "300"}))
+		fmt.Println(st.PID)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	select {}
 }
 
 // newRuntime returns a runtime over a fresh directory (or dir, if given)

@@ -232,6 +232,8 @@ func (r *Runtime) start(ctx context.Context, rep runtime.Replica, k key, e *entr
 	args := append(append([]string{}, r.opts.ShimCommand[1:]...), "--dir", e.dir)
 	cmd := exec.Command(r.opts.ShimCommand[0], args...)
 	cmd.Stdout, cmd.Stderr = shimLog, shimLog
+	// Not the server's working directory, which the shim would pin.
+	cmd.Dir = e.dir
 	cmd.ExtraFiles = []*os.File{lock, readyW} // fds 3 and 4
 	// Its own session: the shim must survive the server's death and not
 	// receive signals aimed at the server's process group or terminal.
@@ -408,8 +410,15 @@ func (r *Runtime) List(ctx context.Context) ([]runtime.Status, error) {
 			if errors.Is(err, runtime.ErrNotFound) {
 				continue // removed meanwhile
 			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			if err != nil {
-				return nil, err
+				// One unreadable replica must not hide the others (or
+				// keep the server from starting); Status and Start on
+				// it report the error.
+				r.opts.Logf("listing replicas: %v", err)
+				continue
 			}
 			out = append(out, ds.Status)
 		}

@@ -1,10 +1,13 @@
 package local_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -192,6 +195,43 @@ func TestAdoptionAfterServerRestart(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(filepath.Join(work, "runs")); string(data) != "run\n" {
 		t.Errorf("runs = %q, want exactly one run", data)
+	}
+}
+
+func TestServerKilled(t *testing.T) {
+	dir := t.TempDir()
+	srv := exec.Command(os.Args[0], serverMarker, dir)
+	srv.Stderr = os.Stderr
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		t.Fatalf("server printed %q, want a pid", line)
+	}
+	if err := srv.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.Wait()
+
+	rt := newRuntime(t, dir)
+	st, err := rt.Status(context.Background(), "team-a", "survivor")
+	if err != nil || st.State != runtime.Running || st.PID != pid {
+		t.Fatalf("after the server was killed: %+v, %v; want running as pid %d", st, err, pid)
+	}
+	if err := rt.Stop(context.Background(), "team-a", "survivor", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitExit(t, rt, "survivor"); st.Reason != "Stopped" || st.PID != pid {
+		t.Errorf("exit = %+v, want Stopped", st)
 	}
 }
 
