@@ -85,6 +85,9 @@ func runShim(dir string, logf func(string, ...any)) error {
 		return startError(dir, time.Now(), nil, fmt.Sprintf("cannot read the replica spec: %v", err))
 	}
 	r := sp.Replica
+	if len(r.Command) == 0 {
+		return startError(dir, time.Now(), nil, "the replica spec has no command")
+	}
 	log, err := os.OpenFile(filepath.Join(dir, logFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return startError(dir, time.Now(), nil, fmt.Sprintf("cannot open the replica log: %v", err))
