@@ -95,8 +95,8 @@ func TestListHasResourceVersion(t *testing.T) {
 
 // TestBigList checks that a list of 100,000 jobs streams quickly.
 func TestBigList(t *testing.T) {
-	if testing.Short() {
-		t.Skip("creates 100,000 objects")
+	if testing.Short() || raceEnabled {
+		t.Skip("creates 100,000 objects; skipped with -short and -race")
 	}
 	f := newFixture(t, nil)
 	const n = 100_000

@@ -189,9 +189,9 @@ func objectEvents(ctx context.Context, c *client.Client, k v1alpha1.Kind, obj v1
 	}
 	defer body.Close()
 	var events []eventRow
-	_, _, err = decodeList(body, func(dec *json.Decoder) error {
+	_, err = scanList(body, func(raw []byte) error {
 		var e eventRow
-		if err := dec.Decode(&e); err != nil {
+		if err := json.Unmarshal(raw, &e); err != nil {
 			return err
 		}
 		events = append(events, e)

@@ -53,9 +53,9 @@ func (a *app) getCmd() *cobra.Command {
 	return cmd
 }
 
-// objPrinter prints objects given a way to decode each one's JSON.
+// objPrinter prints objects given as JSON.
 type objPrinter interface {
-	item(decode func(any) error) error
+	item(raw []byte) error
 	// flush ends a batch (the initial list, or one watch event).
 	flush() error
 }
@@ -117,7 +117,14 @@ func (a *app) get(ctx context.Context, stderr io.Writer, out *bufio.Writer, args
 	if err != nil {
 		return err
 	}
-	rv, n, err = decodeList(body, func(dec *json.Decoder) error { return p.item(dec.Decode) })
+	if rp, ok := p.(rowPrinter); ok {
+		rv, n, err = printList(body, rp)
+	} else {
+		rv, err = scanList(body, func(raw []byte) error {
+			n++
+			return p.item(raw)
+		})
+	}
 	body.Close()
 	if err != nil {
 		return fmt.Errorf("reading the %s list: %w", k.Plural, err)
@@ -193,7 +200,7 @@ func printObject(p objPrinter, obj v1alpha1.Object) error {
 	if err != nil {
 		return err
 	}
-	return p.item(func(v any) error { return json.Unmarshal(b, v) })
+	return p.item(b)
 }
 
 // watchAndPrint prints each change until ctx is done (Ctrl-C) or the
@@ -238,61 +245,6 @@ func watchAndPrint(ctx context.Context, c *client.Client, k v1alpha1.Kind, opts 
 	}
 }
 
-// decodeList walks a streamed list ({"items":[...],"metadata":{...}} in any
-// member order), calling item with the decoder positioned at each item.
-func decodeList(r io.Reader, item func(*json.Decoder) error) (rv string, n int, err error) {
-	dec := json.NewDecoder(r)
-	if err := expectDelim(dec, '{'); err != nil {
-		return "", 0, err
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", n, err
-		}
-		switch tok {
-		case "items":
-			if err := expectDelim(dec, '['); err != nil {
-				return "", n, err
-			}
-			for dec.More() {
-				if err := item(dec); err != nil {
-					return "", n, err
-				}
-				n++
-			}
-			if err := expectDelim(dec, ']'); err != nil {
-				return "", n, err
-			}
-		case "metadata":
-			var lm struct {
-				ResourceVersion string `json:"resourceVersion"`
-			}
-			if err := dec.Decode(&lm); err != nil {
-				return "", n, err
-			}
-			rv = lm.ResourceVersion
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return "", n, err
-			}
-		}
-	}
-	return rv, n, expectDelim(dec, '}')
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("malformed list: got %v, want %v", tok, want)
-	}
-	return nil
-}
-
 type tablePrinter struct {
 	out     *bufio.Writer
 	tw      *tabwriter.Writer
@@ -301,25 +253,23 @@ type tablePrinter struct {
 	wide    bool
 	withNS  bool
 	headers bool
-	// row is reused so a 100,000-row table allocates little per row.
-	row []string
 }
 
-func (p *tablePrinter) writeRow(cells []string) {
-	for i, c := range cells {
-		if i > 0 {
-			p.tw.Write([]byte{'\t'})
-		}
-		io.WriteString(p.tw, c)
-	}
-	p.tw.Write([]byte{'\n'})
-}
-
-func (p *tablePrinter) item(decode func(any) error) error {
-	m, cells, wide, err := p.t.row(decode, p.now)
+func (p *tablePrinter) rowCells(raw []byte) ([]string, error) {
+	ns, cells, wide, err := p.t.row(raw, p.now)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	if p.withNS {
+		cells = append([]string{ns}, cells...)
+	}
+	if p.wide {
+		cells = append(cells, wide...)
+	}
+	return cells, nil
+}
+
+func (p *tablePrinter) writeCells(cells []string) {
 	if p.headers {
 		p.headers = false
 		h := p.t.headers
@@ -329,17 +279,23 @@ func (p *tablePrinter) item(decode func(any) error) error {
 		if p.withNS {
 			h = append([]string{"NAMESPACE"}, h...)
 		}
-		p.writeRow(h)
+		p.writeCells(h)
 	}
-	p.row = p.row[:0]
-	if p.withNS {
-		p.row = append(p.row, m.Namespace)
+	for i, c := range cells {
+		if i > 0 {
+			p.tw.Write([]byte{'\t'})
+		}
+		io.WriteString(p.tw, c)
 	}
-	p.row = append(p.row, cells...)
-	if p.wide {
-		p.row = append(p.row, wide...)
+	p.tw.Write([]byte{'\n'})
+}
+
+func (p *tablePrinter) item(raw []byte) error {
+	cells, err := p.rowCells(raw)
+	if err != nil {
+		return err
 	}
-	p.writeRow(p.row)
+	p.writeCells(cells)
 	return nil
 }
 
@@ -350,15 +306,28 @@ type namePrinter struct {
 	kind v1alpha1.Kind
 }
 
-func (p *namePrinter) item(decode func(any) error) error {
-	var o struct {
-		Metadata rowMeta `json:"metadata"`
+var nameField = newFieldSet("metadata.name")
+
+func (p *namePrinter) rowCells(raw []byte) ([]string, error) {
+	v, err := nameField.pluck(raw)
+	if err != nil {
+		return nil, err
 	}
-	if err := decode(&o); err != nil {
+	return []string{qualified(p.kind, v.str("metadata.name"))}, nil
+}
+
+func (p *namePrinter) writeCells(cells []string) {
+	p.out.WriteString(cells[0])
+	p.out.WriteByte('\n')
+}
+
+func (p *namePrinter) item(raw []byte) error {
+	cells, err := p.rowCells(raw)
+	if err != nil {
 		return err
 	}
-	p.out.WriteString(qualified(p.kind, o.Metadata.Name))
-	return p.out.WriteByte('\n')
+	p.writeCells(cells)
+	return nil
 }
 
 func (p *namePrinter) flush() error { return nil }
@@ -371,9 +340,9 @@ type structuredPrinter struct {
 	n    int
 }
 
-func (p *structuredPrinter) item(decode func(any) error) error {
+func (p *structuredPrinter) item(raw []byte) error {
 	obj := p.kind.New()
-	if err := decode(obj); err != nil {
+	if err := json.Unmarshal(raw, obj); err != nil {
 		return err
 	}
 	return p.object(obj)

@@ -11,23 +11,34 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 )
 
-// Rows are decoded from each object's JSON into the small structs below,
-// never into the full types: decoding only the printed fields is what
-// keeps `get -A` over 100,000 objects fast.
-
 type rowMeta struct {
 	Name              string      `json:"name"`
 	Namespace         string      `json:"namespace"`
 	CreationTimestamp metav1.Time `json:"creationTimestamp"`
 }
 
-// table describes how one kind prints.
+// table describes how one kind prints: the fields its rows read and how
+// they become cells (normal, then the extra -o wide ones).
 type table struct {
 	headers []string
 	wide    []string
-	// row decodes one object with decode and returns its metadata and
-	// cells (normal, then wide).
-	row func(decode func(any) error, now time.Time) (rowMeta, []string, []string, error)
+	fields  *fieldSet
+	cells   func(v values, now time.Time) (cells, wide []string)
+}
+
+// metaPaths are read for every kind (name, NAMESPACE column, AGE).
+var metaPaths = []string{"metadata.name", "metadata.namespace", "metadata.creationTimestamp"}
+
+func fields(paths ...string) *fieldSet { return newFieldSet(append(metaPaths, paths...)...) }
+
+// row plucks one object's cells from its JSON.
+func (t table) row(raw []byte, now time.Time) (namespace string, cells, wide []string, err error) {
+	v, err := t.fields.pluck(raw)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cells, wide = t.cells(v, now)
+	return v.str("metadata.namespace"), cells, wide, nil
 }
 
 func age(now time.Time, t metav1.Time) string {
@@ -44,151 +55,74 @@ func orNone(s string) string {
 	return s
 }
 
+func created(v values, now time.Time) string { return age(now, v.time("metadata.creationTimestamp")) }
+
 var tables = map[string]table{
 	"Job": {
 		headers: []string{"NAME", "QUEUE", "PHASE", "RESTARTS", "AGE"},
 		wide:    []string{"PRIORITY", "REPLICAS", "NODE"},
-		row: func(decode func(any) error, now time.Time) (rowMeta, []string, []string, error) {
-			var o struct {
-				Metadata rowMeta `json:"metadata"`
-				Spec     struct {
-					Queue         string `json:"queue"`
-					Priority      int32  `json:"priority"`
-					ReplicaGroups []struct {
-						Replicas int32 `json:"replicas"`
-					} `json:"replicaGroups"`
-				} `json:"spec"`
-				Status struct {
-					Phase     string `json:"phase"`
-					Restarts  int32  `json:"restarts"`
-					Admission *struct {
-						Placements []struct {
-							Node string `json:"node"`
-						} `json:"placements"`
-					} `json:"admission"`
-				} `json:"status"`
-			}
-			if err := decode(&o); err != nil {
-				return rowMeta{}, nil, nil, err
-			}
-			var replicas int32
-			for _, g := range o.Spec.ReplicaGroups {
-				replicas += g.Replicas
-			}
-			var nodes []string
-			if o.Status.Admission != nil {
-				seen := map[string]bool{}
-				for _, p := range o.Status.Admission.Placements {
-					if p.Node != "" && !seen[p.Node] {
-						seen[p.Node] = true
-						nodes = append(nodes, p.Node)
-					}
-				}
-			}
-			return o.Metadata,
-				[]string{o.Metadata.Name, orNone(o.Spec.Queue), orNone(o.Status.Phase), strconv.Itoa(int(o.Status.Restarts)), age(now, o.Metadata.CreationTimestamp)},
-				[]string{strconv.Itoa(int(o.Spec.Priority)), strconv.Itoa(int(replicas)), orNone(strings.Join(nodes, ","))},
-				nil
+		fields: fields("spec.queue", "spec.priority", "spec.replicaGroups.replicas",
+			"status.phase", "status.restarts", "status.admission.placements.node"),
+		cells: func(v values, now time.Time) ([]string, []string) {
+			return []string{v.str("metadata.name"), orNone(v.str("spec.queue")), orNone(v.str("status.phase")),
+					strconv.FormatInt(v.sum("status.restarts"), 10), created(v, now)},
+				[]string{strconv.FormatInt(v.sum("spec.priority"), 10), strconv.FormatInt(v.sum("spec.replicaGroups.replicas"), 10),
+					orNone(strings.Join(v.strs("status.admission.placements.node"), ","))}
 		},
 	},
 	"Queue": {
 		headers: []string{"NAME", "COHORT", "PENDING", "ADMITTED", "AGE"},
 		wide:    []string{"STRATEGY", "FLAVORS"},
-		row: func(decode func(any) error, now time.Time) (rowMeta, []string, []string, error) {
-			var o struct {
-				Metadata rowMeta `json:"metadata"`
-				Spec     struct {
-					Cohort           string `json:"cohort"`
-					QueueingStrategy string `json:"queueingStrategy"`
-					Flavors          []struct {
-						Name string `json:"name"`
-					} `json:"flavors"`
-				} `json:"spec"`
-				Status struct {
-					PendingJobs  int32 `json:"pendingJobs"`
-					AdmittedJobs int32 `json:"admittedJobs"`
-				} `json:"status"`
-			}
-			if err := decode(&o); err != nil {
-				return rowMeta{}, nil, nil, err
-			}
-			var flavors []string
-			for _, f := range o.Spec.Flavors {
-				flavors = append(flavors, f.Name)
-			}
-			return o.Metadata,
-				[]string{o.Metadata.Name, orNone(o.Spec.Cohort), strconv.Itoa(int(o.Status.PendingJobs)), strconv.Itoa(int(o.Status.AdmittedJobs)), age(now, o.Metadata.CreationTimestamp)},
-				[]string{orNone(o.Spec.QueueingStrategy), orNone(strings.Join(flavors, ","))},
-				nil
+		fields:  fields("spec.cohort", "spec.queueingStrategy", "spec.flavors.name", "status.pendingJobs", "status.admittedJobs"),
+		cells: func(v values, now time.Time) ([]string, []string) {
+			return []string{v.str("metadata.name"), orNone(v.str("spec.cohort")), strconv.FormatInt(v.sum("status.pendingJobs"), 10),
+					strconv.FormatInt(v.sum("status.admittedJobs"), 10), created(v, now)},
+				[]string{orNone(v.str("spec.queueingStrategy")), orNone(strings.Join(v.strs("spec.flavors.name"), ","))}
 		},
 	},
 	"Flavor": {
 		headers: []string{"NAME", "GPU MODEL", "NODE LABELS", "AGE"},
 		wide:    []string{"TOPOLOGY"},
-		row: func(decode func(any) error, now time.Time) (rowMeta, []string, []string, error) {
-			var o struct {
-				Metadata rowMeta `json:"metadata"`
-				Spec     struct {
-					NodeLabels     map[string]string `json:"nodeLabels"`
-					GPUModel       string            `json:"gpuModel"`
-					TopologyLevels []string          `json:"topologyLevels"`
-				} `json:"spec"`
-			}
-			if err := decode(&o); err != nil {
-				return rowMeta{}, nil, nil, err
-			}
-			return o.Metadata,
-				[]string{o.Metadata.Name, orNone(o.Spec.GPUModel), orNone(formatLabels(o.Spec.NodeLabels)), age(now, o.Metadata.CreationTimestamp)},
-				[]string{orNone(strings.Join(o.Spec.TopologyLevels, ","))},
-				nil
+		fields:  fields("spec.gpuModel", "spec.nodeLabels", "spec.topologyLevels"),
+		cells: func(v values, now time.Time) ([]string, []string) {
+			var labels map[string]string
+			var levels []string
+			v.into("spec.nodeLabels", &labels)
+			v.into("spec.topologyLevels", &levels)
+			return []string{v.str("metadata.name"), orNone(v.str("spec.gpuModel")), orNone(formatLabels(labels)), created(v, now)},
+				[]string{orNone(strings.Join(levels, ","))}
 		},
 	},
 	"Node": {
 		headers: []string{"NAME", "CPU", "MEMORY", "GPU", "MODEL"},
 		wide:    []string{"SCHEDULABLE", "AGE"},
-		row: func(decode func(any) error, now time.Time) (rowMeta, []string, []string, error) {
-			var o struct {
-				Metadata rowMeta `json:"metadata"`
-				Spec     struct {
-					Capacity struct {
-						CPU    string `json:"cpu"`
-						Memory string `json:"memory"`
-						GPU    string `json:"gpu"`
-					} `json:"capacity"`
-					GPUModel      string `json:"gpuModel"`
-					Unschedulable bool   `json:"unschedulable"`
-				} `json:"spec"`
-			}
-			if err := decode(&o); err != nil {
-				return rowMeta{}, nil, nil, err
-			}
-			c := o.Spec.Capacity
-			gpu := c.GPU
+		fields:  fields("spec.capacity.cpu", "spec.capacity.memory", "spec.capacity.gpu", "spec.gpuModel", "spec.unschedulable"),
+		cells: func(v values, now time.Time) ([]string, []string) {
+			gpu := v.str("spec.capacity.gpu")
 			if gpu == "" {
 				gpu = "0"
 			}
-			return o.Metadata,
-				[]string{o.Metadata.Name, orNone(c.CPU), orNone(c.Memory), gpu, orNone(o.Spec.GPUModel)},
-				[]string{strconv.FormatBool(!o.Spec.Unschedulable), age(now, o.Metadata.CreationTimestamp)},
-				nil
+			return []string{v.str("metadata.name"), orNone(v.str("spec.capacity.cpu")), orNone(v.str("spec.capacity.memory")), gpu, orNone(v.str("spec.gpuModel"))},
+				[]string{strconv.FormatBool(!v.boolean("spec.unschedulable")), created(v, now)}
 		},
 	},
 	"Event": {
 		headers: []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"},
 		wide:    []string{"SOURCE", "COUNT", "NAME"},
-		row: func(decode func(any) error, now time.Time) (rowMeta, []string, []string, error) {
-			var o eventRow
-			if err := decode(&o); err != nil {
-				return rowMeta{}, nil, nil, err
-			}
-			return o.Metadata,
-				[]string{age(now, o.lastSeen()), o.Type, o.Reason, o.object(), oneLine(o.Message)},
-				[]string{orNone(o.Source), strconv.Itoa(int(o.Count)), o.Metadata.Name},
-				nil
+		fields: fields("involvedObject.kind", "involvedObject.name", "reason", "message", "type", "count", "source",
+			"firstTimestamp", "lastTimestamp"),
+		cells: func(v values, now time.Time) ([]string, []string) {
+			e := eventRow{Reason: v.str("reason"), Message: v.str("message"), Type: v.str("type"), Source: v.str("source"),
+				FirstTimestamp: v.time("firstTimestamp"), LastTimestamp: v.time("lastTimestamp")}
+			e.Metadata.CreationTimestamp = v.time("metadata.creationTimestamp")
+			e.InvolvedObject.Kind, e.InvolvedObject.Name = v.str("involvedObject.kind"), v.str("involvedObject.name")
+			return []string{age(now, e.lastSeen()), e.Type, e.Reason, e.object(), oneLine(e.Message)},
+				[]string{orNone(e.Source), strconv.FormatInt(v.sum("count"), 10), v.str("metadata.name")}
 		},
 	},
 }
 
+// eventRow is an Event as describe and the events table read it.
 type eventRow struct {
 	Metadata       rowMeta `json:"metadata"`
 	InvolvedObject struct {
