@@ -293,13 +293,14 @@ func (b *sqliteKV) commit(batch []*writeReq) {
 		return
 	}
 	rev := b.rev
+	st := b.bind(ctx, tx)
 	var changes []change
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			res[i].err = err
 			continue
 		}
-		ch, err := b.applyOne(ctx, tx, r.op, rev+1)
+		ch, err := b.applyOne(ctx, tx, st, r.op, rev+1)
 		if err != nil {
 			res[i].err = err
 			continue
@@ -327,14 +328,31 @@ func (b *sqliteKV) commit(batch []*writeReq) {
 	}
 }
 
-// applyOne runs one op inside the batch transaction. A savepoint isolates
-// it: when it fails, its partial writes are undone and its batch-mates
-// commit regardless.
-func (b *sqliteKV) applyOne(ctx context.Context, tx *sql.Tx, o op, rev int64) (ch change, err error) {
+// batchStmts are the writer's prepared statements bound to one batch
+// transaction, bound once per batch rather than once per use.
+type batchStmts struct {
+	sel, upsert, del, delOwners, addOwner *sql.Stmt
+}
+
+func (b *sqliteKV) bind(ctx context.Context, tx *sql.Tx) batchStmts {
+	return batchStmts{
+		sel:       tx.StmtContext(ctx, b.sel),
+		upsert:    tx.StmtContext(ctx, b.upsert),
+		del:       tx.StmtContext(ctx, b.del),
+		delOwners: tx.StmtContext(ctx, b.delOwners),
+		addOwner:  tx.StmtContext(ctx, b.addOwner),
+	}
+}
+
+// applyOne runs one op inside the batch transaction. When it fails, none of
+// its writes remain and its batch-mates commit regardless: a single
+// statement is atomic by itself in SQLite, and an op that needs several
+// (owner index maintenance) runs inside a savepoint.
+func (b *sqliteKV) applyOne(ctx context.Context, tx *sql.Tx, st batchStmts, o op, rev int64) (ch change, err error) {
 	k := o.key
 	var curRev, owned int64
 	var prev []byte
-	err = tx.StmtContext(ctx, b.sel).QueryRowContext(ctx, k.kind, k.namespace, k.name).Scan(&curRev, &owned, &prev)
+	err = st.sel.QueryRowContext(ctx, k.kind, k.namespace, k.name).Scan(&curRev, &owned, &prev)
 	exists := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return ch, err
@@ -346,23 +364,25 @@ func (b *sqliteKV) applyOne(ctx context.Context, tx *sql.Tx, o op, rev int64) (c
 	if err != nil {
 		return ch, err
 	}
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
-		return ch, err
-	}
-	defer func() {
-		if err != nil {
-			tx.ExecContext(ctx, `ROLLBACK TO op`) //nolint:errcheck // reported via err
+	if owned != 0 || len(o.owners) > 0 {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
+			return ch, err
 		}
-		tx.ExecContext(ctx, `RELEASE op`) //nolint:errcheck // a failed release fails the commit
-	}()
+		defer func() {
+			if err != nil {
+				tx.ExecContext(ctx, `ROLLBACK TO op`) //nolint:errcheck // reported via err
+			}
+			tx.ExecContext(ctx, `RELEASE op`) //nolint:errcheck // a failed release fails the commit
+		}()
+	}
 	if owned != 0 {
-		if _, err := tx.StmtContext(ctx, b.delOwners).ExecContext(ctx, k.kind, k.namespace, k.name); err != nil {
+		if _, err := st.delOwners.ExecContext(ctx, k.kind, k.namespace, k.name); err != nil {
 			return ch, err
 		}
 	}
 	ch = change{key: k, rev: rev, raw: raw, prev: prev}
 	if o.del {
-		if _, err := tx.StmtContext(ctx, b.del).ExecContext(ctx, k.kind, k.namespace, k.name); err != nil {
+		if _, err := st.del.ExecContext(ctx, k.kind, k.namespace, k.name); err != nil {
 			return ch, err
 		}
 		ch.typ = watch.Deleted
@@ -372,11 +392,11 @@ func (b *sqliteKV) applyOne(ctx context.Context, tx *sql.Tx, o op, rev int64) (c
 	if len(o.owners) > 0 {
 		isOwned = 1
 	}
-	if _, err := tx.StmtContext(ctx, b.upsert).ExecContext(ctx, k.kind, k.namespace, k.name, rev, isOwned, raw); err != nil {
+	if _, err := st.upsert.ExecContext(ctx, k.kind, k.namespace, k.name, rev, isOwned, raw); err != nil {
 		return ch, err
 	}
 	for _, uid := range o.owners {
-		if _, err := tx.StmtContext(ctx, b.addOwner).ExecContext(ctx, uid, k.kind, k.namespace, k.name); err != nil {
+		if _, err := st.addOwner.ExecContext(ctx, uid, k.kind, k.namespace, k.name); err != nil {
 			return ch, err
 		}
 	}

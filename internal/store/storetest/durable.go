@@ -98,6 +98,12 @@ func checkReopened(t *testing.T, s store.Store, want []v1alpha1.Job, rev int64) 
 	q := newQueue("q")
 	mustCreate(t, s, q)
 	mustCreate(t, s, newJob("ns-1", "owned", ownedBy(q)))
+	if err := s.Delete(t.Context(), queueKind, "", "q", store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if exists(t, s, "ns-1", "owned", &v1alpha1.Job{}) {
+		t.Error("cascade did not reach a dependent after reopen")
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
