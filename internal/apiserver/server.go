@@ -202,8 +202,6 @@ type target struct {
 	sub         string
 }
 
-func (t target) gr() string { return t.kind.GroupResource().String() }
-
 // parseTarget splits a path below APIPrefix. It returns a Status error for
 // paths that name no resource or use the wrong scope, with the right path
 // in the message.

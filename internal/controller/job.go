@@ -241,11 +241,15 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 	}
 
 	var failed, interrupted []string
-	running, succeeded := 0, 0
+	running, succeeded, started := 0, 0, 0
 	for i := range st.Replicas {
 		rs := &st.Replicas[i]
-		if err := c.observe(ctx, s, rs); err != nil {
+		launched, err := c.observe(ctx, s, rs)
+		if err != nil {
 			return err
+		}
+		if launched {
+			started++
 		}
 		switch rs.State {
 		case v1alpha1.ReplicaRunning, v1alpha1.ReplicaPending:
@@ -263,6 +267,16 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 		}
 	}
 
+	if started > 0 {
+		if st.StartTime == nil {
+			now := metav1.NewTime(s.now)
+			st.StartTime = &now
+			if d := job.Spec.RunPolicy.ActiveDeadlineSeconds; d != nil {
+				s.requeue(time.Duration(*d) * time.Second)
+			}
+		}
+		s.event(v1alpha1.EventNormal, "Started", "attempt %d: started %d of %d replicas", st.Attempt, started, len(st.Replicas))
+	}
 	if len(failed) > 0 || len(interrupted) > 0 {
 		if running > 0 {
 			// Gang semantics: one replica failed, so the rest stop too.
@@ -295,15 +309,7 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 	}
 	if st.Phase != v1alpha1.JobRunning {
 		st.Phase = v1alpha1.JobRunning
-		if st.StartTime == nil {
-			now := metav1.NewTime(s.now)
-			st.StartTime = &now
-			if d := job.Spec.RunPolicy.ActiveDeadlineSeconds; d != nil {
-				s.requeue(time.Duration(*d) * time.Second)
-			}
-		}
-		setCondition(job, v1alpha1.JobConditionRunning, true, "ReplicasRunning", fmt.Sprintf("attempt %d: %d replicas started", st.Attempt, len(st.Replicas)), s.now)
-		s.event(v1alpha1.EventNormal, "Started", "attempt %d: started %d replicas", st.Attempt, len(st.Replicas))
+		setCondition(job, v1alpha1.JobConditionRunning, true, "ReplicasRunning", fmt.Sprintf("attempt %d: %d replicas running", st.Attempt, len(st.Replicas)), s.now)
 	}
 	return nil
 }
@@ -326,36 +332,38 @@ func describeExit(rs *v1alpha1.ReplicaStatus) string {
 }
 
 // observe starts a Pending replica (idempotently) and copies the runtime's
-// view into its status.
-func (c *JobController) observe(ctx context.Context, s *reconcileState, rs *v1alpha1.ReplicaStatus) error {
+// view into its status. It reports whether this call launched the replica.
+func (c *JobController) observe(ctx context.Context, s *reconcileState, rs *v1alpha1.ReplicaStatus) (bool, error) {
 	if rs.State == v1alpha1.ReplicaSucceeded || rs.State == v1alpha1.ReplicaFailed {
-		return nil
+		return false, nil
 	}
+	launched := false
 	status, err := c.Runtime.Status(ctx, s.job.Namespace, rs.Name)
 	if errors.Is(err, runtime.ErrNotFound) {
 		if rs.State != v1alpha1.ReplicaPending {
 			// It ran, but the runtime has no record: its files were lost.
 			rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "Lost", "the runtime has no record of this replica"
-			return nil
+			return false, nil
 		}
 		spec, err := c.replicaSpec(s.job, rs)
 		if err != nil {
 			rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "StartError", err.Error()
-			return nil
+			return false, nil
 		}
 		status, err = c.Runtime.Start(ctx, spec)
 		if err != nil {
 			rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "StartError", err.Error()
-			return nil
+			return false, nil
 		}
+		launched = true
 		for _, w := range status.Warnings {
 			s.event(v1alpha1.EventWarning, "LimitsNotApplied", "replica %s-%d: %s", rs.Group, rs.Index, w)
 		}
 	} else if err != nil {
-		return fmt.Errorf("replica %s: %w", rs.Name, err)
+		return false, fmt.Errorf("replica %s: %w", rs.Name, err)
 	}
 	applyRuntimeStatus(rs, status)
-	return nil
+	return launched, nil
 }
 
 func applyRuntimeStatus(rs *v1alpha1.ReplicaStatus, st runtime.Status) {
@@ -480,7 +488,7 @@ func (c *JobController) finished(ctx context.Context, s *reconcileState) error {
 		return err
 	}
 	for i := range job.Status.Replicas {
-		if err := c.observe(ctx, s, &job.Status.Replicas[i]); err != nil {
+		if _, err := c.observe(ctx, s, &job.Status.Replicas[i]); err != nil {
 			return err
 		}
 	}
@@ -509,7 +517,7 @@ func (c *JobController) suspend(ctx context.Context, s *reconcileState) error {
 	}
 	running := false
 	for i := range st.Replicas {
-		if err := c.observe(ctx, s, &st.Replicas[i]); err != nil {
+		if _, err := c.observe(ctx, s, &st.Replicas[i]); err != nil {
 			return err
 		}
 		if st.Replicas[i].State == v1alpha1.ReplicaRunning {

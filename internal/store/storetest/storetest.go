@@ -129,7 +129,6 @@ func ownedBy(owner v1alpha1.Object) mod {
 var (
 	jobKind   = mustKind("Job")
 	queueKind = mustKind("Queue")
-	eventKind = mustKind("Event")
 )
 
 func mustKind(name string) v1alpha1.Kind {
