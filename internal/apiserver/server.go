@@ -135,7 +135,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if s.cfg.Logger != nil {
-			s.cfg.Logger.Info("request", "method", r.Method, "path", r.URL.Path,
+			s.cfg.Logger.Debug("request", "method", r.Method, "path", r.URL.Path,
 				"code", rw.statusCode(), "duration", s.cfg.Clock().Sub(start))
 		}
 	}()
