@@ -72,26 +72,17 @@ func (l *SchedulingLoop) Kick() {
 
 // Cycle runs one snapshot → plan → commit round.
 func (l *SchedulingLoop) Cycle(ctx context.Context) error {
-	var (
-		nodes   v1alpha1.NodeList
-		flavors v1alpha1.FlavorList
-		queues  v1alpha1.QueueList
-		jobs    v1alpha1.JobList
-	)
-	for _, list := range []v1alpha1.ObjectList{&nodes, &flavors, &queues, &jobs} {
-		if err := l.Store.List(ctx, list, store.ListOptions{}); err != nil {
-			return fmt.Errorf("snapshot: %w", err)
-		}
+	snap, err := LoadCapacity(ctx, l.Store)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
 	}
-	snap := scheduler.Snapshot{}
-	for i := range nodes.Items {
-		snap.Nodes = append(snap.Nodes, &nodes.Items[i])
+	var jobs v1alpha1.JobList
+	if err := l.Store.List(ctx, &jobs, store.ListOptions{}); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
 	}
-	for i := range flavors.Items {
-		snap.Flavors = append(snap.Flavors, &flavors.Items[i])
-	}
-	for i := range queues.Items {
-		snap.Queues = append(snap.Queues, &queues.Items[i])
+	queues := v1alpha1.QueueList{}
+	for _, q := range snap.Queues {
+		queues.Items = append(queues.Items, *q)
 	}
 	var pending []*v1alpha1.Job
 	byKey := map[string]*v1alpha1.Job{}
@@ -251,4 +242,30 @@ func (l *SchedulingLoop) updateQueues(ctx context.Context, queues []v1alpha1.Que
 		}
 	}
 	return nil
+}
+
+// LoadCapacity reads the nodes, flavors and queues of a snapshot (no jobs):
+// what admission checks need to tell whether a job could ever run.
+func LoadCapacity(ctx context.Context, s store.Store) (scheduler.Snapshot, error) {
+	var (
+		nodes   v1alpha1.NodeList
+		flavors v1alpha1.FlavorList
+		queues  v1alpha1.QueueList
+	)
+	for _, list := range []v1alpha1.ObjectList{&nodes, &flavors, &queues} {
+		if err := s.List(ctx, list, store.ListOptions{}); err != nil {
+			return scheduler.Snapshot{}, err
+		}
+	}
+	var snap scheduler.Snapshot
+	for i := range nodes.Items {
+		snap.Nodes = append(snap.Nodes, &nodes.Items[i])
+	}
+	for i := range flavors.Items {
+		snap.Flavors = append(snap.Flavors, &flavors.Items[i])
+	}
+	for i := range queues.Items {
+		snap.Queues = append(snap.Queues, &queues.Items[i])
+	}
+	return snap, nil
 }

@@ -38,7 +38,7 @@ func (a *admitter) Admit(ctx context.Context, op apiserver.Operation, obj, old v
 			return fieldError(job, field.NewPath("spec"), "replica groups and queue of an admitted job cannot change: delete the job and create it again, or suspend it first")
 		}
 	}
-	snap, err := a.snapshot(ctx)
+	snap, err := controller.LoadCapacity(ctx, a.store)
 	if err != nil {
 		return fmt.Errorf("reading queues for admission: %w", err)
 	}
@@ -67,28 +67,4 @@ func fieldError(job *v1alpha1.Job, path *field.Path, msg string) error {
 		errs[0].Field = ""
 	}
 	return apierrors.NewInvalid(mustKind("Job").GroupVersionKind().GroupKind(), job.Name, errs)
-}
-
-func (a *admitter) snapshot(ctx context.Context) (scheduler.Snapshot, error) {
-	var (
-		nodes   v1alpha1.NodeList
-		flavors v1alpha1.FlavorList
-		queues  v1alpha1.QueueList
-	)
-	for _, l := range []v1alpha1.ObjectList{&nodes, &flavors, &queues} {
-		if err := a.store.List(ctx, l, store.ListOptions{}); err != nil {
-			return scheduler.Snapshot{}, err
-		}
-	}
-	var snap scheduler.Snapshot
-	for i := range nodes.Items {
-		snap.Nodes = append(snap.Nodes, &nodes.Items[i])
-	}
-	for i := range flavors.Items {
-		snap.Flavors = append(snap.Flavors, &flavors.Items[i])
-	}
-	for i := range queues.Items {
-		snap.Queues = append(snap.Queues, &queues.Items[i])
-	}
-	return snap, nil
 }
