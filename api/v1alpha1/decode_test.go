@@ -114,3 +114,22 @@ func TestSplitYAML(t *testing.T) {
 		t.Fatalf("got %d documents, want 2: %q", len(docs), docs)
 	}
 }
+
+func TestValidateSchedulingFields(t *testing.T) {
+	cases := []struct{ doc, want string }{
+		{header + "spec: {replicaGroups: [{name: w, template: {command: [x]}}], topology: {required: a, preferred: b}}\n", "spec.topology: set exactly one"},
+		{header + "spec: {replicaGroups: [{name: w, template: {command: [x]}}], placementPolicy: Random}\n", "spec.placementPolicy: \"Random\" is not a policy"},
+		{"apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: q}\nspec: {weight: 0, flavors: [{name: f, resources: []}]}\n", "spec.weight: must be a positive number"},
+		{"apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: q}\nspec: {preemption: {reclaimWithinCohort: Sometimes}, flavors: [{name: f, resources: []}]}\n", "spec.preemption.reclaimWithinCohort"},
+	}
+	for _, tc := range cases {
+		obj, err := v1alpha1.Decode([]byte(tc.doc))
+		if err != nil {
+			t.Fatalf("Decode: %v", err)
+		}
+		v1alpha1.Default(obj)
+		if err := v1alpha1.Validate(obj); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate = %v, want %q", err, tc.want)
+		}
+	}
+}

@@ -28,7 +28,26 @@ type JobSpec struct {
 	// RunPolicy says how long the job may run, how often it is retried and
 	// whether it is suspended.
 	RunPolicy RunPolicy `json:"runPolicy,omitempty"`
+	// Topology asks for the gang to be placed within one domain of a
+	// topology level (a node label key such as skiff.dev/rack).
+	Topology *TopologyRequest `json:"topology,omitempty"`
+	// PlacementPolicy is BinPack (default: fill nodes and GPUs to limit
+	// fragmentation) or Spread.
+	PlacementPolicy string `json:"placementPolicy,omitempty"`
 }
+
+// TopologyRequest names the topology level a gang must (Required) or
+// should (Preferred) fit in. Exactly one is set.
+type TopologyRequest struct {
+	Required  string `json:"required,omitempty"`
+	Preferred string `json:"preferred,omitempty"`
+}
+
+// Placement policies.
+const (
+	BinPack = "BinPack"
+	Spread  = "Spread"
+)
 
 // ReplicaGroup is a set of identical replicas.
 type ReplicaGroup struct {
@@ -75,6 +94,9 @@ type RunPolicy struct {
 	Suspend *bool `json:"suspend,omitempty"`
 	// TTLSecondsAfterFinished deletes the job this long after it finished.
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+	// EstimatedSeconds is the user's runtime estimate; backfill uses it (or
+	// activeDeadlineSeconds) to tell whether a job delays a reserved start.
+	EstimatedSeconds *int64 `json:"estimatedSeconds,omitempty"`
 }
 
 // JobPhase is the coarse state of a job.
@@ -116,6 +138,22 @@ type JobStatus struct {
 	CompletionTime  *metav1.Time `json:"completionTime,omitempty"`
 	// ObservedGeneration is the spec generation the controller last acted on.
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Preemptions counts how often the job was preempted and requeued.
+	Preemptions int32 `json:"preemptions,omitempty"`
+	// Preemption, while set, says the scheduler evicted the current attempt:
+	// the controller stops its replicas and requeues the job.
+	Preemption *PreemptionNotice `json:"preemption,omitempty"`
+}
+
+// PreemptionNotice records why and for whom a job was preempted.
+type PreemptionNotice struct {
+	// Reason is InQueue (a higher-priority job of the same queue) or
+	// Reclaim (the lending queue takes its quota back).
+	Reason string `json:"reason"`
+	// By is the namespace/name of the job the resources go to.
+	By      string      `json:"by"`
+	Message string      `json:"message,omitempty"`
+	Time    metav1.Time `json:"time"`
 }
 
 // Admission records the scheduler's decision for a job.
@@ -131,6 +169,9 @@ type Placement struct {
 	Index int32   `json:"index"`
 	Node  string  `json:"node"`
 	GPUs  []int32 `json:"gpus,omitempty"`
+	// GPUMilli, when between 1 and 999, is the share of the single GPU in
+	// GPUs this replica may use (fractional GPU sharing).
+	GPUMilli int64 `json:"gpuMilli,omitempty"`
 }
 
 // ReplicaState is the state of one replica process.

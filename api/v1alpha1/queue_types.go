@@ -25,9 +25,32 @@ type QueueSpec struct {
 	Cohort string `json:"cohort,omitempty"`
 	// QueueingStrategy is StrictFIFO (default) or BestEffortFIFO.
 	QueueingStrategy string `json:"queueingStrategy,omitempty"`
-	// Flavors lists the quota this queue holds in each flavor.
+	// Flavors lists the quota this queue holds in each flavor, in the order
+	// the scheduler tries them.
 	Flavors []FlavorQuota `json:"flavors"`
+	// Weight is the queue's fair-share weight within its cohort (default 1):
+	// queues' dominant-resource shares converge to their weights.
+	Weight *resource.Quantity `json:"weight,omitempty"`
+	// Preemption says whom the queue's pending jobs may preempt.
+	Preemption *QueuePreemption `json:"preemption,omitempty"`
 }
+
+// QueuePreemption is a queue's preemption policy (Kueue's names).
+type QueuePreemption struct {
+	// WithinQueue is Never (default) or LowerPriority: a pending job may
+	// preempt lower-priority jobs admitted by the same queue.
+	WithinQueue string `json:"withinQueue,omitempty"`
+	// ReclaimWithinCohort is Never (default), LowerPriority or Any: a queue
+	// reclaims its nominal quota from cohort members that borrowed it.
+	ReclaimWithinCohort string `json:"reclaimWithinCohort,omitempty"`
+}
+
+// Preemption policy values.
+const (
+	PreemptNever         = "Never"
+	PreemptLowerPriority = "LowerPriority"
+	PreemptAny           = "Any"
+)
 
 // Queueing strategies.
 const (
@@ -67,10 +90,12 @@ type QueueStatus struct {
 	Conditions   []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// FlavorUsage is how much of each resource admitted jobs use in a flavor.
+// FlavorUsage is how much of each resource admitted jobs use in a flavor,
+// and how much of that is borrowed from the cohort.
 type FlavorUsage struct {
 	Name      string                       `json:"name"`
 	Resources map[string]resource.Quantity `json:"resources,omitempty"`
+	Borrowed  map[string]resource.Quantity `json:"borrowed,omitempty"`
 }
 
 // QueueList is a list of Queues.

@@ -25,6 +25,8 @@ func Validate(obj Object) error {
 }
 
 // ValidationError is returned by Validate.
+//
+// +kubebuilder:object:generate=false
 type ValidationError struct {
 	Kind, Name string
 	Errors     field.ErrorList
@@ -137,7 +139,27 @@ func validateJobSpec(s *JobSpec, p *field.Path) field.ErrorList {
 		}
 		errs = append(errs, validateResources(g.Template.Resources, tp.Child("resources"))...)
 	}
+	if t := s.Topology; t != nil {
+		tp := p.Child("topology")
+		switch {
+		case (t.Required == "") == (t.Preferred == ""):
+			errs = append(errs, detail(tp, "set exactly one of required or preferred to a topology level, e.g. {required: skiff.dev/rack}"))
+		default:
+			level := t.Required + t.Preferred
+			for _, m := range validation.IsQualifiedName(level) {
+				errs = append(errs, detail(tp, fmt.Sprintf("%q is not a node label key: %s", level, m)))
+			}
+		}
+	}
+	switch s.PlacementPolicy {
+	case "", BinPack, Spread:
+	default:
+		errs = append(errs, detail(p.Child("placementPolicy"), fmt.Sprintf("%q is not a policy: use BinPack or Spread", s.PlacementPolicy)))
+	}
 	rp := p.Child("runPolicy")
+	if e := s.RunPolicy.EstimatedSeconds; e != nil && *e <= 0 {
+		errs = append(errs, detail(rp.Child("estimatedSeconds"), "must be a positive number of seconds"))
+	}
 	if b := s.RunPolicy.BackoffLimit; b != nil && *b < 0 {
 		errs = append(errs, detail(rp.Child("backoffLimit"), "must be 0 or more"))
 	}
@@ -183,6 +205,22 @@ func validateQueueSpec(s *QueueSpec, p *field.Path) field.ErrorList {
 	case "", StrictFIFO, BestEffortFIFO:
 	default:
 		errs = append(errs, detail(p.Child("queueingStrategy"), fmt.Sprintf("%q is not a strategy: use StrictFIFO or BestEffortFIFO", s.QueueingStrategy)))
+	}
+	if s.Weight != nil && s.Weight.Sign() <= 0 {
+		errs = append(errs, detail(p.Child("weight"), "must be a positive number, e.g. 1 or 2.5"))
+	}
+	if pr := s.Preemption; pr != nil {
+		pp := p.Child("preemption")
+		switch pr.WithinQueue {
+		case "", PreemptNever, PreemptLowerPriority:
+		default:
+			errs = append(errs, detail(pp.Child("withinQueue"), fmt.Sprintf("%q is not a policy: use Never or LowerPriority", pr.WithinQueue)))
+		}
+		switch pr.ReclaimWithinCohort {
+		case "", PreemptNever, PreemptLowerPriority, PreemptAny:
+		default:
+			errs = append(errs, detail(pp.Child("reclaimWithinCohort"), fmt.Sprintf("%q is not a policy: use Never, LowerPriority or Any", pr.ReclaimWithinCohort)))
+		}
 	}
 	if len(s.Flavors) == 0 {
 		errs = append(errs, detail(p.Child("flavors"), "required: give the quota the queue holds, e.g. [{name: default, resources: [{name: gpu, nominalQuota: 8}]}]"))
