@@ -322,3 +322,34 @@ func TestShutdownInterruptionRestartsWithoutCounting(t *testing.T) {
 		t.Errorf("status after a shutdown interruption: phase %s restarts %d", j.Status.Phase, j.Status.Restarts)
 	}
 }
+
+func TestPreemptionStopsTheAttemptAndRequeues(t *testing.T) {
+	h := newHarness(t)
+	h.create("victim", 1, 0, "4")
+	h.waitPhase("victim", v1alpha1.JobRunning)
+	// The scheduler records a preemption; the controller carries it out.
+	j := h.job("victim")
+	j.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: "InQueue", By: "default/urgent", Message: "priority 100 > 0", Time: metav1.Now()}
+	if err := h.store.Update(h.ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("requeued as attempt 1", func() bool { return h.rt.startCount("default", "victim-worker-0-1") == 1 })
+	if st, _ := h.rt.Status(h.ctx, "default", "victim-worker-0-0"); st.Reason != "Stopped" {
+		t.Errorf("preempted replica: %+v, want it stopped", st)
+	}
+	j = h.job("victim")
+	if j.Status.Preemptions != 1 || j.Status.Restarts != 0 || j.Status.Preemption != nil {
+		t.Errorf("status after preemption: preemptions %d restarts %d notice %v", j.Status.Preemptions, j.Status.Restarts, j.Status.Preemption)
+	}
+	var evs v1alpha1.EventList
+	if err := h.store.List(h.ctx, &evs, store.ListOptions{Namespace: "default"}); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range evs.Items {
+		found = found || (e.Reason == "Preempted" && strings.Contains(e.Message, "default/urgent"))
+	}
+	if !found {
+		t.Error("no Preempted event naming the preemptor")
+	}
+}

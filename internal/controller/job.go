@@ -183,6 +183,8 @@ func (c *JobController) step(ctx context.Context, s *reconcileState) error {
 	switch {
 	case isFinished(job):
 		return c.finished(ctx, s)
+	case job.Status.Preemption != nil:
+		return c.evict(ctx, s)
 	case job.Spec.RunPolicy.Suspended():
 		return c.suspend(ctx, s)
 	case job.Status.Phase == v1alpha1.JobSuspended:
@@ -505,6 +507,45 @@ func (c *JobController) finished(ctx context.Context, s *reconcileState) error {
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
+	return nil
+}
+
+// evict carries out a preemption the scheduler recorded: the current
+// attempt stops (SIGTERM, then SIGKILL after the grace period), the
+// admission is released and the job is requeued, not failed.
+func (c *JobController) evict(ctx context.Context, s *reconcileState) error {
+	job := s.job
+	st := &job.Status
+	running := false
+	for i := range st.Replicas {
+		if _, err := c.observe(ctx, s, &st.Replicas[i]); err != nil {
+			return err
+		}
+		if r := st.Replicas[i].State; r == v1alpha1.ReplicaRunning || r == v1alpha1.ReplicaPending {
+			running = true
+		}
+	}
+	if running {
+		s.requeue(200 * time.Millisecond)
+		return c.stopReplicas(ctx, job, st.Replicas)
+	}
+	p := st.Preemption
+	if len(st.Replicas) > 0 {
+		st.Attempt++
+	}
+	st.Replicas = nil
+	st.Admission = nil
+	st.NextAttemptTime = nil
+	st.Preemption = nil
+	st.Preemptions++
+	st.Phase = v1alpha1.JobPending
+	msg := fmt.Sprintf("preempted (%s) for %s", p.Reason, p.By)
+	if p.Message != "" {
+		msg += ": " + p.Message
+	}
+	setCondition(job, v1alpha1.JobConditionRunning, false, "Preempted", msg, s.now)
+	setCondition(job, v1alpha1.JobConditionAdmitted, false, "Preempted", msg+"; requeued", s.now)
+	s.event(v1alpha1.EventWarning, "Preempted", "%s; requeued", msg)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
 	"skiff.dev/skiff/api/v1alpha1"
@@ -31,7 +32,9 @@ type SchedulingLoop struct {
 	// Interval is the longest time between cycles when nothing changes.
 	Interval time.Duration
 
-	kick chan struct{}
+	kick      chan struct{}
+	informers map[string]cache.SharedIndexInformer
+	assumed   assumeCache
 }
 
 // Run schedules until ctx ends.
@@ -43,9 +46,26 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 		l.Log = slog.Default()
 	}
 	l.kick = make(chan struct{}, 1)
-	wake := func(v1alpha1.Object) { l.Kick() }
+	l.informers = map[string]cache.SharedIndexInformer{}
+	var synced []cache.InformerSynced
+	wake := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { l.Kick() },
+		UpdateFunc: func(any, any) { l.Kick() },
+		DeleteFunc: func(any) { l.Kick() },
+	}
 	for _, k := range []v1alpha1.Kind{kindJob, kindQueue, kindFlavor, kindNode} {
-		go watchKind(ctx, l.Store, k, l.Log, wake)
+		inf := newInformer(ctx, l.Store, k)
+		if _, err := inf.AddEventHandler(wake); err != nil {
+			return fmt.Errorf("watching %s: %w", k.Plural, err)
+		}
+		l.informers[k.Kind] = inf
+		synced = append(synced, inf.HasSynced)
+		go inf.RunWithContext(ctx)
+	}
+	// A cycle on a partial cache could see capacity as free that admitted
+	// jobs hold; wait for every kind first.
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return nil
 	}
 	t := l.Clock.NewTicker(l.Interval)
 	defer t.Stop()
@@ -70,24 +90,31 @@ func (l *SchedulingLoop) Kick() {
 	}
 }
 
-// Cycle runs one snapshot → plan → commit round.
+// cached returns the informer's objects of a kind. They are shared with the
+// cache: read them, and DeepCopy before changing one.
+func cached[T any](l *SchedulingLoop, kind string) []*T {
+	items := l.informers[kind].GetStore().List()
+	out := make([]*T, 0, len(items))
+	for _, it := range items {
+		if obj, ok := it.(*T); ok {
+			out = append(out, obj)
+		}
+	}
+	return out
+}
+
+// Cycle runs one snapshot → plan → commit round over the informer caches
+// (Run must have started them).
 func (l *SchedulingLoop) Cycle(ctx context.Context) error {
-	snap, err := LoadCapacity(ctx, l.Store)
-	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+	snap := scheduler.Snapshot{
+		Nodes:   cached[v1alpha1.Node](l, "Node"),
+		Flavors: cached[v1alpha1.Flavor](l, "Flavor"),
+		Queues:  cached[v1alpha1.Queue](l, "Queue"),
 	}
-	var jobs v1alpha1.JobList
-	if err := l.Store.List(ctx, &jobs, store.ListOptions{}); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
-	}
-	queues := v1alpha1.QueueList{}
-	for _, q := range snap.Queues {
-		queues.Items = append(queues.Items, *q)
-	}
+	jobs := l.assumed.merge(cached[v1alpha1.Job](l, "Job"))
 	var pending []*v1alpha1.Job
 	byKey := map[string]*v1alpha1.Job{}
-	for i := range jobs.Items {
-		j := &jobs.Items[i]
+	for _, j := range jobs {
 		byKey[scheduler.Key(j)] = j
 		switch {
 		case scheduler.HoldsResources(j):
@@ -102,7 +129,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 	retry := false
 	for _, a := range plan.Admissions {
 		job := byKey[a.Namespace+"/"+a.Name]
-		ok, err := l.admit(ctx, job, a.Admission, now)
+		ok, err := l.admit(ctx, job.DeepCopy(), a.Admission, now)
 		if err != nil {
 			return err
 		}
@@ -118,7 +145,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := l.updateQueues(ctx, queues.Items, jobs.Items, plan); err != nil && !apierrors.IsConflict(err) {
+	if err := l.updateQueues(ctx, snap.Queues, jobs, plan); err != nil && !apierrors.IsConflict(err) {
 		return err
 	}
 	if retry {
@@ -147,6 +174,7 @@ func (l *SchedulingLoop) admit(ctx context.Context, job *v1alpha1.Job, adm v1alp
 		})
 		err := l.Store.Update(ctx, job)
 		if err == nil {
+			l.assumed.assume(job)
 			l.Recorder.Event(ctx, job, v1alpha1.EventNormal, "Admitted", "admitted by queue %s (flavor %s) on %s", adm.Queue, adm.Flavor, placementSummary(adm))
 			return true, nil
 		}
@@ -193,6 +221,7 @@ func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, rea
 	if c != nil && c.Status == metav1.ConditionFalse && c.Message == reason && job.Status.Phase == v1alpha1.JobPending {
 		return nil
 	}
+	job = job.DeepCopy()
 	job.Status.Phase = v1alpha1.JobPending
 	meta.SetStatusCondition(&job.Status.Conditions, metav1.Condition{
 		Type: v1alpha1.JobConditionAdmitted, Status: metav1.ConditionFalse, Reason: "Pending",
@@ -201,11 +230,10 @@ func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, rea
 	return l.Store.Update(ctx, job)
 }
 
-func (l *SchedulingLoop) updateQueues(ctx context.Context, queues []v1alpha1.Queue, jobs []v1alpha1.Job, plan scheduler.Plan) error {
+func (l *SchedulingLoop) updateQueues(ctx context.Context, queues []*v1alpha1.Queue, jobs []*v1alpha1.Job, plan scheduler.Plan) error {
 	admitted := map[string]int32{}
 	pendingCount := map[string]int32{}
-	for i := range jobs {
-		j := &jobs[i]
+	for _, j := range jobs {
 		switch {
 		case scheduler.HoldsResources(j):
 			admitted[j.Status.Admission.Queue]++
@@ -217,8 +245,7 @@ func (l *SchedulingLoop) updateQueues(ctx context.Context, queues []v1alpha1.Que
 		admitted[a.Admission.Queue]++
 		pendingCount[a.Admission.Queue]--
 	}
-	for i := range queues {
-		q := &queues[i]
+	for _, q := range queues {
 		st := v1alpha1.QueueStatus{PendingJobs: pendingCount[q.Name], AdmittedJobs: admitted[q.Name], Conditions: q.Status.Conditions}
 		flavorNames := make([]string, 0, len(plan.Usage[q.Name]))
 		for f := range plan.Usage[q.Name] {
@@ -236,6 +263,7 @@ func (l *SchedulingLoop) updateQueues(ctx context.Context, queues []v1alpha1.Que
 		if equality.Semantic.DeepEqual(q.Status, st) {
 			continue
 		}
+		q = q.DeepCopy()
 		q.Status = st
 		if err := l.Store.Update(ctx, q); err != nil {
 			return err
