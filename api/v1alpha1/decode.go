@@ -46,6 +46,9 @@ func Decode(data []byte) (Object, error) {
 	obj := k.New()
 	var errs []string
 	checkValue(reflect.TypeOf(obj).Elem(), doc, "", &errs)
+	if k.Kind == "Job" {
+		errs = append(errs, explicitZeroReplicas(doc)...)
+	}
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))
 	}
@@ -242,4 +245,19 @@ func collectFields(t reflect.Type, out map[string]reflect.Type) {
 		}
 		out[name] = f.Type
 	}
+}
+
+// explicitZeroReplicas reports replicas: 0 written out: defaulting turns an
+// omitted count into 1, which must not silently happen to an explicit 0.
+func explicitZeroReplicas(doc map[string]any) []string {
+	spec, _ := doc["spec"].(map[string]any)
+	groups, _ := spec["replicaGroups"].([]any)
+	var errs []string
+	for i, g := range groups {
+		m, _ := g.(map[string]any)
+		if n, ok := m["replicas"].(json.Number); ok && n.String() == "0" {
+			errs = append(errs, fmt.Sprintf("spec.replicaGroups[%d].replicas: 0 is out of range: use 1 to 1024 (omit it for 1)", i))
+		}
+	}
+	return errs
 }

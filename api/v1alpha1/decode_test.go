@@ -69,7 +69,7 @@ func TestValidateErrorsNameTheFieldAndFix(t *testing.T) {
 			"spec.replicaGroups[0].template.resources.gpu: 1500m: a request above one GPU must be a whole number"},
 		{"no groups", "queue: default", "spec.replicaGroups: required"},
 		{"no command", "replicaGroups: [{name: w, template: {}}]", "spec.replicaGroups[0].template.command: required"},
-		{"bad group name", "replicaGroups: [{name: Worker_1, template: {command: [x]}}]", "spec.replicaGroups[0].name: \"Worker_1\" is not a valid name"},
+		{"bad group name", "replicaGroups: [{name: Worker_1, template: {command: [x]}}]", "spec.replicaGroups[0].name: \"Worker_1\" is not a valid group name"},
 		{"duplicate group", "replicaGroups: [{name: w, template: {command: [x]}}, {name: w, template: {command: [x]}}]", "spec.replicaGroups[1].name: duplicate group name"},
 		{"reserved env", "replicaGroups: [{name: w, template: {command: [x], env: [{name: SKIFF_JOB, value: v}]}}]", "reserved SKIFF_ prefix"},
 		{"min above replicas", "replicaGroups: [{name: w, replicas: 2, minReplicas: 3, template: {command: [x]}}]", "spec.replicaGroups[0].minReplicas: 3 is out of range"},
@@ -131,5 +131,20 @@ func TestValidateSchedulingFields(t *testing.T) {
 		if err := v1alpha1.Validate(obj); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate = %v, want %q", err, tc.want)
 		}
+	}
+}
+
+func TestGroupNamesHaveNoDashAndExplicitZeroReplicasIsAnError(t *testing.T) {
+	obj, err := v1alpha1.Decode([]byte(header + "spec: {replicaGroups: [{name: b-c, template: {command: [x]}}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1alpha1.Default(obj)
+	if err := v1alpha1.Validate(obj); err == nil || !strings.Contains(err.Error(), "spec.replicaGroups[0].name: \"b-c\" is not a valid group name") {
+		t.Errorf("Validate = %v", err)
+	}
+	_, err = v1alpha1.Decode([]byte(header + "spec: {replicaGroups: [{name: w, replicas: 0, template: {command: [x]}}]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "spec.replicaGroups[0].replicas: 0 is out of range") {
+		t.Errorf("Decode(replicas: 0) = %v", err)
 	}
 }

@@ -53,7 +53,7 @@ const (
 type ReplicaGroup struct {
 	Name string `json:"name"`
 	// Replicas is how many processes of this group run.
-	Replicas int32 `json:"replicas"`
+	Replicas int32 `json:"replicas,omitempty"`
 	// MinReplicas is the elastic lower bound; when unset it equals Replicas.
 	MinReplicas *int32          `json:"minReplicas,omitempty"`
 	Template    ReplicaTemplate `json:"template"`

@@ -17,11 +17,17 @@ func Validate(obj Object) error {
 	if len(errs) == 0 {
 		return nil
 	}
+	return NewValidationError(kindName(obj), obj.GetName(), errs)
+}
+
+// NewValidationError builds the error Validate returns, for checks made
+// elsewhere (e.g. admission) that should read the same way.
+func NewValidationError(kind, name string, errs field.ErrorList) *ValidationError {
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
 		msgs = append(msgs, e.Field+": "+e.Detail)
 	}
-	return &ValidationError{Kind: kindName(obj), Name: obj.GetName(), Errors: errs, msg: strings.Join(msgs, "; ")}
+	return &ValidationError{Kind: kind, Name: name, Errors: errs, msg: strings.Join(msgs, "; ")}
 }
 
 // ValidationError is returned by Validate.
@@ -113,7 +119,7 @@ func validateJobSpec(s *JobSpec, p *field.Path) field.ErrorList {
 		if g.Name == "" {
 			errs = append(errs, detail(gp.Child("name"), "required: name the group, e.g. worker"))
 		} else {
-			errs = append(errs, dnsLabel(gp.Child("name"), g.Name)...)
+			errs = append(errs, groupName(gp.Child("name"), g.Name)...)
 			if seen[g.Name] {
 				errs = append(errs, detail(gp.Child("name"), fmt.Sprintf("duplicate group name %q: give each group its own name", g.Name)))
 			}
@@ -170,6 +176,19 @@ func validateJobSpec(s *JobSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, detail(rp.Child("ttlSecondsAfterFinished"), "must be 0 or more"))
 	}
 	return errs
+}
+
+// groupName allows no '-' so that a replica name
+// <job>-<group>-<index>-<attempt> names exactly one job and group.
+func groupName(p *field.Path, v string) field.ErrorList {
+	ok := len(v) > 0 && len(v) <= 20 && v[0] >= 'a' && v[0] <= 'z'
+	for _, r := range v {
+		ok = ok && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	}
+	if !ok {
+		return field.ErrorList{detail(p, fmt.Sprintf("%q is not a valid group name: use at most 20 lower-case letters and digits, starting with a letter (e.g. worker, launcher, ps)", v))}
+	}
+	return nil
 }
 
 func validateResources(r Resources, p *field.Path) field.ErrorList {

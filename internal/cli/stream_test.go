@@ -92,6 +92,13 @@ func TestWait(t *testing.T) {
 	if err := e.mustFail("wait", "job/ok", "--for=ready"); !strings.Contains(err.Error(), "--for=condition=NAME") {
 		t.Errorf("bad --for: %v", err)
 	}
+	start = time.Now()
+	if err := e.mustFail("wait", "job/ok", "--for=condition=Bogus", "--timeout=30s"); !strings.Contains(err.Error(), "use one of Admitted, Running, Succeeded, Failed") {
+		t.Errorf("unknown job condition: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("an unknown condition waited %v instead of failing at once", d)
+	}
 }
 
 func TestGetWatch(t *testing.T) {

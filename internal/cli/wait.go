@@ -71,6 +71,9 @@ for a failed job instead of waiting out the timeout.`,
 			if len(names) == 0 {
 				return &Error{Msg: fmt.Sprintf("name what to wait for, e.g. skiff wait %s/NAME --for=%s", k.Singular, forFlag)}
 			}
+			if err := checkJobCondition(k.Kind, wf); err != nil {
+				return err
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -231,4 +234,21 @@ func watchError(ev watch.Event) error {
 		return &apierrors.StatusError{ErrStatus: *st}
 	}
 	return fmt.Errorf("watch error: %v", ev.Object)
+}
+
+// jobConditions are the condition types a Job ever reports.
+var jobConditions = []string{"Admitted", "Running", "Succeeded", "Failed"}
+
+// checkJobCondition rejects a condition a Job never has, which would
+// otherwise wait out the whole timeout.
+func checkJobCondition(kind string, wf waitFor) error {
+	if kind != "Job" || wf.deleted {
+		return nil
+	}
+	for _, c := range jobConditions {
+		if strings.EqualFold(c, wf.condition) {
+			return nil
+		}
+	}
+	return &Error{Msg: fmt.Sprintf("--for=condition=%s: a job has no such condition: use one of %s", wf.condition, strings.Join(jobConditions, ", "))}
 }

@@ -108,7 +108,9 @@ type harness struct {
 	ctx   context.Context
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, 10*time.Millisecond) }
+
+func newHarnessWith(t *testing.T, backoff time.Duration) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -131,7 +133,7 @@ func newHarness(t *testing.T) *harness {
 		}
 	}
 	rec := &controller.Recorder{Store: st, Clock: clk, Source: "test"}
-	jobs := &controller.JobController{Store: st, Runtime: h.rt, Clock: clk, Recorder: rec, BackoffBase: 10 * time.Millisecond, StopGrace: time.Second}
+	jobs := &controller.JobController{Store: st, Runtime: h.rt, Clock: clk, Recorder: rec, BackoffBase: backoff, StopGrace: time.Second}
 	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Interval: 100 * time.Millisecond}
 	go func() { _ = jobs.Run(ctx) }()
 	go func() { _ = sched.Run(ctx) }()
@@ -351,5 +353,75 @@ func TestPreemptionStopsTheAttemptAndRequeues(t *testing.T) {
 	}
 	if !found {
 		t.Error("no Preempted event naming the preemptor")
+	}
+}
+
+func (h *harness) withDeadline(name string, seconds int64) {
+	h.t.Helper()
+	j := h.job(name)
+	j.Spec.RunPolicy.ActiveDeadlineSeconds = &seconds
+	if err := h.store.Update(h.ctx, j); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func TestDeadlineCountsFromAReplicaStartedBeforeACrash(t *testing.T) {
+	h := newHarness(t)
+	// A previous server started the replica, then died before recording it.
+	if _, err := h.rt.Start(h.ctx, runtime.Replica{Namespace: "default", Name: "crashy-worker-0-0", Command: []string{"train"}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := int64(1)
+	g := resource.MustParse("0")
+	job := &v1alpha1.Job{ObjectMeta: metav1.ObjectMeta{Name: "crashy", Namespace: "default"}, Spec: v1alpha1.JobSpec{
+		ReplicaGroups: []v1alpha1.ReplicaGroup{{Name: "worker", Replicas: 1, Template: v1alpha1.ReplicaTemplate{Command: []string{"train"}, Resources: v1alpha1.Resources{GPU: &g}}}},
+		RunPolicy:     v1alpha1.RunPolicy{ActiveDeadlineSeconds: &deadline},
+	}}
+	v1alpha1.Default(job)
+	if err := h.store.Create(h.ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	j := h.waitPhase("crashy", v1alpha1.JobFailed)
+	if j.Status.StartTime == nil || !strings.Contains(conditionText(j), "activeDeadlineSeconds") {
+		t.Errorf("startTime %v, conditions %s", j.Status.StartTime, conditionText(j))
+	}
+	if n := h.rt.startCount("default", "crashy-worker-0-0"); n != 1 {
+		t.Errorf("the adopted replica was started %d times", n)
+	}
+}
+
+func TestDeadlineDuringBackoffFailsWithoutStartingAnotherAttempt(t *testing.T) {
+	h := newHarnessWith(t, 5*time.Second)
+	h.create("slowfail", 1, 5, "0")
+	h.withDeadline("slowfail", 1)
+	h.waitPhase("slowfail", v1alpha1.JobRunning)
+	h.rt.exit("default", "slowfail-worker-0-0", 1, "")
+	start := time.Now()
+	j := h.waitPhase("slowfail", v1alpha1.JobFailed)
+	if waited := time.Since(start); waited > 3*time.Second {
+		t.Errorf("the deadline was noticed after %v, behind the 5s backoff", waited)
+	}
+	if !strings.Contains(conditionText(j), "activeDeadlineSeconds") {
+		t.Errorf("conditions: %s", conditionText(j))
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := h.rt.startCount("default", "slowfail-worker-0-1"); n != 0 {
+		t.Errorf("a failed job started attempt 1 (%d times)", n)
+	}
+	for _, r := range h.job("slowfail").Status.Replicas {
+		if r.State == v1alpha1.ReplicaPending {
+			t.Errorf("finished job keeps a Pending replica: %+v", r)
+		}
+	}
+}
+
+func TestJobOfReplica(t *testing.T) {
+	for name, want := range map[string]string{"a-b-c-0-0": "a-b", "train-worker-12-3": "train", "x-w-0-0": "x"} {
+		if got, ok := controller.JobOfReplica(name); !ok || got != want {
+			t.Errorf("JobOfReplica(%q) = %q, %v; want %q", name, got, ok, want)
+		}
+	}
+	if _, ok := controller.JobOfReplica("short-0-0"); ok {
+		t.Error("JobOfReplica accepted a name with too few parts")
 	}
 }

@@ -85,15 +85,21 @@ func (c *JobController) watchExits(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case st := <-exits:
-			// Replica names are <job>-<group>-<index>-<attempt>; the job is
-			// whatever precedes a group name, so enqueue every candidate
-			// prefix: reconciling a job that is not the owner is harmless.
-			parts := strings.Split(st.Name, "-")
-			for i := len(parts) - 3; i >= 1; i-- {
-				c.queue.Add(st.Namespace + "/" + strings.Join(parts[:i], "-"))
+			if job, ok := JobOfReplica(st.Name); ok {
+				c.queue.Add(st.Namespace + "/" + job)
 			}
 		}
 	}
+}
+
+// JobOfReplica returns the job a replica name <job>-<group>-<index>-<attempt>
+// belongs to. Group names contain no '-', so the split is unambiguous.
+func JobOfReplica(name string) (string, bool) {
+	parts := strings.Split(name, "-")
+	if len(parts) < 4 {
+		return "", false
+	}
+	return strings.Join(parts[:len(parts)-3], "-"), true
 }
 
 func (c *JobController) worker(ctx context.Context) {
@@ -214,6 +220,16 @@ func ReplicaName(job string, group string, index, attempt int32) string {
 func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error {
 	job := s.job
 	st := &job.Status
+	// The deadline runs from the first start and keeps running through
+	// restarts and their backoff, so it is checked first.
+	if d := job.Spec.RunPolicy.ActiveDeadlineSeconds; d != nil && st.StartTime != nil {
+		deadline := st.StartTime.Add(time.Duration(*d) * time.Second)
+		if !s.now.Before(deadline) {
+			c.fail(s, "DeadlineExceeded", fmt.Sprintf("job ran longer than activeDeadlineSeconds (%ds)", *d))
+			return c.stopReplicas(ctx, job, st.Replicas)
+		}
+		s.requeue(deadline.Sub(s.now))
+	}
 	if st.NextAttemptTime != nil && s.now.Before(st.NextAttemptTime.Time) {
 		s.requeue(st.NextAttemptTime.Sub(s.now))
 		return nil
@@ -233,25 +249,24 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 		s.requeue(time.Millisecond)
 		return nil
 	}
-	if d := job.Spec.RunPolicy.ActiveDeadlineSeconds; d != nil && st.StartTime != nil {
-		deadline := st.StartTime.Add(time.Duration(*d) * time.Second)
-		if !s.now.Before(deadline) {
-			c.fail(s, "DeadlineExceeded", fmt.Sprintf("job ran longer than activeDeadlineSeconds (%ds)", *d))
-			return c.stopReplicas(ctx, job, st.Replicas)
-		}
-		s.requeue(deadline.Sub(s.now))
-	}
 
 	var failed, interrupted []string
 	running, succeeded, started := 0, 0, 0
 	for i := range st.Replicas {
 		rs := &st.Replicas[i]
-		launched, err := c.observe(ctx, s, rs)
-		if err != nil {
+		wasPending := rs.State == v1alpha1.ReplicaPending
+		if err := c.startOrObserve(ctx, s, rs); err != nil {
 			return err
 		}
-		if launched {
+		// Counted from the stored status, not from whether this pass
+		// launched the process: a pass whose status write was lost (crash,
+		// conflict) launched it, and the next pass must still record it.
+		if wasPending && rs.State != v1alpha1.ReplicaPending && rs.StartedAt != nil {
 			started++
+			if st.StartTime == nil || rs.StartedAt.Before(st.StartTime) {
+				t := *rs.StartedAt
+				st.StartTime = &t
+			}
 		}
 		switch rs.State {
 		case v1alpha1.ReplicaRunning, v1alpha1.ReplicaPending:
@@ -270,12 +285,8 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 	}
 
 	if started > 0 {
-		if st.StartTime == nil {
-			now := metav1.NewTime(s.now)
-			st.StartTime = &now
-			if d := job.Spec.RunPolicy.ActiveDeadlineSeconds; d != nil {
-				s.requeue(time.Duration(*d) * time.Second)
-			}
+		if d := job.Spec.RunPolicy.ActiveDeadlineSeconds; d != nil {
+			s.requeue(st.StartTime.Add(time.Duration(*d) * time.Second).Sub(s.now))
 		}
 		s.event(v1alpha1.EventNormal, "Started", "attempt %d: started %d of %d replicas", st.Attempt, started, len(st.Replicas))
 	}
@@ -333,39 +344,59 @@ func describeExit(rs *v1alpha1.ReplicaStatus) string {
 	return msg
 }
 
-// observe starts a Pending replica (idempotently) and copies the runtime's
-// view into its status. It reports whether this call launched the replica.
+// startOrObserve starts a Pending replica (idempotently: the runtime never
+// starts a name twice) and copies the runtime's view into its status.
+func (c *JobController) startOrObserve(ctx context.Context, s *reconcileState, rs *v1alpha1.ReplicaStatus) error {
+	known, err := c.observe(ctx, s, rs)
+	if err != nil || known || rs.State != v1alpha1.ReplicaPending {
+		return err
+	}
+	spec, err := c.replicaSpec(s.job, rs)
+	if err != nil {
+		rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "StartError", err.Error()
+		return nil
+	}
+	status, err := c.Runtime.Start(ctx, spec)
+	if err != nil {
+		rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "StartError", err.Error()
+		return nil
+	}
+	for _, w := range status.Warnings {
+		s.event(v1alpha1.EventWarning, "LimitsNotApplied", "replica %s-%d: %s", rs.Group, rs.Index, w)
+	}
+	applyRuntimeStatus(rs, status)
+	return nil
+}
+
+// observe copies the runtime's view of a replica into its status and never
+// starts anything. It reports whether the runtime knows the replica. A
+// replica that ran but is unknown to the runtime is marked Lost.
 func (c *JobController) observe(ctx context.Context, s *reconcileState, rs *v1alpha1.ReplicaStatus) (bool, error) {
 	if rs.State == v1alpha1.ReplicaSucceeded || rs.State == v1alpha1.ReplicaFailed {
-		return false, nil
+		return true, nil
 	}
-	launched := false
 	status, err := c.Runtime.Status(ctx, s.job.Namespace, rs.Name)
 	if errors.Is(err, runtime.ErrNotFound) {
 		if rs.State != v1alpha1.ReplicaPending {
-			// It ran, but the runtime has no record: its files were lost.
 			rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "Lost", "the runtime has no record of this replica"
-			return false, nil
 		}
-		spec, err := c.replicaSpec(s.job, rs)
-		if err != nil {
-			rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "StartError", err.Error()
-			return false, nil
-		}
-		status, err = c.Runtime.Start(ctx, spec)
-		if err != nil {
-			rs.State, rs.Reason, rs.Message = v1alpha1.ReplicaFailed, "StartError", err.Error()
-			return false, nil
-		}
-		launched = true
-		for _, w := range status.Warnings {
-			s.event(v1alpha1.EventWarning, "LimitsNotApplied", "replica %s-%d: %s", rs.Group, rs.Index, w)
-		}
-	} else if err != nil {
+		return false, nil
+	}
+	if err != nil {
 		return false, fmt.Errorf("replica %s: %w", rs.Name, err)
 	}
 	applyRuntimeStatus(rs, status)
-	return launched, nil
+	return true, nil
+}
+
+// settleUnstarted marks replicas that never started once the attempt is
+// over, so a finished job has no Pending replicas.
+func settleUnstarted(replicas []v1alpha1.ReplicaStatus) {
+	for i := range replicas {
+		if replicas[i].State == v1alpha1.ReplicaPending {
+			replicas[i].State, replicas[i].Reason, replicas[i].Message = v1alpha1.ReplicaFailed, "NotStarted", "the attempt ended before this replica started"
+		}
+	}
 }
 
 func applyRuntimeStatus(rs *v1alpha1.ReplicaStatus, st runtime.Status) {
@@ -486,13 +517,14 @@ func (c *JobController) fail(s *reconcileState, reason, msg string) {
 // ttlSecondsAfterFinished.
 func (c *JobController) finished(ctx context.Context, s *reconcileState) error {
 	job := s.job
-	if err := c.stopReplicas(ctx, job, job.Status.Replicas); err != nil {
-		return err
-	}
 	for i := range job.Status.Replicas {
 		if _, err := c.observe(ctx, s, &job.Status.Replicas[i]); err != nil {
 			return err
 		}
+	}
+	settleUnstarted(job.Status.Replicas)
+	if err := c.stopReplicas(ctx, job, job.Status.Replicas); err != nil {
+		return err
 	}
 	ttl := job.Spec.RunPolicy.TTLSecondsAfterFinished
 	if ttl == nil || job.Status.CompletionTime == nil {
@@ -521,7 +553,7 @@ func (c *JobController) evict(ctx context.Context, s *reconcileState) error {
 		if _, err := c.observe(ctx, s, &st.Replicas[i]); err != nil {
 			return err
 		}
-		if r := st.Replicas[i].State; r == v1alpha1.ReplicaRunning || r == v1alpha1.ReplicaPending {
+		if st.Replicas[i].State == v1alpha1.ReplicaRunning {
 			running = true
 		}
 	}

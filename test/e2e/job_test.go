@@ -185,7 +185,9 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 		{"unknown field", "apiVersion: skiff.dev/v1alpha1\nkind: Job\nmetadata: {name: a}\nspec: {replicaGroups: [{name: w, template: {command: [x]}}], colour: red}\n", "spec.colour"},
 		{"bad quantity", "apiVersion: skiff.dev/v1alpha1\nkind: Job\nmetadata: {name: b}\nspec: {replicaGroups: [{name: w, template: {command: [x], resources: {memory: lots}}}]}\n", "spec.replicaGroups[0].template.resources.memory"},
 		{"bad name", "apiVersion: skiff.dev/v1alpha1\nkind: Job\nmetadata: {name: Bad_Name}\nspec: {replicaGroups: [{name: w, template: {command: [x]}}]}\n", "metadata.name"},
-		{"too large", "apiVersion: skiff.dev/v1alpha1\nkind: Job\nmetadata: {name: huge}\nspec: {replicaGroups: [{name: w, replicas: 3, template: {command: [x], resources: {gpu: 1}}}]}\n", "holds at most 2"},
+		{"too large", "apiVersion: skiff.dev/v1alpha1\nkind: Job\nmetadata: {name: huge}\nspec: {replicaGroups: [{name: w, replicas: 3, template: {command: [x], resources: {gpu: 1}}}]}\n", "spec.replicaGroups: the job needs 3 gpu in total but queue \"default\" holds at most 2"},
+		{"unknown queue", "apiVersion: skiff.dev/v1alpha1\nkind: Job\nmetadata: {name: nq}\nspec: {queue: nope, replicaGroups: [{name: w, template: {command: [x]}}]}\n", "spec.queue: queue \"nope\" does not exist"},
+		{"zero replicas", "apiVersion: skiff.dev/v1alpha1\nkind: Job\nmetadata: {name: z}\nspec: {replicaGroups: [{name: w, replicas: 0, template: {command: [x]}}]}\n", "spec.replicaGroups[0].replicas: 0 is out of range"},
 	}
 	for _, tc := range cases {
 		_, errOut, code := s.skiff(tc.doc, "apply", "-f", "-")
@@ -226,5 +228,33 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within a minute")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestQueueWithUnknownFlavorIsRejected(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), t.TempDir())
+	_, errOut, code := s.skiff(`apiVersion: skiff.dev/v1alpha1
+kind: Queue
+metadata: {name: team-a}
+spec:
+  flavors: [{name: h100, resources: [{name: gpu, nominalQuota: 8}]}]
+`, "apply", "-f", "-")
+	if code != 1 || !strings.Contains(errOut, "spec.flavors[0].name") || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	out := s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
+kind: Flavor
+metadata: {name: h100}
+spec: {gpuModel: H100}
+---
+apiVersion: skiff.dev/v1alpha1
+kind: Queue
+metadata: {name: team-a}
+spec:
+  flavors: [{name: h100, resources: [{name: gpu, nominalQuota: 8}]}]
+`, "apply", "-f", "-")
+	if !strings.Contains(out, "queue.skiff.dev/team-a created") {
+		t.Errorf("apply output = %q", out)
 	}
 }

@@ -117,3 +117,21 @@ spec:
 		t.Errorf("conditions = %s", conditionMessages(job))
 	}
 }
+
+func TestAdmittedJobResourcesCannotChange(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), t.TempDir())
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	job := pidJob("fixed", pidFile)
+	s.mustSkiff(job, "apply", "-f", "-")
+	s.waitPhase("default", "fixed", v1alpha1.JobRunning, time.Minute)
+	bigger := strings.Replace(job, "    template:\n", "    template:\n      resources: {cpu: 900m}\n", 1)
+	_, errOut, code := s.skiff(bigger, "apply", "-f", "-")
+	if code != 1 || !strings.Contains(errOut, "spec: replica groups, queue") || !strings.Contains(errOut, "suspend it first") {
+		t.Errorf("changing an admitted job's resources: exit %d, stderr %q", code, errOut)
+	}
+	if got := s.getJob("default", "fixed").Spec.ReplicaGroups[0].Template.Resources.CPU; got != nil {
+		t.Errorf("the change was stored: cpu %v", got)
+	}
+	s.mustSkiff("", "delete", "job", "fixed")
+}
