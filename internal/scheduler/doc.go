@@ -1,12 +1,24 @@
 // Package scheduler is skiff's pure scheduling core: a function from a
 // snapshot of nodes, flavors, queues and admitted jobs, plus the pending
-// jobs and the current time, to a Plan of admissions and reasons. It does no
-// I/O and reads no clock, so the live server, the simulator and the tests
-// drive the very same code. One committer outside this package applies a
-// Plan to the store with optimistic concurrency.
+// jobs and the current time, to a Plan of admissions, preemptions, waiting
+// reasons and queue usage. It does no I/O and reads no clock, so the live
+// server, the simulator and the tests drive the very same code. One
+// committer outside this package applies a Plan to the store.
 //
-// This first version orders each queue by priority then arrival, honours
-// StrictFIFO and BestEffortFIFO, checks nominal quota per flavor and
-// resource, admits a whole gang or nothing, places replicas first-fit on the
-// nodes a flavor selects and hands out whole GPUs exclusively by index.
+//   - quota.go: nominal quota per flavor and resource, cohorts that pool
+//     what members lend (lendingLimit), borrowingLimit, and the weighted
+//     dominant-resource share that orders queues within a cohort.
+//   - schedule.go: the cycle. Queues take turns by share, jobs within a
+//     queue by priority then arrival; StrictFIFO stops at the first job that
+//     does not fit, BestEffortFIFO goes on. Flavors are tried in the order
+//     the queue lists them; elastic groups shrink towards minReplicas.
+//   - place.go, nodes.go: gang placement. Nodes are indexed per flavor by
+//     free whole GPUs; a gang goes to the fewest topology domains (one
+//     node, then the narrowest level), bin-packing by default or spreading;
+//     fractional GPUs share devices by milli-GPU.
+//   - preempt.go: within-queue preemption by priority and reclaim of lent
+//     quota; victims are the fewest, lowest-priority, most recently started.
+//   - backfill.go: reservations for blocked jobs from running jobs'
+//     expected ends, so backfilled jobs never delay them.
+//   - feasible.go: the admission-time check that a job could ever run.
 package scheduler

@@ -7,9 +7,11 @@ import (
 )
 
 // CheckFeasible rejects a job that no state of the cluster could ever run:
-// its queue is missing or closed to its namespace, its total request exceeds
-// the queue's quota in every flavor, or a replica is larger than any node of
-// the flavor. The error names the field to change.
+// its queue is missing or closed to its namespace, its total request (at
+// its elastic minimum) exceeds in every flavor what the queue could ever
+// hold, which is its nominal quota plus what it may borrow from its cohort,
+// or a replica is larger than any node of the flavor. The error names the
+// field to change.
 func CheckFeasible(j *v1alpha1.Job, snap Snapshot) error {
 	var q *v1alpha1.Queue
 	for _, c := range snap.Queues {
@@ -27,12 +29,30 @@ func CheckFeasible(j *v1alpha1.Job, snap Snapshot) error {
 	for _, f := range snap.Flavors {
 		flavors[f.Name] = f
 	}
-	req := JobRequest(j)
+	// The queue states give the cohort pools: what every member lends.
+	cohorts := map[string]*cohortState{}
+	var qs *queueState
+	for _, c := range snap.Queues {
+		s := newQueueState(c, cohorts)
+		if c == q {
+			qs = s
+		}
+	}
+	req := minRequest(j)
 	var last error
-	for _, fq := range q.Spec.Flavors {
-		if ok, res := req.Fits(Quota(fq)); !ok {
-			last = fmt.Errorf("spec.replicaGroups: the job needs %s %s in total but queue %q holds at most %s in flavor %q: lower replicas or resources, or use a larger queue",
-				req.Format(res), res, q.Name, Quota(fq).Format(res), fq.Name)
+	for i, fq := range q.Spec.Flavors {
+		qf := qs.flavors[i]
+		limit := qf.nominal
+		if qf.pool != nil {
+			limit = qf.nominal.Add(qf.borrowLimit).min(qf.guaranteed.Add(qf.pool.capacity))
+		}
+		if ok, res := req.Fits(limit); !ok {
+			what := "its quota"
+			if qf.pool != nil {
+				what = "its quota plus what it may borrow from cohort " + q.Spec.Cohort
+			}
+			last = fmt.Errorf("spec.replicaGroups: the job needs %s %s in total but queue %q holds at most %s in flavor %q (%s): lower replicas or resources, or use a larger queue",
+				req.Format(res), res, q.Name, limit.Format(res), fq.Name, what)
 			continue
 		}
 		f, ok := flavors[fq.Name]
@@ -60,7 +80,9 @@ func replicasFitSomeNode(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.
 			if !NodeMatches(f, n) {
 				continue
 			}
-			if ok, _ := req.Fits(FromResources(n.Spec.Capacity)); ok && len(gpuIndices(n)) >= wholeGPUs(req) {
+			capacity := FromResources(n.Spec.Capacity)
+			capacity.GPUMilli = int64(len(gpuIndices(n))) * 1000
+			if ok, _ := req.Fits(capacity); ok {
 				fits = true
 				break
 			}

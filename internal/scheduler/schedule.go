@@ -1,9 +1,8 @@
 package scheduler
 
 import (
-	"fmt"
+	"container/heap"
 	"sort"
-	"strings"
 	"time"
 
 	"skiff.dev/skiff/api/v1alpha1"
@@ -15,7 +14,9 @@ type Snapshot struct {
 	Nodes   []*v1alpha1.Node
 	Flavors []*v1alpha1.Flavor
 	Queues  []*v1alpha1.Queue
-	// Admitted are the jobs that hold resources (see HoldsResources).
+	// Admitted are the jobs that hold resources (see HoldsResources). Those
+	// with Status.Preemption set are being evicted: they hold their
+	// resources until they stop but are never chosen as victims again.
 	Admitted []*v1alpha1.Job
 }
 
@@ -25,13 +26,36 @@ type Admission struct {
 	Admission       v1alpha1.Admission
 }
 
+// Preemption is one admitted job the plan evicts so that a pending job can
+// run. The committer sets the victim's Status.Preemption from it; the
+// preemptor is admitted in a later cycle, once the victims have stopped.
+type Preemption struct {
+	Namespace, Name string
+	// Reason is InQueue (a higher-priority job of the same queue) or
+	// Reclaim (the lending queue takes its quota back).
+	Reason string
+	// By is the preemptor's namespace/name.
+	By      string
+	Message string
+}
+
+// Preemption reasons.
+const (
+	PreemptInQueue = "InQueue"
+	PreemptReclaim = "Reclaim"
+)
+
 // Plan is the core's decision for one cycle.
 type Plan struct {
-	Admissions []Admission
+	Admissions  []Admission
+	Preemptions []Preemption
 	// Waiting says, per pending job key (namespace/name), why it still waits.
 	Waiting map[string]string
 	// Usage is each queue's usage per flavor once the plan is applied.
 	Usage map[string]map[string]Amounts
+	// Borrowed is, per queue and flavor, how much of Usage lies above the
+	// queue's nominal quota (borrowed from its cohort); absent when none.
+	Borrowed map[string]map[string]Amounts
 }
 
 // HoldsResources reports whether a job's admission still holds quota and
@@ -46,59 +70,347 @@ func HoldsResources(j *v1alpha1.Job) bool {
 // Key is the namespace/name key of a job.
 func Key(j *v1alpha1.Job) string { return j.Namespace + "/" + j.Name }
 
-// Schedule admits every pending job that fits, queue by queue, in priority
-// then arrival order. A StrictFIFO queue stops at the first job that does
-// not fit; a BestEffortFIFO queue lets later jobs try. now is unused by this
-// policy and kept so that time-aware policies share the signature.
+// jobInfo is a pending or admitted job with its derived numbers.
+type jobInfo struct {
+	job    *v1alpha1.Job
+	key    string
+	groups []groupInfo
+	// Admitted jobs only:
+	queue    *queueState
+	flavor   string
+	used     Amounts
+	placed   []placed
+	evicting bool
+	by       string // the preemptor an evicting job makes room for
+	start    time.Time
+	end      time.Time // expected end; zero when unknown (never frees)
+}
+
+type groupInfo struct {
+	name          string
+	req           Amounts
+	replicas, min int32
+}
+
+func newJobInfo(j *v1alpha1.Job) *jobInfo {
+	ji := &jobInfo{job: j, key: Key(j)}
+	for _, g := range j.Spec.ReplicaGroups {
+		ji.groups = append(ji.groups, groupInfo{name: g.Name, req: FromResources(g.Template.Resources), replicas: g.Replicas, min: minReplicas(g)})
+	}
+	return ji
+}
+
+func (j *jobInfo) request(sizes []int32) Amounts {
+	var a Amounts
+	for g, s := range sizes {
+		a = a.Add(j.groups[g].req.Scale(int64(s)))
+	}
+	return a
+}
+
+// estimate is the job's expected runtime: its declared estimate, else its
+// deadline; 0 when neither is known.
+func estimate(j *v1alpha1.Job) time.Duration {
+	rp := j.Spec.RunPolicy
+	switch {
+	case rp.EstimatedSeconds != nil:
+		return time.Duration(*rp.EstimatedSeconds) * time.Second
+	case rp.ActiveDeadlineSeconds != nil:
+		return time.Duration(*rp.ActiveDeadlineSeconds) * time.Second
+	}
+	return 0
+}
+
+type state struct {
+	now       time.Time
+	nodes     []*nodeState
+	indexes   map[string]*flavorIndex
+	queues    map[string]*queueState
+	queueList []*queueState
+	admitted  []*jobInfo
+	plan      *Plan
+	// reservations made this cycle (backfill); capped to bound the work
+	reservations int
+}
+
+func newState(snap Snapshot, now time.Time) *state {
+	st := &state{now: now, indexes: map[string]*flavorIndex{}, queues: map[string]*queueState{}}
+	nodes := append([]*v1alpha1.Node(nil), snap.Nodes...)
+	sort.Slice(nodes, func(a, b int) bool { return nodes[a].Name < nodes[b].Name })
+	byName := make(map[string]*nodeState, len(nodes))
+	for i, n := range nodes {
+		ns := newNodeState(i, n)
+		st.nodes = append(st.nodes, ns)
+		byName[n.Name] = ns
+	}
+	cohorts := map[string]*cohortState{}
+	queues := append([]*v1alpha1.Queue(nil), snap.Queues...)
+	sort.Slice(queues, func(a, b int) bool { return queues[a].Name < queues[b].Name })
+	for _, q := range queues {
+		qs := newQueueState(q, cohorts)
+		st.queues[q.Name] = qs
+		st.queueList = append(st.queueList, qs)
+	}
+	// Running jobs take their exact placements (GPU indices and shares)
+	// before the indexes are built, so buckets start out right.
+	for _, j := range snap.Admitted {
+		if !HoldsResources(j) {
+			continue
+		}
+		ji := newJobInfo(j)
+		adm := j.Status.Admission
+		ji.flavor = adm.Flavor
+		ji.used = AdmittedRequest(j)
+		if p := j.Status.Preemption; p != nil {
+			ji.evicting, ji.by = true, p.By
+		}
+		if j.Status.StartTime != nil {
+			ji.start = j.Status.StartTime.Time
+		}
+		if d := estimate(j); d > 0 {
+			from := now
+			if !ji.start.IsZero() {
+				from = ji.start
+			}
+			ji.end = from.Add(d)
+		}
+		for _, p := range adm.Placements {
+			ns, ok := byName[p.Node]
+			if !ok {
+				continue // the node is gone; so is what ran there
+			}
+			for g := range ji.groups {
+				if ji.groups[g].name == p.Group {
+					ji.placed = append(ji.placed, placed{n: ns, g: g, req: ji.groups[g].req, p: p})
+					ns.apply(ji.groups[g].req, p, 1)
+				}
+			}
+		}
+		if qs := st.queues[adm.Queue]; qs != nil {
+			ji.queue = qs
+			if qs.flavor(adm.Flavor) != nil {
+				qs.admitted = append(qs.admitted, ji)
+			}
+		}
+		st.addUsage(ji, 1)
+		st.admitted = append(st.admitted, ji)
+	}
+	flavors := append([]*v1alpha1.Flavor(nil), snap.Flavors...)
+	sort.Slice(flavors, func(a, b int) bool { return flavors[a].Name < flavors[b].Name })
+	for _, f := range flavors {
+		st.indexes[f.Name] = newFlavorIndex(f, st.nodes)
+	}
+	return st
+}
+
+// release gives an admitted job's resources back (sign -1) or takes them
+// again (sign 1): the what-if step of preemption and backfill.
+func (st *state) release(j *jobInfo, sign int64) {
+	st.addUsage(j, sign)
+	for _, e := range j.placed {
+		e.n.apply(e.req, e.p, sign)
+	}
+}
+
+// Schedule admits every pending job that fits. Queues take turns by
+// weighted fair share within their cohorts (lowest share first); within a
+// queue jobs go by priority, then arrival. A StrictFIFO queue stops at the
+// first job that does not fit; a BestEffortFIFO queue lets later jobs try
+// as long as they do not delay a blocked job's reserved start (backfill).
+// A job that does not fit may preempt (see preempt.go). now dates running
+// jobs' expected ends for backfill.
 func Schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time) Plan {
-	_ = now
-	st := newState(snap)
-	plan := Plan{Waiting: map[string]string{}}
+	st := newState(snap, now)
+	plan := Plan{Waiting: make(map[string]string, len(pending))}
+	st.plan = &plan
 
 	byQueue := map[string][]*v1alpha1.Job{}
 	for _, j := range pending {
 		byQueue[j.Spec.Queue] = append(byQueue[j.Spec.Queue], j)
 	}
-	queueNames := make([]string, 0, len(byQueue))
-	for q := range byQueue {
-		queueNames = append(queueNames, q)
-	}
-	sort.Strings(queueNames)
-
-	for _, qn := range queueNames {
-		jobs := byQueue[qn]
+	h := &queueHeap{}
+	for qn, jobs := range byQueue {
 		sortJobs(jobs)
-		q, ok := st.queues[qn]
-		if !ok {
+		q := st.queues[qn]
+		if q == nil {
 			for _, j := range jobs {
-				plan.Waiting[Key(j)] = fmt.Sprintf("queue %q does not exist: create it or change spec.queue", qn)
+				plan.Waiting[Key(j)] = "queue " + quote(qn) + " does not exist: create it or change spec.queue"
 			}
 			continue
 		}
-		blocked := ""
-		for _, j := range jobs {
-			if blocked != "" {
-				plan.Waiting[Key(j)] = blocked
-				continue
-			}
-			if !NamespaceAllowed(q, j.Namespace) {
-				plan.Waiting[Key(j)] = fmt.Sprintf("namespace %q may not submit to queue %q", j.Namespace, qn)
-				continue
-			}
-			adm, reason := st.tryAdmit(q, j)
-			if adm == nil {
-				plan.Waiting[Key(j)] = reason
-				if q.Spec.QueueingStrategy != v1alpha1.BestEffortFIFO {
-					blocked = fmt.Sprintf("waiting behind %s in StrictFIFO queue %q", j.Name, qn)
-				}
-				continue
-			}
-			plan.Admissions = append(plan.Admissions, Admission{Namespace: j.Namespace, Name: j.Name, Admission: *adm})
+		q.pending = make([]*jobInfo, len(jobs))
+		for i, j := range jobs {
+			q.pending[i] = newJobInfo(j)
 		}
+		q.share = q.computeShare()
+		heap.Push(h, q)
 	}
-	plan.Usage = st.usage
+	for h.Len() > 0 {
+		q := (*h)[0]
+		j := q.pending[q.next]
+		q.next++
+		_, blocks := st.consider(q, j, q.next)
+		if blocks {
+			q.done = true
+			reason := "waiting behind " + j.key + " in StrictFIFO queue " + q.name
+			for i, rest := range q.pending[q.next:] {
+				plan.Waiting[rest.key] = reason + "; position " + itoa(q.next+i+1) + " in queue " + q.name
+			}
+		}
+		if q.done || q.next == len(q.pending) {
+			heap.Pop(h)
+			continue
+		}
+		q.share = q.computeShare() // the head changed, so its share did
+		heap.Fix(h, 0)
+	}
+	plan.Usage, plan.Borrowed = st.usageMaps()
 	return plan
 }
+
+// consider tries to admit j, the pos-th job of q, and records the outcome.
+// It reports whether j was admitted and whether it blocks the rest of a
+// StrictFIFO queue.
+func (st *state) consider(q *queueState, j *jobInfo, pos int) (admitted, blocks bool) {
+	if !NamespaceAllowed(q.q, j.job.Namespace) {
+		st.plan.Waiting[j.key] = "namespace " + quote(j.job.Namespace) + " may not submit to queue " + quote(q.name) + ": use a queue that lists it in spec.namespaces"
+		return false, false
+	}
+	a := st.tryAdmit(q, j)
+	if a.ok {
+		st.plan.Admissions = append(st.plan.Admissions, Admission{Namespace: j.job.Namespace, Name: j.job.Name,
+			Admission: v1alpha1.Admission{Queue: q.name, Flavor: a.flavor, Placements: a.placements}})
+		return true, false
+	}
+	reason := a.reason
+	if msg, ok := st.preempt(q, j); ok {
+		reason = msg
+	} else if a.nodesOnly {
+		if msg := st.reserve(q, j); msg != "" {
+			reason += "; " + msg
+		}
+	}
+	st.plan.Waiting[j.key] = reason + "; position " + itoa(pos) + " in queue " + q.name
+	return false, q.strict
+}
+
+type attempt struct {
+	ok         bool
+	flavor     string
+	placements []v1alpha1.Placement
+	reason     string
+	// nodesOnly: some flavor had quota for the job but no node room, which
+	// is what a backfill reservation can help with.
+	nodesOnly bool
+}
+
+// tryAdmit tries the queue's flavors in order, each at the largest size
+// between the elastic minimum and the full size that fits, and commits the
+// first that fits to the cycle's state.
+func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
+	var a attempt
+	end := time.Time{}
+	if d := estimate(j.job); d > 0 {
+		end = st.now.Add(d)
+	}
+	for _, qf := range q.flavors {
+		fi := st.indexes[qf.name]
+		if fi == nil {
+			a.reason = join(a.reason, "flavor "+quote(qf.name)+" does not exist: create it")
+			continue
+		}
+		sizes := fullSizes(j)
+		var why string
+		for {
+			req := j.request(sizes)
+			if ok, res := qf.fits(req); !ok {
+				why = q.quotaReason(qf, req, res)
+			} else {
+				pl := newPlacer(fi, j, sizes, end)
+				ok, topo := pl.place()
+				if ok {
+					qf.add(req)
+					a.ok, a.flavor, a.placements = true, qf.name, pl.placements()
+					return a
+				}
+				a.nodesOnly = true
+				why = nodeReason(fi, j, sizes, topo)
+				if st.reservations > 0 && !topo {
+					why += " (nodes reserved for a blocked job's start are off limits to jobs that may run past it: declare runPolicy.estimatedSeconds to backfill)"
+				}
+			}
+			if !shrink(j, sizes) {
+				break
+			}
+		}
+		a.reason = join(a.reason, why)
+	}
+	if a.reason == "" {
+		a.reason = "queue " + quote(q.name) + " lists no flavors"
+	}
+	return a
+}
+
+func fullSizes(j *jobInfo) []int32 {
+	s := make([]int32, len(j.groups))
+	for g := range j.groups {
+		s[g] = j.groups[g].replicas
+	}
+	return s
+}
+
+// shrink removes one replica from the elastic group furthest above its
+// minimum; false when every group is at its minimum.
+func shrink(j *jobInfo, sizes []int32) bool {
+	best, room := -1, int32(0)
+	for g := range sizes {
+		if r := sizes[g] - j.groups[g].min; r > room {
+			best, room = g, r
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	sizes[best]--
+	return true
+}
+
+func nodeReason(fi *flavorIndex, j *jobInfo, sizes []int32, topo bool) string {
+	f := fi.flavor.Name
+	if t := j.job.Spec.Topology; topo && t != nil && t.Required != "" {
+		if levelIndex(fi.flavor, t.Required) < 0 {
+			return "flavor " + f + " has no topology level " + t.Required + ": change spec.topology.required or the flavor's topologyLevels"
+		}
+		return "waiting for one " + t.Required + " domain in flavor " + f + " with room for the whole gang (" + describeSizes(j, sizes) + ")"
+	}
+	return "waiting for node room in flavor " + f + " for " + describeSizes(j, sizes) + ": " + fi.freeSummary()
+}
+
+func describeSizes(j *jobInfo, sizes []int32) string {
+	s := ""
+	for g, n := range sizes {
+		if g > 0 {
+			s += ", "
+		}
+		s += itoa(int(n)) + " x"
+		r := j.groups[g].req
+		for _, name := range resourceNames {
+			if r.Get(name) != 0 {
+				s += " " + name + "=" + r.Format(name)
+			}
+		}
+	}
+	return s
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+func quote(s string) string { return `"` + s + `"` }
 
 // sortJobs orders by priority (high first), then creation time, then name.
 func sortJobs(jobs []*v1alpha1.Job) {
@@ -111,8 +423,38 @@ func sortJobs(jobs []*v1alpha1.Job) {
 		if !ta.Equal(tb) {
 			return ta.Before(tb)
 		}
-		return Key(ja) < Key(jb)
+		if ja.Namespace != jb.Namespace {
+			return ja.Namespace < jb.Namespace
+		}
+		return ja.Name < jb.Name
 	})
+}
+
+// queueHeap orders queues by fair share, then by their head job.
+type queueHeap []*queueState
+
+func (h queueHeap) Len() int { return len(h) }
+func (h queueHeap) Less(a, b int) bool {
+	qa, qb := h[a], h[b]
+	if qa.share != qb.share {
+		return qa.share < qb.share
+	}
+	ja, jb := qa.pending[qa.next].job, qb.pending[qb.next].job
+	if ja.Spec.Priority != jb.Spec.Priority {
+		return ja.Spec.Priority > jb.Spec.Priority
+	}
+	if ta, tb := ja.CreationTimestamp.Time, jb.CreationTimestamp.Time; !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	return qa.name < qb.name
+}
+func (h queueHeap) Swap(a, b int) { h[a], h[b] = h[b], h[a]; h[a].heapIdx = a; h[b].heapIdx = b }
+func (h *queueHeap) Push(x any)   { q := x.(*queueState); q.heapIdx = len(*h); *h = append(*h, q) }
+func (h *queueHeap) Pop() any {
+	old := *h
+	q := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return q
 }
 
 // NamespaceAllowed reports whether a queue admits jobs from ns.
@@ -126,179 +468,6 @@ func NamespaceAllowed(q *v1alpha1.Queue, ns string) bool {
 		}
 	}
 	return false
-}
-
-// nodeState is a node's remaining room during one cycle.
-type nodeState struct {
-	node     *v1alpha1.Node
-	free     Amounts
-	freeGPUs []int32 // ascending device indices
-}
-
-type state struct {
-	nodes   []*nodeState
-	flavors map[string]*v1alpha1.Flavor
-	queues  map[string]*v1alpha1.Queue
-	usage   map[string]map[string]Amounts // queue -> flavor -> used
-}
-
-func newState(snap Snapshot) *state {
-	st := &state{
-		flavors: map[string]*v1alpha1.Flavor{},
-		queues:  map[string]*v1alpha1.Queue{},
-		usage:   map[string]map[string]Amounts{},
-	}
-	for _, f := range snap.Flavors {
-		st.flavors[f.Name] = f
-	}
-	for _, q := range snap.Queues {
-		st.queues[q.Name] = q
-		st.usage[q.Name] = map[string]Amounts{}
-	}
-	byName := map[string]*nodeState{}
-	nodes := append([]*v1alpha1.Node(nil), snap.Nodes...)
-	sort.Slice(nodes, func(a, b int) bool { return nodes[a].Name < nodes[b].Name })
-	for _, n := range nodes {
-		ns := &nodeState{node: n, free: FromResources(n.Spec.Capacity), freeGPUs: gpuIndices(n)}
-		st.nodes = append(st.nodes, ns)
-		byName[n.Name] = ns
-	}
-	for _, j := range snap.Admitted {
-		if !HoldsResources(j) {
-			continue
-		}
-		adm := j.Status.Admission
-		if u, ok := st.usage[adm.Queue]; ok {
-			u[adm.Flavor] = u[adm.Flavor].Add(JobRequest(j))
-		}
-		req := groupRequests(j)
-		for _, p := range adm.Placements {
-			ns, ok := byName[p.Node]
-			if !ok {
-				continue
-			}
-			ns.free = ns.free.Sub(req[p.Group])
-			ns.freeGPUs = without(ns.freeGPUs, p.GPUs)
-		}
-	}
-	return st
-}
-
-func gpuIndices(n *v1alpha1.Node) []int32 {
-	var out []int32
-	if len(n.Status.GPUs) > 0 {
-		for _, g := range n.Status.GPUs {
-			out = append(out, g.Index)
-		}
-	} else if n.Spec.Capacity.GPU != nil {
-		for i := int64(0); i < n.Spec.Capacity.GPU.Value(); i++ {
-			out = append(out, int32(i))
-		}
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a] < out[b] })
-	return out
-}
-
-func without(list, remove []int32) []int32 {
-	drop := map[int32]bool{}
-	for _, r := range remove {
-		drop[r] = true
-	}
-	out := list[:0:0]
-	for _, v := range list {
-		if !drop[v] {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func groupRequests(j *v1alpha1.Job) map[string]Amounts {
-	out := map[string]Amounts{}
-	for _, g := range j.Spec.ReplicaGroups {
-		out[g.Name] = FromResources(g.Template.Resources)
-	}
-	return out
-}
-
-// tryAdmit finds the first flavor of q with quota and node room for the
-// whole gang and commits it to the cycle's state.
-func (st *state) tryAdmit(q *v1alpha1.Queue, j *v1alpha1.Job) (*v1alpha1.Admission, string) {
-	req := JobRequest(j)
-	var reasons []string
-	for _, fq := range q.Spec.Flavors {
-		flavor, ok := st.flavors[fq.Name]
-		if !ok {
-			reasons = append(reasons, fmt.Sprintf("flavor %q does not exist", fq.Name))
-			continue
-		}
-		used := st.usage[q.Name][fq.Name]
-		quota := Quota(fq)
-		if ok, res := used.Add(req).Fits(quota); !ok {
-			reasons = append(reasons, fmt.Sprintf("queue %q has %s of %s %s free in flavor %q, the job needs %s",
-				q.Name, quota.Sub(used).Format(res), quota.Format(res), res, fq.Name, req.Format(res)))
-			continue
-		}
-		placements, why := st.place(flavor, j)
-		if placements == nil {
-			reasons = append(reasons, why)
-			continue
-		}
-		st.usage[q.Name][fq.Name] = used.Add(req)
-		return &v1alpha1.Admission{Queue: q.Name, Flavor: fq.Name, Placements: placements}, ""
-	}
-	if len(reasons) == 0 {
-		return nil, fmt.Sprintf("queue %q lists no flavors", q.Name)
-	}
-	return nil, strings.Join(reasons, "; ")
-}
-
-// place puts every replica first-fit on the flavor's nodes, or none.
-func (st *state) place(f *v1alpha1.Flavor, j *v1alpha1.Job) ([]v1alpha1.Placement, string) {
-	type saved struct {
-		free Amounts
-		gpus []int32
-	}
-	backup := make([]saved, len(st.nodes))
-	for i, n := range st.nodes {
-		backup[i] = saved{n.free, n.freeGPUs}
-	}
-	restore := func() {
-		for i, n := range st.nodes {
-			n.free, n.freeGPUs = backup[i].free, backup[i].gpus
-		}
-	}
-	var out []v1alpha1.Placement
-	for _, g := range j.Spec.ReplicaGroups {
-		req := FromResources(g.Template.Resources)
-		for idx := int32(0); idx < g.Replicas; idx++ {
-			n := st.firstFit(f, req)
-			if n == nil {
-				restore()
-				return nil, fmt.Sprintf("no node of flavor %q has room for replica %s-%d (cpu %s, memory %s, gpu %s)",
-					f.Name, g.Name, idx, req.Format("cpu"), req.Format("memory"), req.Format("gpu"))
-			}
-			k := wholeGPUs(req)
-			gpus := append([]int32(nil), n.freeGPUs[:k]...)
-			n.freeGPUs = n.freeGPUs[k:]
-			n.free = n.free.Sub(req)
-			out = append(out, v1alpha1.Placement{Group: g.Name, Index: idx, Node: n.node.Name, GPUs: gpus})
-		}
-	}
-	return out, ""
-}
-
-func (st *state) firstFit(f *v1alpha1.Flavor, req Amounts) *nodeState {
-	for _, n := range st.nodes {
-		if !NodeMatches(f, n.node) {
-			continue
-		}
-		if ok, _ := req.Fits(n.free); !ok || len(n.freeGPUs) < wholeGPUs(req) {
-			continue
-		}
-		return n
-	}
-	return nil
 }
 
 // NodeMatches reports whether a node belongs to a flavor and takes new work.

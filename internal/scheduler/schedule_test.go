@@ -67,7 +67,7 @@ func TestScheduleOrdersByPriorityThenArrival(t *testing.T) {
 	if diff := cmp.Diff([]string{"early-high", "late-high"}, admitted(plan)); diff != "" {
 		t.Errorf("admitted (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(plan.Waiting["team-a/early-low"], "8 gpu") {
+	if !strings.Contains(plan.Waiting["team-a/early-low"], "waiting for 4 gpu in flavor default: queue q uses 8/8") {
 		t.Errorf("waiting reason = %q, want it to mention the quota", plan.Waiting["team-a/early-low"])
 	}
 }
@@ -88,7 +88,7 @@ func TestStrictFIFOBlocksAndBestEffortSkips(t *testing.T) {
 		return []*v1alpha1.Job{job("big", 0, 3, "4", 1), job("small", 0, 1, "1", 2)}
 	}
 	strict := scheduler.Schedule(snapshot(queue("q", v1alpha1.StrictFIFO, "16")), pending(), t0)
-	if len(strict.Admissions) != 0 || !strings.Contains(strict.Waiting["team-a/small"], "waiting behind big") {
+	if len(strict.Admissions) != 0 || !strings.Contains(strict.Waiting["team-a/small"], "waiting behind team-a/big") {
 		t.Errorf("StrictFIFO admitted %v, small waits with %q", admitted(strict), strict.Waiting["team-a/small"])
 	}
 	best := scheduler.Schedule(snapshot(queue("q", v1alpha1.BestEffortFIFO, "16")), pending(), t0)
@@ -119,9 +119,15 @@ func TestAdmittedJobsHoldTheirGPUs(t *testing.T) {
 	running.Status.Phase = v1alpha1.JobRunning
 	running.Status.Admission = &v1alpha1.Admission{Queue: "q", Flavor: "default", Placements: []v1alpha1.Placement{{Group: "worker", Index: 0, Node: "a", GPUs: []int32{0, 1, 2}}}}
 	snap.Admitted = []*v1alpha1.Job{running}
-	plan := scheduler.Schedule(snap, []*v1alpha1.Job{job("next", 0, 2, "1", 1)}, t0)
-	want := []v1alpha1.Placement{{Group: "worker", Index: 0, Node: "a", GPUs: []int32{3}}, {Group: "worker", Index: 1, Node: "b", GPUs: []int32{0}}}
+	// A gang goes to the fewest nodes (both replicas on b); a single
+	// replica bin-packs onto the fullest node (a's last free GPU).
+	plan := scheduler.Schedule(snap, []*v1alpha1.Job{job("next", 0, 2, "1", 1), job("one", 0, 1, "1", 2)}, t0)
+	want := []v1alpha1.Placement{{Group: "worker", Index: 0, Node: "b", GPUs: []int32{0}}, {Group: "worker", Index: 1, Node: "b", GPUs: []int32{1}}}
 	if diff := cmp.Diff(want, plan.Admissions[0].Admission.Placements); diff != "" {
+		t.Errorf("placements (-want +got):\n%s", diff)
+	}
+	want = []v1alpha1.Placement{{Group: "worker", Index: 0, Node: "a", GPUs: []int32{3}}}
+	if diff := cmp.Diff(want, plan.Admissions[1].Admission.Placements); diff != "" {
 		t.Errorf("placements (-want +got):\n%s", diff)
 	}
 	// A finished job holds nothing.

@@ -1,0 +1,109 @@
+package scheduler
+
+import (
+	"sort"
+	"time"
+)
+
+// maxReservations bounds the backfill work per cycle: each reservation
+// replays running jobs' ends until the blocked job fits.
+const maxReservations = 16
+
+// reserve computes when blocked job j could start on nodes if running jobs
+// end as expected (start + estimatedSeconds, else activeDeadlineSeconds; a
+// job with neither never frees its nodes), and reserves the nodes it would
+// get then. Jobs considered later may use a reserved node only if they are
+// expected to end before that time, so backfilling never delays j's
+// reserved start. Without a computable start nothing is reserved and
+// BestEffortFIFO lets later jobs pass. It returns a note for j's reason.
+func (st *state) reserve(q *queueState, j *jobInfo) string {
+	if st.reservations >= maxReservations {
+		return ""
+	}
+	sizes := make([]int32, len(j.groups))
+	for g := range j.groups {
+		sizes[g] = j.groups[g].min
+	}
+	req := j.request(sizes)
+	for _, qf := range q.flavors {
+		fi := st.indexes[qf.name]
+		if fi == nil {
+			continue
+		}
+		if ok, _ := qf.fits(req); !ok {
+			continue // blocked on quota, not nodes: nothing to reserve
+		}
+		var ending []*jobInfo
+		for _, v := range st.admitted {
+			end := v.end
+			if v.evicting {
+				end = st.now // stopping now
+			}
+			if end.IsZero() || !onFlavor(v, fi) {
+				continue
+			}
+			ending = append(ending, v)
+		}
+		endOf := func(v *jobInfo) time.Time {
+			if v.evicting {
+				return st.now
+			}
+			return v.end
+		}
+		sort.SliceStable(ending, func(a, b int) bool { return endOf(ending[a]).Before(endOf(ending[b])) })
+		var at time.Time
+		var nodes []*nodeState
+		freed := 0
+		for i, v := range ending {
+			freeNodes(v, -1)
+			freed++
+			if i+1 < len(ending) && endOf(ending[i+1]).Equal(endOf(v)) {
+				continue
+			}
+			pl := newPlacer(fi, j, sizes, time.Time{})
+			if ok, _ := pl.place(); ok {
+				at = endOf(v)
+				for _, e := range pl.journal {
+					nodes = append(nodes, e.n)
+				}
+				pl.rollback(0)
+				break
+			}
+		}
+		for i := freed - 1; i >= 0; i-- {
+			freeNodes(ending[i], 1)
+		}
+		if at.IsZero() {
+			continue
+		}
+		distinct := map[*nodeState]bool{}
+		for _, n := range nodes {
+			distinct[n] = true
+			if n.reservedUntil.IsZero() || at.Before(n.reservedUntil) {
+				n.reservedUntil = at
+			}
+		}
+		st.reservations++
+		return "start reserved at " + at.UTC().Format(time.RFC3339) + " on " + itoa(len(distinct)) + " node(s) of flavor " + fi.flavor.Name
+	}
+	return ""
+}
+
+// freeNodes gives back (sign -1) or retakes a job's node capacity only;
+// quota is not what a node reservation is about.
+func freeNodes(j *jobInfo, sign int64) {
+	for _, e := range j.placed {
+		e.n.apply(e.req, e.p, sign)
+	}
+}
+
+func onFlavor(j *jobInfo, fi *flavorIndex) bool {
+	for _, e := range j.placed {
+		for _, x := range e.n.indexes {
+			if x == fi {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,185 @@
+package scheduler
+
+import (
+	"sort"
+
+	"skiff.dev/skiff/api/v1alpha1"
+)
+
+// preempt looks for admitted jobs whose eviction would let j fit, per the
+// queue's policy: lower-priority jobs of the same queue (withinQueue
+// LowerPriority) and jobs of cohort members that borrow in the flavor
+// (reclaimWithinCohort), the latter only while j's queue stays within its
+// nominal quota, since reclaiming is taking back what was lent. Victims
+// are the fewest jobs, then the lowest priority, then the most recently
+// started, so the least work is lost.
+//
+// Jobs already being evicted count as freed: if j would fit once they
+// stop, it waits for them instead of preempting more. j itself is never
+// admitted in the same cycle, because victims hold their resources until
+// their replicas stop. It returns j's waiting reason and whether
+// preemption (new or in flight) is what j waits for.
+func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
+	pol := q.q.Spec.Preemption
+	if pol == nil {
+		return "", false
+	}
+	inQueue := pol.WithinQueue == v1alpha1.PreemptLowerPriority
+	reclaimAny := pol.ReclaimWithinCohort == v1alpha1.PreemptAny
+	reclaim := q.cohort != nil && (reclaimAny || pol.ReclaimWithinCohort == v1alpha1.PreemptLowerPriority)
+	if !inQueue && !reclaim {
+		return "", false
+	}
+	prio := j.job.Spec.Priority
+	sizes := make([]int32, len(j.groups))
+	for g := range j.groups {
+		sizes[g] = j.groups[g].min
+	}
+	req := j.request(sizes)
+	for _, qf := range q.flavors {
+		fi := st.indexes[qf.name]
+		if fi == nil {
+			continue
+		}
+		var cands []*jobInfo
+		if inQueue {
+			for _, v := range q.admitted {
+				if v.flavor == qf.name && !v.evicting && v.job.Spec.Priority < prio {
+					cands = append(cands, v)
+				}
+			}
+		}
+		if reclaim && qf.used.Add(req).le(qf.nominal) {
+			for _, o := range q.cohort.members {
+				of := o.flavor(qf.name)
+				if o == q || of == nil || of.borrowed().IsZero() {
+					continue
+				}
+				for _, v := range o.admitted {
+					if v.flavor == qf.name && !v.evicting && (reclaimAny || v.job.Spec.Priority < prio) {
+						cands = append(cands, v)
+					}
+				}
+			}
+		}
+		var freeing []*jobInfo
+		mine := 0
+		for _, v := range st.admitted {
+			if v.evicting && v.flavor == qf.name {
+				freeing = append(freeing, v)
+				if v.by == j.key {
+					mine++
+				}
+			}
+		}
+		fits := func() bool {
+			if ok, _ := qf.fits(req); !ok {
+				return false
+			}
+			pl := newPlacer(fi, j, sizes, st.now.Add(estimate(j.job)))
+			ok, _ := pl.place()
+			pl.rollback(0)
+			return ok
+		}
+		st.releaseAll(freeing, -1)
+		if len(freeing) > 0 && fits() {
+			// What is being freed already suffices: preempting more would
+			// evict jobs for nothing. If it is being freed for someone else,
+			// j keeps its ordinary reason and may preempt once that is done.
+			st.releaseAll(freeing, 1)
+			if mine == 0 {
+				return "", false
+			}
+			return "waiting for " + itoa(mine) + " preempted job(s) in flavor " + qf.name + " to stop", true
+		}
+		victims := st.chooseVictims(cands, fits)
+		st.releaseAll(freeing, 1)
+		if victims == nil {
+			continue
+		}
+		names := ""
+		for i, v := range victims {
+			v.evicting, v.by = true, j.key
+			p := Preemption{Namespace: v.job.Namespace, Name: v.job.Name, By: j.key, Reason: PreemptInQueue}
+			if v.queue == q {
+				p.Message = "preempted by " + j.key + " (priority " + itoa(int(prio)) + ") of queue " + q.name + ", which outranks priority " + itoa(int(v.job.Spec.Priority))
+			} else {
+				p.Reason = PreemptReclaim
+				p.Message = "preempted by " + j.key + ": queue " + q.name + " reclaims the " + qf.name + " quota it lent to queue " + v.queue.name
+			}
+			st.plan.Preemptions = append(st.plan.Preemptions, p)
+			if i > 0 {
+				names += ", "
+			}
+			names += v.key
+		}
+		return "preempting " + itoa(len(victims)) + " job(s) in flavor " + qf.name + " (" + names + "); admitted once they stop", true
+	}
+	return "", false
+}
+
+// chooseVictims returns the fewest candidates whose release makes fits
+// true, preferring lower priority and later starts; nil when even all of
+// them are not enough. State is unchanged on return.
+func (st *state) chooseVictims(cands []*jobInfo, fits func() bool) []*jobInfo {
+	if len(cands) == 0 {
+		return nil
+	}
+	sort.SliceStable(cands, func(a, b int) bool {
+		va, vb := cands[a], cands[b]
+		if pa, pb := va.job.Spec.Priority, vb.job.Spec.Priority; pa != pb {
+			return pa < pb
+		}
+		if !va.start.Equal(vb.start) {
+			return va.start.After(vb.start)
+		}
+		return va.key < vb.key
+	})
+	// One victim is the fewest possible: take the first that suffices.
+	for _, c := range cands {
+		st.release(c, -1)
+		ok := fits()
+		st.release(c, 1)
+		if ok {
+			return []*jobInfo{c}
+		}
+	}
+	var taken []*jobInfo
+	ok := false
+	for _, c := range cands {
+		st.release(c, -1)
+		taken = append(taken, c)
+		if ok = fits(); ok {
+			break
+		}
+	}
+	if !ok {
+		st.releaseAll(taken, 1)
+		return nil
+	}
+	// Give back every victim that turns out unneeded, the most valuable
+	// (highest priority, longest running) first.
+	var victims []*jobInfo
+	for i := len(taken) - 1; i >= 0; i-- {
+		st.release(taken[i], 1)
+		if !fits() {
+			st.release(taken[i], -1)
+			victims = append(victims, taken[i])
+		}
+	}
+	st.releaseAll(victims, 1)
+	sort.SliceStable(victims, func(a, b int) bool { return victims[a].key < victims[b].key })
+	return victims
+}
+
+func (st *state) releaseAll(jobs []*jobInfo, sign int64) {
+	if sign < 0 {
+		for _, v := range jobs {
+			st.release(v, -1)
+		}
+		return
+	}
+	for i := len(jobs) - 1; i >= 0; i-- {
+		st.release(jobs[i], 1)
+	}
+}

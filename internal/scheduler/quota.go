@@ -1,0 +1,226 @@
+package scheduler
+
+import (
+	"strconv"
+
+	"skiff.dev/skiff/api/v1alpha1"
+)
+
+// The quota model follows Kueue's: a queue always has its nominal quota
+// minus what it lends (its guaranteed part); everything a cohort's members
+// lend forms the cohort's pool, and a member's usage above its guaranteed
+// part is drawn from that pool. So a queue uses its own lendable quota
+// through the pool too, and a queue that lent quota out has to reclaim it
+// (by preemption) when the pool is exhausted.
+
+// queueState is one queue during a cycle.
+type queueState struct {
+	q        *v1alpha1.Queue
+	name     string
+	cohort   *cohortState
+	flavors  []*queueFlavor
+	weight   float64
+	strict   bool
+	pending  []*jobInfo // ordered by priority, then arrival
+	next     int        // first pending job not yet considered
+	admitted []*jobInfo // jobs holding resources, candidates for preemption
+	share    float64
+	heapIdx  int
+	done     bool
+}
+
+// queueFlavor is a queue's quota and usage in one flavor.
+type queueFlavor struct {
+	name        string
+	nominal     Amounts
+	borrowLimit Amounts
+	guaranteed  Amounts // nominal minus what the queue lends
+	used        Amounts
+	pool        *pool // nil without a cohort
+	// formatted quota, cached because reasons are built per pending job
+	nominalText [3]string
+}
+
+// pool is a cohort's lendable quota in one flavor and how much of it its
+// members use.
+type pool struct {
+	capacity, used Amounts
+}
+
+type cohortState struct {
+	name    string
+	members []*queueState
+	pools   map[string]*pool
+}
+
+func newQueueState(q *v1alpha1.Queue, cohorts map[string]*cohortState) *queueState {
+	qs := &queueState{q: q, name: q.Name, weight: 1, strict: q.Spec.QueueingStrategy != v1alpha1.BestEffortFIFO}
+	if q.Spec.Weight != nil {
+		qs.weight = float64(q.Spec.Weight.MilliValue()) / 1000
+	}
+	if q.Spec.Cohort != "" {
+		c := cohorts[q.Spec.Cohort]
+		if c == nil {
+			c = &cohortState{name: q.Spec.Cohort, pools: map[string]*pool{}}
+			cohorts[q.Spec.Cohort] = c
+		}
+		c.members = append(c.members, qs)
+		qs.cohort = c
+	}
+	for _, fq := range q.Spec.Flavors {
+		qf := &queueFlavor{name: fq.Name, nominal: Quota(fq), borrowLimit: borrowingLimit(fq)}
+		lend := lendingLimit(fq)
+		qf.guaranteed = qf.nominal.Sub(lend)
+		if qs.cohort != nil {
+			p := qs.cohort.pools[fq.Name]
+			if p == nil {
+				p = &pool{}
+				qs.cohort.pools[fq.Name] = p
+			}
+			p.capacity = p.capacity.Add(lend)
+			qf.pool = p
+		} else {
+			qf.borrowLimit = Amounts{}
+		}
+		for i, r := range resourceNames {
+			qf.nominalText[i] = qf.nominal.Format(r)
+		}
+		qs.flavors = append(qs.flavors, qf)
+	}
+	return qs
+}
+
+func (q *queueState) flavor(name string) *queueFlavor {
+	for _, qf := range q.flavors {
+		if qf.name == name {
+			return qf
+		}
+	}
+	return nil
+}
+
+// fits reports whether req more fits the queue's quota in this flavor, and
+// if not, which resource does not.
+func (qf *queueFlavor) fits(req Amounts) (bool, string) {
+	next := qf.used.Add(req)
+	if ok, r := next.Fits(qf.nominal.Add(qf.borrowLimit)); !ok {
+		return false, r
+	}
+	if qf.pool == nil {
+		return true, ""
+	}
+	poolUse := qf.pool.used.Sub(qf.used.Sub(qf.guaranteed).posPart()).Add(next.Sub(qf.guaranteed).posPart())
+	return poolUse.Fits(qf.pool.capacity)
+}
+
+// add changes the queue's usage by delta (negative to release), keeping the
+// cohort pool's usage in step.
+func (qf *queueFlavor) add(delta Amounts) {
+	next := qf.used.Add(delta)
+	if qf.pool != nil {
+		qf.pool.used = qf.pool.used.Sub(qf.used.Sub(qf.guaranteed).posPart()).Add(next.Sub(qf.guaranteed).posPart())
+	}
+	qf.used = next
+}
+
+// borrowed is the usage above nominal quota.
+func (qf *queueFlavor) borrowed() Amounts { return qf.used.Sub(qf.nominal).posPart() }
+
+// computeShare is the queue's weighted dominant-resource share were its
+// head job admitted (in its first flavor): the largest fraction, over
+// resources, of the cohort's lendable pool that the queue would borrow
+// beyond its nominal quota, divided by its weight. A job that keeps its
+// queue within nominal quota has share 0 and goes first, so a lender gets
+// its quota back before a borrower takes more; among borrowers the lowest
+// share goes next, which drives borrowed shares to the weights' ratio.
+func (q *queueState) computeShare() float64 {
+	if q.cohort == nil {
+		return 0
+	}
+	var head Amounts
+	if q.next < len(q.pending) {
+		j := q.pending[q.next]
+		sizes := make([]int32, len(j.groups))
+		for g := range j.groups {
+			sizes[g] = j.groups[g].min
+		}
+		head = j.request(sizes)
+	}
+	s := 0.0
+	for i, qf := range q.flavors {
+		b := qf.borrowed()
+		if i == 0 {
+			b = qf.used.Add(head).Sub(qf.nominal).posPart()
+		}
+		for _, r := range resourceNames {
+			if c := qf.pool.capacity.Get(r); c > 0 && b.Get(r) > 0 {
+				s = max(s, float64(b.Get(r))/float64(c))
+			}
+		}
+	}
+	if s == 0 {
+		return 0
+	}
+	if q.weight <= 0 {
+		return s * 1e9 // weight 0: borrow only when nobody else wants it
+	}
+	return s / q.weight
+}
+
+// quotaReason explains a quota failure, e.g. "waiting for 8 gpu in flavor
+// h100: queue team-a uses 12/16, cohort gpus has 0 free".
+func (q *queueState) quotaReason(qf *queueFlavor, req Amounts, res string) string {
+	ri := 0
+	for i, r := range resourceNames {
+		if r == res {
+			ri = i
+		}
+	}
+	s := "waiting for " + req.Format(res) + " " + res + " in flavor " + qf.name + ": queue " + q.name +
+		" uses " + qf.used.Format(res) + "/" + qf.nominalText[ri]
+	if qf.pool == nil {
+		return s + " and has no cohort to borrow from"
+	}
+	if bl := qf.borrowLimit.Get(res); bl < unlimited {
+		if qf.used.Get(res)+req.Get(res) > qf.nominal.Get(res)+bl {
+			return s + " and may borrow at most " + formatAmount(res, bl) + " (spec.flavors[].resources[].borrowingLimit)"
+		}
+		s += " (may borrow " + formatAmount(res, bl) + ")"
+	}
+	free := qf.pool.capacity.Get(res) - qf.pool.used.Get(res)
+	return s + ", cohort " + q.cohort.name + " has " + formatAmount(res, max(free, 0)) + " free"
+}
+
+// addUsage books a job's resources to its queue (sign 1) or releases them.
+func (st *state) addUsage(j *jobInfo, sign int64) {
+	if j.queue == nil {
+		return
+	}
+	if qf := j.queue.flavor(j.flavor); qf != nil {
+		qf.add(j.used.Scale(sign))
+	}
+}
+
+// usageMaps renders Plan.Usage and Plan.Borrowed.
+func (st *state) usageMaps() (usage, borrowed map[string]map[string]Amounts) {
+	usage = make(map[string]map[string]Amounts, len(st.queueList))
+	borrowed = map[string]map[string]Amounts{}
+	for _, q := range st.queueList {
+		u := map[string]Amounts{}
+		for _, qf := range q.flavors {
+			if !qf.used.IsZero() {
+				u[qf.name] = qf.used
+			}
+			if b := qf.borrowed(); !b.IsZero() {
+				if borrowed[q.name] == nil {
+					borrowed[q.name] = map[string]Amounts{}
+				}
+				borrowed[q.name][qf.name] = b
+			}
+		}
+		usage[q.name] = u
+	}
+	return usage, borrowed
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
