@@ -2,6 +2,8 @@ package controller_test
 
 import (
 	"context"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"strings"
 	"sync"
 	"testing"
@@ -256,13 +258,9 @@ func TestSuspendReleasesResourcesAndResumeStartsANewAttempt(t *testing.T) {
 	h.waitFor("waiter pending with a reason", func() bool {
 		return strings.Contains(conditionText(h.job("waiter")), "gpu")
 	})
-	j := h.job("big")
 	yes := true
-	j.Spec.RunPolicy.Suspend = &yes
-	if err := h.store.Update(h.ctx, j); err != nil {
-		t.Fatal(err)
-	}
-	j = h.waitPhase("big", v1alpha1.JobSuspended)
+	h.update("big", func(j *v1alpha1.Job) { j.Spec.RunPolicy.Suspend = &yes })
+	j := h.waitPhase("big", v1alpha1.JobSuspended)
 	if j.Status.Admission != nil {
 		t.Error("a suspended job keeps its admission")
 	}
@@ -270,12 +268,8 @@ func TestSuspendReleasesResourcesAndResumeStartsANewAttempt(t *testing.T) {
 	h.rt.exit("default", "waiter-worker-0-0", 0, "")
 	h.waitPhase("waiter", v1alpha1.JobSucceeded)
 
-	j = h.job("big")
 	no := false
-	j.Spec.RunPolicy.Suspend = &no
-	if err := h.store.Update(h.ctx, j); err != nil {
-		t.Fatal(err)
-	}
+	h.update("big", func(j *v1alpha1.Job) { j.Spec.RunPolicy.Suspend = &no })
 	h.waitFor("big resumed as attempt 1", func() bool { return h.rt.startCount("default", "big-worker-0-1") == 1 })
 	if j := h.job("big"); j.Status.Restarts != 0 {
 		t.Errorf("suspend counted as a restart: %d", j.Status.Restarts)
@@ -285,12 +279,8 @@ func TestSuspendReleasesResourcesAndResumeStartsANewAttempt(t *testing.T) {
 func TestTTLDeletesAFinishedJobAndItsEvents(t *testing.T) {
 	h := newHarness(t)
 	h.create("short", 1, 0, "0")
-	j := h.job("short")
 	ttl := int32(0)
-	j.Spec.RunPolicy.TTLSecondsAfterFinished = &ttl
-	if err := h.store.Update(h.ctx, j); err != nil {
-		t.Fatal(err)
-	}
+	h.update("short", func(j *v1alpha1.Job) { j.Spec.RunPolicy.TTLSecondsAfterFinished = &ttl })
 	h.waitPhase("short", v1alpha1.JobRunning)
 	h.rt.exit("default", "short-worker-0-0", 0, "")
 	h.waitFor("job deleted", func() bool {
@@ -330,16 +320,14 @@ func TestPreemptionStopsTheAttemptAndRequeues(t *testing.T) {
 	h.create("victim", 1, 0, "4")
 	h.waitPhase("victim", v1alpha1.JobRunning)
 	// The scheduler records a preemption; the controller carries it out.
-	j := h.job("victim")
-	j.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: "InQueue", By: "default/urgent", Message: "priority 100 > 0", Time: metav1.Now()}
-	if err := h.store.Update(h.ctx, j); err != nil {
-		t.Fatal(err)
-	}
+	h.update("victim", func(j *v1alpha1.Job) {
+		j.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: "InQueue", By: "default/urgent", Message: "priority 100 > 0", Time: metav1.Now()}
+	})
 	h.waitFor("requeued as attempt 1", func() bool { return h.rt.startCount("default", "victim-worker-0-1") == 1 })
 	if st, _ := h.rt.Status(h.ctx, "default", "victim-worker-0-0"); st.Reason != "Stopped" {
 		t.Errorf("preempted replica: %+v, want it stopped", st)
 	}
-	j = h.job("victim")
+	j := h.job("victim")
 	if j.Status.Preemptions != 1 || j.Status.Restarts != 0 || j.Status.Preemption != nil {
 		t.Errorf("status after preemption: preemptions %d restarts %d notice %v", j.Status.Preemptions, j.Status.Restarts, j.Status.Preemption)
 	}
@@ -356,13 +344,24 @@ func TestPreemptionStopsTheAttemptAndRequeues(t *testing.T) {
 	}
 }
 
-func (h *harness) withDeadline(name string, seconds int64) {
+// update changes a job, retrying while the controllers write it too.
+func (h *harness) update(name string, change func(*v1alpha1.Job)) {
 	h.t.Helper()
-	j := h.job(name)
-	j.Spec.RunPolicy.ActiveDeadlineSeconds = &seconds
-	if err := h.store.Update(h.ctx, j); err != nil {
-		h.t.Fatal(err)
+	for i := 0; ; i++ {
+		j := h.job(name)
+		change(j)
+		err := h.store.Update(h.ctx, j)
+		if err == nil {
+			return
+		}
+		if !apierrors.IsConflict(err) || i > 50 {
+			h.t.Fatal(err)
+		}
 	}
+}
+
+func (h *harness) withDeadline(name string, seconds int64) {
+	h.update(name, func(j *v1alpha1.Job) { j.Spec.RunPolicy.ActiveDeadlineSeconds = &seconds })
 }
 
 func TestDeadlineCountsFromAReplicaStartedBeforeACrash(t *testing.T) {
@@ -424,4 +423,38 @@ func TestJobOfReplica(t *testing.T) {
 	if _, ok := controller.JobOfReplica("short-0-0"); ok {
 		t.Error("JobOfReplica accepted a name with too few parts")
 	}
+}
+
+func TestHigherPriorityJobPreemptsThroughTheLiveLoop(t *testing.T) {
+	h := newHarness(t)
+	for i := 0; ; i++ {
+		q := &v1alpha1.Queue{}
+		if err := h.store.Get(h.ctx, "", "default", q); err != nil {
+			t.Fatal(err)
+		}
+		q.Spec.Preemption = &v1alpha1.QueuePreemption{WithinQueue: v1alpha1.PreemptLowerPriority}
+		if err := h.store.Update(h.ctx, q); err == nil {
+			break
+		} else if !apierrors.IsConflict(err) || i > 50 {
+			t.Fatal(err)
+		}
+	}
+	h.create("low", 1, 0, "4")
+	h.waitPhase("low", v1alpha1.JobRunning)
+	h.create("high", 1, 0, "4")
+	h.update("high", func(j *v1alpha1.Job) { j.Spec.Priority = 100 })
+	h.waitPhase("high", v1alpha1.JobRunning)
+	low := h.job("low")
+	if low.Status.Phase != v1alpha1.JobPending || low.Status.Preemptions != 1 {
+		t.Errorf("victim: phase %s preemptions %d, want requeued once", low.Status.Phase, low.Status.Preemptions)
+	}
+	if st, _ := h.rt.Status(h.ctx, "default", "low-worker-0-0"); st.Reason != "Stopped" {
+		t.Errorf("victim replica: %+v, want stopped", st)
+	}
+	if !strings.Contains(conditionText(low), "for default/high") {
+		t.Errorf("victim conditions do not name the preemptor:\n%s", conditionText(low))
+	}
+	// When the preemptor finishes, the victim runs again as a new attempt.
+	h.rt.exit("default", "high-worker-0-0", 0, "")
+	h.waitFor("victim re-admitted", func() bool { return h.rt.startCount("default", "low-worker-0-1") == 1 })
 }

@@ -135,6 +135,17 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		}
 		retry = retry || !ok
 	}
+	for _, p := range plan.Preemptions {
+		victim, ok := byKey[p.Namespace+"/"+p.Name]
+		if !ok {
+			continue
+		}
+		ok, err := l.preempt(ctx, victim.DeepCopy(), p, now)
+		if err != nil {
+			return err
+		}
+		retry = retry || !ok
+	}
 	keys := make([]string, 0, len(plan.Waiting))
 	for k := range plan.Waiting {
 		keys = append(keys, k)
@@ -215,6 +226,27 @@ func placementSummary(adm v1alpha1.Admission) string {
 	return out
 }
 
+// preempt records the scheduler's decision on the victim; the job
+// controller stops it and requeues it. It reports false on a conflict so
+// that the next cycle decides again on fresh state.
+func (l *SchedulingLoop) preempt(ctx context.Context, job *v1alpha1.Job, p scheduler.Preemption, now time.Time) (bool, error) {
+	if job.Status.Preemption != nil || !scheduler.HoldsResources(job) {
+		return true, nil
+	}
+	job.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: p.Reason, By: p.By, Message: p.Message, Time: metav1.NewTime(now)}
+	err := l.Store.Update(ctx, job)
+	switch {
+	case err == nil:
+		l.assumed.assume(job)
+		l.Recorder.Event(ctx, job, v1alpha1.EventWarning, "Preempting", "preempting (%s) for %s: %s", p.Reason, p.By, p.Message)
+		return true, nil
+	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+		return false, nil
+	default:
+		return false, fmt.Errorf("preempting %s: %w", job.Name, err)
+	}
+}
+
 // markWaiting records why a job still waits, writing only when the reason changes.
 func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, reason string, now time.Time) error {
 	c := meta.FindStatusCondition(job.Status.Conditions, v1alpha1.JobConditionAdmitted)
@@ -253,12 +285,11 @@ func (l *SchedulingLoop) updateQueues(ctx context.Context, queues []*v1alpha1.Qu
 		}
 		sort.Strings(flavorNames)
 		for _, f := range flavorNames {
-			u := plan.Usage[q.Name][f]
-			st.Usage = append(st.Usage, v1alpha1.FlavorUsage{Name: f, Resources: map[string]resource.Quantity{
-				v1alpha1.ResourceCPU:    *resource.NewMilliQuantity(u.CPUMilli, resource.DecimalSI),
-				v1alpha1.ResourceMemory: *resource.NewQuantity(u.Memory, resource.BinarySI),
-				v1alpha1.ResourceGPU:    *resource.NewMilliQuantity(u.GPUMilli, resource.DecimalSI),
-			}})
+			fu := v1alpha1.FlavorUsage{Name: f, Resources: quantities(plan.Usage[q.Name][f])}
+			if b, ok := plan.Borrowed[q.Name][f]; ok && !b.IsZero() {
+				fu.Borrowed = quantities(b)
+			}
+			st.Usage = append(st.Usage, fu)
 		}
 		if equality.Semantic.DeepEqual(q.Status, st) {
 			continue
@@ -296,4 +327,12 @@ func LoadCapacity(ctx context.Context, s store.Store) (scheduler.Snapshot, error
 		snap.Queues = append(snap.Queues, &queues.Items[i])
 	}
 	return snap, nil
+}
+
+func quantities(a scheduler.Amounts) map[string]resource.Quantity {
+	return map[string]resource.Quantity{
+		v1alpha1.ResourceCPU:    *resource.NewMilliQuantity(a.CPUMilli, resource.DecimalSI),
+		v1alpha1.ResourceMemory: *resource.NewQuantity(a.Memory, resource.BinarySI),
+		v1alpha1.ResourceGPU:    *resource.NewMilliQuantity(a.GPUMilli, resource.DecimalSI),
+	}
 }
