@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -197,6 +198,17 @@ func TestApplyGetDescribeDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	q := &v1alpha1.Queue{}
+	if err := e.store.Get(ctx, "", "default", q); err != nil {
+		t.Fatal(err)
+	}
+	q.Status = v1alpha1.QueueStatus{PendingJobs: 1, AdmittedJobs: 1, Usage: []v1alpha1.FlavorUsage{{Name: "gpu",
+		Resources: map[string]resource.Quantity{"gpu": resource.MustParse("10")},
+		Borrowed:  map[string]resource.Quantity{"gpu": resource.MustParse("2")}}}}
+	if err := e.store.Update(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		args []string
 		want string
@@ -222,8 +234,8 @@ b   default   Pending   0   5m
 job.skiff.dev/a
 `},
 		{[]string{"get", "queues"}, `
-NAME      COHORT     PENDING   ADMITTED   AGE
-default   research   0         0          5m
+NAME      COHORT     GPU USED/QUOTA   BORROWED   PENDING   ADMITTED   AGE
+default   research   10/8             gpu=2      1         1          5m
 `},
 		{[]string{"get", "flavors"}, `
 NAME   GPU MODEL   NODE LABELS          AGE

@@ -7,8 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
+
+	"skiff.dev/skiff/api/v1alpha1"
 )
 
 type rowMeta struct {
@@ -71,13 +74,23 @@ var tables = map[string]table{
 		},
 	},
 	"Queue": {
-		headers: []string{"NAME", "COHORT", "PENDING", "ADMITTED", "AGE"},
-		wide:    []string{"STRATEGY", "FLAVORS"},
-		fields:  fields("spec.cohort", "spec.queueingStrategy", "spec.flavors.name", "status.pendingJobs", "status.admittedJobs"),
+		headers: []string{"NAME", "COHORT", "GPU USED/QUOTA", "BORROWED", "PENDING", "ADMITTED", "AGE"},
+		wide:    []string{"STRATEGY", "FLAVORS", "CPU USED/QUOTA"},
+		fields: fields("spec.cohort", "spec.queueingStrategy", "spec.flavors", "status.usage",
+			"status.pendingJobs", "status.admittedJobs"),
 		cells: func(v values, now time.Time) ([]string, []string) {
-			return []string{v.str("metadata.name"), orNone(v.str("spec.cohort")), strconv.FormatInt(v.sum("status.pendingJobs"), 10),
-					strconv.FormatInt(v.sum("status.admittedJobs"), 10), created(v, now)},
-				[]string{orNone(v.str("spec.queueingStrategy")), orNone(strings.Join(v.strs("spec.flavors.name"), ","))}
+			var flavors []v1alpha1.FlavorQuota
+			var usage []v1alpha1.FlavorUsage
+			v.into("spec.flavors", &flavors)
+			v.into("status.usage", &usage)
+			names := make([]string, 0, len(flavors))
+			for _, f := range flavors {
+				names = append(names, f.Name)
+			}
+			return []string{v.str("metadata.name"), orNone(v.str("spec.cohort")),
+					usedOfQuota(usage, flavors, v1alpha1.ResourceGPU), borrowed(usage),
+					strconv.FormatInt(v.sum("status.pendingJobs"), 10), strconv.FormatInt(v.sum("status.admittedJobs"), 10), created(v, now)},
+				[]string{orNone(v.str("spec.queueingStrategy")), orNone(strings.Join(names, ",")), usedOfQuota(usage, flavors, v1alpha1.ResourceCPU)}
 		},
 	},
 	"Flavor": {
@@ -174,4 +187,46 @@ func tableFor(kind string) (table, error) {
 		return t, fmt.Errorf("no table for kind %s: use -o yaml", kind)
 	}
 	return t, nil
+}
+
+// usedOfQuota sums one resource's usage and nominal quota over a queue's
+// flavors, e.g. "12/16".
+func usedOfQuota(usage []v1alpha1.FlavorUsage, flavors []v1alpha1.FlavorQuota, res string) string {
+	var used, quota resource.Quantity
+	for _, u := range usage {
+		if q, ok := u.Resources[res]; ok {
+			used.Add(q)
+		}
+	}
+	for _, f := range flavors {
+		for _, r := range f.Resources {
+			if r.Name == res {
+				quota.Add(r.NominalQuota)
+			}
+		}
+	}
+	return used.String() + "/" + quota.String()
+}
+
+// borrowed lists what a queue borrows from its cohort, e.g. "gpu=4".
+func borrowed(usage []v1alpha1.FlavorUsage) string {
+	totals := map[string]*resource.Quantity{}
+	for _, u := range usage {
+		for name, q := range u.Borrowed {
+			if q.IsZero() {
+				continue
+			}
+			if totals[name] == nil {
+				totals[name] = &resource.Quantity{}
+			}
+			totals[name].Add(q)
+		}
+	}
+	var parts []string
+	for _, name := range []string{v1alpha1.ResourceGPU, v1alpha1.ResourceCPU, v1alpha1.ResourceMemory} {
+		if q := totals[name]; q != nil {
+			parts = append(parts, name+"="+q.String())
+		}
+	}
+	return orNone(strings.Join(parts, ","))
 }
