@@ -4,9 +4,9 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: test lint unit build bench
+.PHONY: test lint unit fuzz build bench
 
-test: lint unit
+test: lint unit fuzz
 
 build:
 	$(GO) build -o bin/skiff ./cmd/skiff
@@ -19,6 +19,13 @@ lint:
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# Each fuzz target runs for a bounded time (20 s in all): the replica path
+# resolver that logs go through and the manifest decoder every write uses.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzReplicaDir$$' -fuzztime $(FUZZTIME) ./internal/runtime/local
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./api/v1alpha1
 
 # Benchmarks print their numbers; see README.md for what each measures.
 bench:

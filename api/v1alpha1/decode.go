@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,7 +34,7 @@ func Decode(data []byte) (Object, error) {
 	}
 	kindName, _ := doc["kind"].(string)
 	if kindName == "" {
-		return nil, errors.New("kind: required: set kind to one of Job, Queue, Flavor, Node")
+		return nil, errors.New("kind: required: set kind to one of Job, Queue, Flavor, Node, Namespace, Token, Policy")
 	}
 	av, _ := doc["apiVersion"].(string)
 	if av != APIVersion {
@@ -95,6 +96,7 @@ var (
 	quantityType = reflect.TypeOf(resource.Quantity{})
 	timeType     = reflect.TypeOf(metav1.Time{})
 	rawExtType   = reflect.TypeOf(json.RawMessage{})
+	durationType = reflect.TypeOf(metav1.Duration{})
 )
 
 // checkValue walks a generic JSON value against the Go type it will be
@@ -131,6 +133,12 @@ func checkValue(t reflect.Type, v any, path string, errs *[]string) {
 		}
 		return
 	case t == rawExtType:
+		return
+	case t == durationType:
+		str, ok := v.(string)
+		if _, err := time.ParseDuration(str); !ok || err != nil {
+			*errs = append(*errs, fmt.Sprintf("%s: must be a duration such as 30m or 720h", at))
+		}
 		return
 	}
 	switch t.Kind() {

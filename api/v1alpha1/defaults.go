@@ -34,6 +34,12 @@ func Default(obj Object) {
 		if o.Spec.QueueingStrategy == "" {
 			o.Spec.QueueingStrategy = StrictFIFO
 		}
+	case *Policy:
+		for i := range o.Spec.Validate {
+			if o.Spec.Validate[i].Action == "" {
+				o.Spec.Validate[i].Action = PolicyDeny
+			}
+		}
 	case *Event:
 		if o.Type == "" {
 			o.Type = EventNormal

@@ -57,6 +57,12 @@ var kinds = []Kind{
 		New: func() Object { return &Node{} }, NewList: func() runtime.Object { return &NodeList{} }},
 	{Kind: "Event", Plural: "events", Singular: "event", ShortNames: []string{"ev"}, Namespaced: true,
 		New: func() Object { return &Event{} }, NewList: func() runtime.Object { return &EventList{} }},
+	{Kind: "Namespace", Plural: "namespaces", Singular: "namespace", ShortNames: []string{"ns"},
+		New: func() Object { return &Namespace{} }, NewList: func() runtime.Object { return &NamespaceList{} }},
+	{Kind: "Token", Plural: "tokens", Singular: "token",
+		New: func() Object { return &Token{} }, NewList: func() runtime.Object { return &TokenList{} }},
+	{Kind: "Policy", Plural: "policies", Singular: "policy",
+		New: func() Object { return &Policy{} }, NewList: func() runtime.Object { return &PolicyList{} }},
 }
 
 // Kinds returns every kind this API serves, in a stable order.

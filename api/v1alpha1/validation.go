@@ -65,6 +65,12 @@ func ValidateFields(obj Object) field.ErrorList {
 		errs = append(errs, validateFlavorSpec(&o.Spec, field.NewPath("spec"))...)
 	case *Node:
 		errs = append(errs, validateResources(o.Spec.Capacity, field.NewPath("spec", "capacity"))...)
+	case *Namespace:
+		errs = append(errs, validateNamespaceSpec(&o.Spec, field.NewPath("spec"))...)
+	case *Token:
+		errs = append(errs, validateTokenSpec(&o.Spec, field.NewPath("spec"))...)
+	case *Policy:
+		errs = append(errs, validatePolicySpec(&o.Spec, field.NewPath("spec"))...)
 	case *Event:
 		if o.InvolvedObject.Name == "" {
 			errs = append(errs, detail(field.NewPath("involvedObject", "name"), "required: name the object the event is about"))

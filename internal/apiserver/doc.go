@@ -5,7 +5,14 @@
 //	/apis/skiff.dev/v1alpha1/namespaces/{ns}/{plural}[/{name}]      namespaced kinds
 //	/apis/skiff.dev/v1alpha1/namespaces/{ns}/jobs/{name}/log        replica logs
 //
-// plus /healthz, /readyz (unauthenticated) and /version.
+// plus /healthz, /readyz (unauthenticated), /version and
+// /apis/skiff.dev/v1alpha1/audit (the audit log, cluster-admins only).
+//
+// Every other request is authenticated (Config.Auth), then authorized with
+// authz.Authorize before the object is read (see tenancy.go), and recorded in
+// the audit log (Config.Audit) when it ends. Tokens are created through the
+// ordinary create route: the server generates the secret, stores its hash
+// and returns the secret once, in status.token.
 //
 // Every write goes through the same steps — decode strictly, check the kind
 // and namespace against the URL, default, validate, admit — and reaches the

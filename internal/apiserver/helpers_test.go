@@ -36,7 +36,7 @@ func newFixture(t *testing.T, edit func(*Config)) *fixture {
 	st := store.NewMemory(func() time.Time { return epoch })
 	t.Cleanup(func() { st.Close() })
 	tokens := auth.NewTokens(adminToken)
-	tokens.Add(userToken, auth.Identity{Name: "alice"})
+	tokens.Add(userToken, auth.Identity{Name: "alice", Namespace: "team-a", Role: "editor"})
 	cfg := Config{Store: st, Auth: tokens, Version: "v0.0.0-test", Clock: func() time.Time { return epoch }}
 	if edit != nil {
 		edit(&cfg)

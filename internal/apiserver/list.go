@@ -28,6 +28,7 @@ var selectableFields = map[string][]string{
 	"Job":   {"spec.queue", "status.phase"},
 	"Queue": {"spec.cohort"},
 	"Node":  {"spec.unschedulable"},
+	"Token": {"spec.namespace", "spec.user"},
 	"Event": {"involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid", "reason", "type", "source"},
 }
 
@@ -55,7 +56,7 @@ func listOptions(r *http.Request, t target) (store.ListOptions, fieldFilter, err
 	}
 	fs := q.Get("fieldSelector")
 	if fs == "" {
-		return opts, nil, nil
+		return opts, t.scope, nil
 	}
 	sel, err := fields.ParseSelector(fs)
 	if err != nil {
@@ -80,7 +81,7 @@ func listOptions(r *http.Request, t target) (store.ListOptions, fieldFilter, err
 		}
 		filter = append(filter, fieldReq{path: strings.Split(req.Field, "."), value: req.Value, not: not})
 	}
-	return opts, filter, nil
+	return opts, append(filter, t.scope...), nil
 }
 
 func contains(list []string, s string) bool {

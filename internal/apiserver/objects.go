@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"skiff.dev/skiff/api/v1alpha1"
-	"skiff.dev/skiff/internal/auth"
 	"skiff.dev/skiff/internal/store"
 )
 
@@ -26,59 +25,67 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, t target) {
 	writeObject(w, r, http.StatusOK, obj)
 }
 
-// authorizeWrite is the built-in policy until roles exist: any
-// authenticated identity may write namespaced objects, only admins may
-// write cluster-scoped ones (queues, flavors, nodes shape everyone's
-// capacity).
-func authorizeWrite(r *http.Request, t target, name string) error {
-	id, _ := auth.IdentityFrom(r.Context())
-	if !t.kind.Namespaced && !id.Admin {
-		return apierrors.NewForbidden(t.kind.GroupResource(), name,
-			fmt.Errorf("%s are cluster-scoped and only an admin may change them: ask an admin or use an admin token", t.kind.Plural))
-	}
-	return nil
-}
-
 func (s *Server) create(w http.ResponseWriter, r *http.Request, t target) {
-	obj, err := s.prepareCreate(w, r, t)
+	obj, secret, err := s.prepareCreate(w, r, t)
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if tok, ok := obj.(*v1alpha1.Token); ok {
+		if err := s.ensureNamespace(r.Context(), tok.Spec.Namespace); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	if err := s.cfg.Store.Create(r.Context(), obj); err != nil {
 		writeError(w, err)
 		return
 	}
+	infoFrom(r.Context()).name = obj.GetName()
+	s.afterWrite(Create, obj)
+	if tok, ok := obj.(*v1alpha1.Token); ok {
+		// The secret goes to the client once; the store never had it.
+		tok.Status.Token = secret
+	}
 	writeObject(w, r, http.StatusCreated, obj)
 }
 
+func (s *Server) afterWrite(op Operation, obj v1alpha1.Object) {
+	if s.cfg.AfterWrite != nil {
+		s.cfg.AfterWrite(op, obj)
+	}
+}
+
 // prepareCreate runs every check of a create; the object it returns is
-// ready to store.
-func (s *Server) prepareCreate(w http.ResponseWriter, r *http.Request, t target) (v1alpha1.Object, error) {
-	obj, err := s.readObject(w, r, t)
+// ready to store. secret is the new bearer token when obj is a Token.
+func (s *Server) prepareCreate(w http.ResponseWriter, r *http.Request, t target) (obj v1alpha1.Object, secret string, err error) {
+	obj, err = s.readObject(w, r, t)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if err := authorizeWrite(r, t, obj.GetName()); err != nil {
-		return nil, err
-	}
+	infoFrom(r.Context()).name = obj.GetName()
 	if err := matchNamespace(t, obj); err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if tok, ok := obj.(*v1alpha1.Token); ok {
+		if secret, err = s.prepareToken(r, t, tok); err != nil {
+			return nil, "", err
+		}
 	}
 	if obj.GetResourceVersion() != "" {
-		return nil, invalidField(t.kind.Kind, obj.GetName(), field.NewPath("metadata", "resourceVersion"),
+		return nil, "", invalidField(t.kind.Kind, obj.GetName(), field.NewPath("metadata", "resourceVersion"),
 			"must be empty when creating: remove it (the server assigns it)")
 	}
 	clearServerFields(obj)
 	resetStatus(obj)
 	v1alpha1.Default(obj)
 	if err := v1alpha1.Validate(obj); err != nil {
-		return nil, invalid(t.kind.Kind, obj.GetName(), err)
+		return nil, "", invalid(t.kind.Kind, obj.GetName(), err)
 	}
 	if err := s.admit(r, Create, t, obj, nil); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return obj, nil
+	return obj, secret, nil
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, t target) {
@@ -94,6 +101,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, t target) {
 			writeError(w, err)
 			return
 		}
+		s.afterWrite(Update, merged)
 	}
 	writeObject(w, r, http.StatusOK, merged)
 }
@@ -104,9 +112,6 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, t target) {
 func (s *Server) prepareUpdate(w http.ResponseWriter, r *http.Request, t target) (merged v1alpha1.Object, unchanged bool, err error) {
 	in, err := s.readObject(w, r, t)
 	if err != nil {
-		return nil, false, err
-	}
-	if err := authorizeWrite(r, t, t.name); err != nil {
 		return nil, false, err
 	}
 	switch in.GetName() {
@@ -134,6 +139,10 @@ func (s *Server) prepareUpdate(w http.ResponseWriter, r *http.Request, t target)
 		return nil, false, apierrors.NewConflict(t.kind.GroupResource(), t.name, fmt.Errorf(
 			"resourceVersion %s is not the current %s: the object has been modified; GET it and apply your changes to the latest version", rv, stored.GetResourceVersion()))
 	}
+	if in, ok := in.(*v1alpha1.Token); ok && !equality.Semantic.DeepEqual(in.Spec, stored.(*v1alpha1.Token).Spec) {
+		return nil, false, invalidField("Token", t.name, field.NewPath("spec"),
+			"a token cannot be changed: revoke it (skiff token revoke) and create a new one")
+	}
 	merged = stored.DeepCopyObject().(v1alpha1.Object)
 	copyUserFields(merged, in)
 	merged.SetLabels(in.GetLabels())
@@ -152,10 +161,6 @@ func (s *Server) prepareUpdate(w http.ResponseWriter, r *http.Request, t target)
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, t target) {
-	if err := authorizeWrite(r, t, t.name); err != nil {
-		writeError(w, err)
-		return
-	}
 	var opts store.DeleteOptions
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -185,6 +190,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, t target) {
 		writeError(w, err)
 		return
 	}
+	s.afterWrite(Delete, stored)
 	// With finalizers the object stays, marked for deletion: answer 202
 	// with it so the caller sees deletionTimestamp and the finalizers.
 	after := t.kind.New()

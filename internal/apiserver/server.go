@@ -17,6 +17,7 @@ import (
 
 	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/auth"
+	"skiff.dev/skiff/internal/authz"
 	"skiff.dev/skiff/internal/store"
 )
 
@@ -87,6 +88,14 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Audit, when set, records every authenticated or refused request and
+	// serves AuditPath.
+	Audit AuditLog
+	// AfterWrite, when set, is told about every object this server wrote
+	// (for Delete, the object as it was), before the client gets the
+	// answer. Caches of tokens and policies use it so that a revocation or
+	// a new policy holds for the very next request.
+	AfterWrite func(op Operation, obj v1alpha1.Object)
 	// Ready, when set, decides /readyz (e.g. the store has been opened and
 	// controllers have synced); nil means always ready.
 	Ready func() error
@@ -121,7 +130,9 @@ func New(cfg Config) *Server {
 // ServeHTTP routes a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.cfg.Clock()
-	rw := &responseWriter{ResponseWriter: w}
+	ri := &requestInfo{}
+	rw := &responseWriter{ResponseWriter: w, info: ri}
+	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -134,6 +145,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rw, apierrors.NewInternalError(fmt.Errorf("%v", p)))
 			}
 		}
+		s.recordAudit(ri, rw.statusCode())
 		if s.cfg.Logger != nil {
 			s.cfg.Logger.Debug("request", "method", r.Method, "path", r.URL.Path,
 				"code", rw.statusCode(), "duration", s.cfg.Clock().Sub(start))
@@ -158,12 +170,19 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, ok := s.authenticate(r)
+	ri := infoFrom(r.Context())
 	if !ok {
+		// Audit the refusal with what the path names; the token is never recorded.
+		ri.user, ri.verb, ri.denied = "system:anonymous", authz.Verb(strings.ToLower(r.Method)), true
+		if t, err := parseTarget(r.URL.Path); err == nil && strings.HasPrefix(r.URL.Path, APIPrefix+"/") {
+			ri.verb, ri.kind, ri.namespace, ri.name = verbOf(r, t), t.kind.Kind, t.namespace, t.name
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="skiff"`)
 		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
 		return
 	}
 	r = r.WithContext(auth.WithIdentity(r.Context(), id))
+	ri.user = id.Name
 
 	switch {
 	case r.URL.Path == "/version":
@@ -172,6 +191,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, VersionInfo{Version: s.cfg.Version, APIVersion: v1alpha1.APIVersion, GoVersion: goruntime.Version()})
+	case r.URL.Path == AuditPath:
+		s.serveAudit(w, r)
 	case r.URL.Path == APIPrefix || r.URL.Path == APIPrefix+"/":
 		writeJSON(w, http.StatusOK, discovery())
 	case strings.HasPrefix(r.URL.Path, APIPrefix+"/"):
@@ -200,6 +221,9 @@ type target struct {
 	inNamespace bool
 	name        string
 	sub         string
+	// scope is a filter authorization adds to lists and watches (e.g. only
+	// the caller's namespace's tokens).
+	scope fieldFilter
 }
 
 // parseTarget splits a path below APIPrefix. It returns a Status error for
@@ -214,7 +238,8 @@ func parseTarget(path string) (target, error) {
 		}
 	}
 	var t target
-	if parts[0] == "namespaces" {
+	// /namespaces and /namespaces/{name} are the Namespace kind itself.
+	if parts[0] == "namespaces" && len(parts) > 2 {
 		if len(parts) < 3 || len(parts) > 5 {
 			return target{}, notFoundPath(path)
 		}
@@ -248,6 +273,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	ri := infoFrom(r.Context())
+	ri.verb, ri.kind, ri.namespace, ri.name = verbOf(r, t), t.kind.Kind, t.namespace, t.name
 	if t.kind.Namespaced && !t.inNamespace && (t.name != "" || r.Method != http.MethodGet) {
 		writeError(w, apierrors.NewBadRequest(fmt.Sprintf(
 			"%s are namespaced: use %s/namespaces/NAMESPACE/%s", t.kind.Plural, APIPrefix, t.kind.Plural)))
@@ -259,6 +286,14 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Authorization comes before any read of the object, so a denial is the
+	// same whether or not the object exists.
+	scope, t, err := s.authorizeTargetScope(r, t, ri.verb)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	t.scope = scope
 	switch {
 	case t.sub == "log" && t.kind.Kind == "Job":
 		if r.Method != http.MethodGet {
@@ -319,11 +354,13 @@ type responseWriter struct {
 	http.ResponseWriter
 	code  int
 	wrote bool
+	info  *requestInfo
 }
 
 func (w *responseWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.code, w.wrote = code, true
+		w.info.warningHeaders(w.Header())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -331,6 +368,7 @@ func (w *responseWriter) WriteHeader(code int) {
 func (w *responseWriter) Write(p []byte) (int, error) {
 	if !w.wrote {
 		w.code, w.wrote = http.StatusOK, true
+		w.info.warningHeaders(w.Header())
 	}
 	return w.ResponseWriter.Write(p)
 }

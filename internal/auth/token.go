@@ -25,8 +25,16 @@ const AdminName = "admin"
 // Identity is who a request acts as.
 type Identity struct {
 	Name string
-	// Admin may do anything, including writing cluster-scoped kinds.
+	// Admin is cluster-admin: it may do anything, in every namespace.
 	Admin bool
+	// Namespace and Role are the one namespace a token reaches and the
+	// role it has there (v1alpha1.RoleViewer, RoleEditor or RoleAdmin).
+	// Both are empty for cluster-admins.
+	Namespace string
+	Role      string
+	// TokenID names the Token object the identity came from ("" for the
+	// bootstrap admin token).
+	TokenID string
 }
 
 // NewToken returns a fresh random token: TokenPrefix followed by 32 random

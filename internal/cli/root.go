@@ -35,6 +35,8 @@ type app struct {
 	namespace string
 	// httpClient, when set, replaces the client's transport (tests).
 	httpClient *http.Client
+	// stderr receives server warnings; run sets it to the command's.
+	stderr io.Writer
 }
 
 // NewRoot returns the skiff command with its subcommands; extra commands
@@ -65,7 +67,7 @@ and follow it with 'skiff get jobs', 'skiff logs -f job/NAME'.`,
 	})
 	root.AddCommand(
 		a.applyCmd(), a.getCmd(), a.describeCmd(), a.deleteCmd(), a.logsCmd(), a.waitCmd(),
-		a.versionCmd(), completionCmd(root),
+		a.versionCmd(), completionCmd(root), a.tokenCmd(), a.auditCmd(),
 	)
 	root.AddCommand(extra...)
 	return root
@@ -76,6 +78,7 @@ and follow it with 'skiff get jobs', 'skiff logs -f job/NAME'.`,
 func (a *app) run(fn func(cmd *cobra.Command, args []string, out *bufio.Writer) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+		a.stderr = cmd.ErrOrStderr()
 		err := fn(cmd, args, out)
 		if ferr := out.Flush(); err == nil && ferr != nil {
 			err = fmt.Errorf("writing output: %w", ferr)
@@ -132,7 +135,11 @@ func (a *app) client() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []client.Option
+	opts := []client.Option{client.WithWarningHandler(func(msg string) {
+		if a.stderr != nil {
+			fmt.Fprintf(a.stderr, "Warning: %s\n", msg)
+		}
+	})}
 	if a.httpClient != nil {
 		opts = append(opts, client.WithHTTPClient(a.httpClient))
 	}
@@ -165,7 +172,7 @@ func (a *app) explain(err error) error {
 		return &Error{Err: err, Msg: fmt.Sprintf("cannot reach the skiff server at %s (%v): start it with `skiff up` or set --server", ue.Server, shortNetErr(ue.Err))}
 	case apierrors.IsUnauthorized(err):
 		server, _, _ := a.connection()
-		return &Error{Err: err, Msg: fmt.Sprintf("the skiff server at %s rejected the token: use the token `skiff up` wrote (--token, $%s or tokenFile in the config file)", server, EnvToken)}
+		return &Error{Err: err, Msg: fmt.Sprintf("the skiff server at %s rejected the token (unknown, expired or revoked): use a valid token (--token, $%s or tokenFile in the config file) or ask an admin for a new one (skiff token create)", server, EnvToken)}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Err: err, Msg: "the request timed out: check that the server is healthy (`skiff version`)"}
 	}

@@ -31,6 +31,7 @@ type Client struct {
 	server string
 	token  string
 	hc     *http.Client
+	warn   func(string)
 }
 
 // Option adjusts a Client.
@@ -159,6 +160,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		return nil, &UnreachableError{Server: c.server, Err: unwrapURLError(err)}
 	}
+	c.warnings(resp.Header)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil
 	}

@@ -98,8 +98,8 @@ func checkInvariants(w *world) error {
 					n++
 				}
 			}
-			if min := g.Replicas; g.MinReplicas != nil {
-				min = *g.MinReplicas
+			if g.MinReplicas != nil {
+				min := *g.MinReplicas
 				if n < int(min) || n > int(g.Replicas) {
 					return fmt.Errorf("%s group %d has %d placements, want %d..%d", j.Name, gi, n, min, g.Replicas)
 				}

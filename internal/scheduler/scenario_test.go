@@ -283,12 +283,8 @@ func (w *world) submit(key string, args map[string]string) error {
 
 func (w *world) snapshot() scheduler.Snapshot {
 	snap := scheduler.Snapshot{Flavors: w.flavors}
-	for _, n := range sortedValues(w.nodes) {
-		snap.Nodes = append(snap.Nodes, n)
-	}
-	for _, qu := range sortedValues(w.queues) {
-		snap.Queues = append(snap.Queues, qu)
-	}
+	snap.Nodes = append(snap.Nodes, sortedValues(w.nodes)...)
+	snap.Queues = append(snap.Queues, sortedValues(w.queues)...)
 	for _, j := range sortedValues(w.jobs) {
 		if scheduler.HoldsResources(j) {
 			snap.Admitted = append(snap.Admitted, j)

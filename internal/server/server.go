@@ -19,6 +19,7 @@ import (
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/auth"
 	"skiff.dev/skiff/internal/controller"
+	"skiff.dev/skiff/internal/runtime"
 	"skiff.dev/skiff/internal/runtime/local"
 	"skiff.dev/skiff/internal/store"
 )
@@ -51,6 +52,9 @@ type Options struct {
 	Log *slog.Logger
 	// OnReady is called with the API URL once the server accepts requests.
 	OnReady func(url, tokenPath string)
+	// Runtime, when set, runs replicas instead of the local process runtime
+	// (`skiff bench` passes a simulated one); Run still shuts it down.
+	Runtime runtime.Runtime
 }
 
 // Run starts the control plane and blocks until ctx ends, then shuts down:
@@ -116,13 +120,17 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		log.Warn("collecting garbage", "err", err)
 	}
 
-	rt, err := local.New(local.Options{
-		Dir:         filepath.Join(cfg.DataDir, "replicas"),
-		ShimCommand: opts.ShimCommand,
-		Logf:        func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) },
-	})
-	if err != nil {
-		return fmt.Errorf("starting the local runtime: %w", err)
+	rt := opts.Runtime
+	if rt == nil {
+		lrt, err := local.New(local.Options{
+			Dir:         filepath.Join(cfg.DataDir, "replicas"),
+			ShimCommand: opts.ShimCommand,
+			Logf:        func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) },
+		})
+		if err != nil {
+			return fmt.Errorf("starting the local runtime: %w", err)
+		}
+		rt = lrt
 	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -137,13 +145,20 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	}
 
 	rec := &controller.Recorder{Store: st, Clock: clk, Source: "skiff", Log: log}
+	ten, err := startTenancy(ctx, st, cfg.DataDir, token, clk.Now)
+	if err != nil {
+		return fmt.Errorf("starting tokens, policies and the audit log: %w", err)
+	}
+	defer ten.close()
 	api := apiserver.New(apiserver.Config{
-		Store:   st,
-		Auth:    auth.NewTokens(token),
-		Admit:   (&admitter{store: st}).Admit,
-		Logs:    &logSource{store: st, runtime: rt, poll: 100 * time.Millisecond},
-		Version: opts.Version,
-		Logger:  log,
+		Store:      st,
+		Auth:       ten.tokens,
+		Audit:      ten.audit,
+		AfterWrite: ten.afterWrite,
+		Admit:      ten.admit((&admitter{store: st}).Admit),
+		Logs:       &logSource{store: st, runtime: rt, poll: 100 * time.Millisecond},
+		Version:    opts.Version,
+		Logger:     log,
 	})
 	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 
