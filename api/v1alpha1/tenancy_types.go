@@ -25,10 +25,10 @@ type NamespaceSpec struct {
 
 // NamespaceLimits are per-namespace caps. An unset cap means no cap.
 type NamespaceLimits struct {
-	// GPUs caps the GPUs requested by the namespace's unfinished jobs.
+	// GPUs caps the GPUs held by the namespace's admitted jobs.
 	GPUs *resource.Quantity `json:"gpus,omitempty"`
-	// RunningJobs caps how many jobs of the namespace may be unfinished
-	// (Pending, Admitted, Running or Suspended) at once.
+	// RunningJobs caps how many jobs of the namespace may be admitted
+	// (holding resources) at once; further jobs wait Pending.
 	RunningJobs *int32 `json:"runningJobs,omitempty"`
 	// Services caps inference services (enforced once that kind exists).
 	Services *int32 `json:"services,omitempty"`

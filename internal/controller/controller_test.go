@@ -458,3 +458,27 @@ func TestHigherPriorityJobPreemptsThroughTheLiveLoop(t *testing.T) {
 	h.rt.exit("default", "high-worker-0-0", 0, "")
 	h.waitFor("victim re-admitted", func() bool { return h.rt.startCount("default", "low-worker-0-1") == 1 })
 }
+
+func TestNamespaceLimitsKeepJobsPendingOnTopOfQuota(t *testing.T) {
+	h := newHarness(t)
+	two := int32(2)
+	ns := &v1alpha1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1alpha1.NamespaceSpec{Limits: v1alpha1.NamespaceLimits{RunningJobs: &two}}}
+	v1alpha1.SetTypeMeta(ns)
+	if err := h.store.Create(h.ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"one", "three", "two"} // the order the scheduler takes equal jobs in
+	for _, n := range names {
+		h.create(n, 1, 0, "0")
+	}
+	h.waitPhase("one", v1alpha1.JobRunning)
+	h.waitPhase("three", v1alpha1.JobRunning)
+	h.waitFor("two held by the namespace limit", func() bool {
+		return strings.Contains(conditionText(h.job("two")), "spec.limits.runningJobs")
+	})
+	if h.job("two").Status.Admission != nil {
+		t.Fatal("a third job was admitted past runningJobs: 2")
+	}
+	h.rt.exit("default", "one-worker-0-0", 0, "")
+	h.waitPhase("two", v1alpha1.JobRunning)
+}

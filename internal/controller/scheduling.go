@@ -53,7 +53,7 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 		UpdateFunc: func(any, any) { l.Kick() },
 		DeleteFunc: func(any) { l.Kick() },
 	}
-	for _, k := range []v1alpha1.Kind{kindJob, kindQueue, kindFlavor, kindNode} {
+	for _, k := range []v1alpha1.Kind{kindJob, kindQueue, kindFlavor, kindNode, kindNamespace} {
 		inf := newInformer(ctx, l.Store, k)
 		if _, err := inf.AddEventHandler(wake); err != nil {
 			return fmt.Errorf("watching %s: %w", k.Plural, err)
@@ -123,8 +123,15 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 			pending = append(pending, j)
 		}
 	}
+	pending, held := holdForNamespaceLimits(pending, snap.Admitted, cached[v1alpha1.Namespace](l, "Namespace"))
 	now := l.Clock.Now()
 	plan := scheduler.Schedule(snap, pending, now)
+	if plan.Waiting == nil {
+		plan.Waiting = map[string]string{}
+	}
+	for k, reason := range held {
+		plan.Waiting[k] = reason
+	}
 
 	retry := false
 	for _, a := range plan.Admissions {

@@ -17,6 +17,8 @@ var (
 	kindQueue  = mustKind("Queue")
 	kindFlavor = mustKind("Flavor")
 	kindNode   = mustKind("Node")
+	// kindNamespace holds per-tenant limits the scheduling loop enforces.
+	kindNamespace = mustKind("Namespace")
 )
 
 func mustKind(name string) v1alpha1.Kind {

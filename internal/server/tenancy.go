@@ -137,45 +137,19 @@ func jobGPUs(j *v1alpha1.Job) resource.Quantity {
 	return sum
 }
 
-func finished(j *v1alpha1.Job) bool {
-	return j.Status.Phase == v1alpha1.JobSucceeded || j.Status.Phase == v1alpha1.JobFailed
-}
-
-// checkLimits enforces the Namespace's caps at creation: a job that can
-// never fit is rejected, and so is one that would take the namespace's
-// unfinished jobs past a cap (the scheduling loop does not know about
-// namespace limits yet, so admission counts every unfinished job).
-func (t *tenancy) checkLimits(ctx context.Context, job *v1alpha1.Job) error {
+// checkLimits rejects at creation a job that alone asks for more GPUs than
+// its namespace may ever use. Jobs that merely have to wait for the
+// namespace's other jobs are admitted to the API and held Pending by the
+// scheduling loop, which enforces the limits on top of queue quota.
+func (t *tenancy) checkLimits(_ context.Context, job *v1alpha1.Job) error {
 	ns := t.namespaces.get(job.Namespace)
-	if ns == nil || (ns.Spec.Limits.GPUs == nil && ns.Spec.Limits.RunningJobs == nil) {
+	if ns == nil || ns.Spec.Limits.GPUs == nil {
 		return nil
 	}
 	lim := ns.Spec.Limits
 	want := jobGPUs(job)
 	if lim.GPUs != nil && want.Cmp(*lim.GPUs) > 0 {
 		return limitError(job, "spec.replicaGroups", fmt.Sprintf("the job asks for %s GPUs but namespace %s may use at most %s (spec.limits.gpus of the Namespace): ask for fewer or ask a cluster-admin to raise the limit", want.String(), ns.Name, lim.GPUs.String()))
-	}
-	var jobs v1alpha1.JobList
-	if err := t.store.List(ctx, &jobs, store.ListOptions{Namespace: job.Namespace}); err != nil {
-		return fmt.Errorf("reading jobs of namespace %s for its limits: %w", job.Namespace, err)
-	}
-	var used resource.Quantity
-	active := 0
-	for i := range jobs.Items {
-		if j := &jobs.Items[i]; !finished(j) {
-			active++
-			used.Add(jobGPUs(j))
-		}
-	}
-	if lim.RunningJobs != nil && int32(active) >= *lim.RunningJobs {
-		return limitError(job, "metadata.namespace", fmt.Sprintf("namespace %s already has %d unfinished jobs, its limit (spec.limits.runningJobs of the Namespace): wait for one to finish or delete one, then submit again", ns.Name, active))
-	}
-	if lim.GPUs != nil {
-		total := used.DeepCopy()
-		total.Add(want)
-		if total.Cmp(*lim.GPUs) > 0 {
-			return limitError(job, "spec.replicaGroups", fmt.Sprintf("namespace %s's unfinished jobs use %s GPUs; %s more would pass its limit of %s (spec.limits.gpus): wait for a job to finish, then submit again", ns.Name, used.String(), want.String(), lim.GPUs.String()))
-		}
 	}
 	return nil
 }
