@@ -1,7 +1,8 @@
 package scheduler
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -18,7 +19,8 @@ type placer struct {
 	spread  bool
 	end     time.Time // when the job is expected to end; zero = unknown
 	journal []placed
-	next    []int32 // next replica index per group
+	next    []int32   // next replica index per group
+	dbuf    []*domain // domainOrder's lists, stacked
 }
 
 type placed struct {
@@ -75,6 +77,8 @@ func (pl *placer) place() (ok, topoFail bool) {
 		if l < 0 {
 			return false, true
 		}
+		mark := len(pl.dbuf)
+		defer func() { pl.dbuf = pl.dbuf[:mark] }()
 		for _, d := range pl.domainOrder(levels[l], needWhole) {
 			if pl.placeInDomain(d.nodes, levels[l+1:], total, needWhole) {
 				return true, false
@@ -113,12 +117,15 @@ func (pl *placer) placeInDomain(nodes []*nodeState, below [][]*domain, total int
 			if len(ds) >= size {
 				continue // one node per domain: already tried above
 			}
+			dmark := len(pl.dbuf)
 			for _, d := range pl.domainOrder(ds, needWhole) {
 				if pl.placeOn(d.nodes) {
+					pl.dbuf = pl.dbuf[:dmark]
 					return true
 				}
 				pl.rollback(mark)
 			}
+			pl.dbuf = pl.dbuf[:dmark]
 		}
 	}
 	if pl.placeOn(nodes) {
@@ -144,19 +151,21 @@ func (pl *placer) placeOnOneNode(nodes []*nodeState) bool {
 
 // domainOrder lists the domains worth trying, best fit first for bin
 // packing (the fullest domain that could hold the gang), emptiest first
-// for spreading.
+// for spreading. The list lives on pl.dbuf: the caller truncates pl.dbuf
+// back to its length before the call once done with it.
 func (pl *placer) domainOrder(ds []*domain, needWhole int) []*domain {
-	out := make([]*domain, 0, len(ds))
+	start := len(pl.dbuf)
 	for _, d := range ds {
 		if d.wholeFree >= needWhole {
-			out = append(out, d)
+			pl.dbuf = append(pl.dbuf, d)
 		}
 	}
-	sort.SliceStable(out, func(a, b int) bool {
+	out := pl.dbuf[start:len(pl.dbuf):len(pl.dbuf)]
+	slices.SortStableFunc(out, func(a, b *domain) int {
 		if pl.spread {
-			return out[a].wholeFree > out[b].wholeFree
+			return cmp.Compare(b.wholeFree, a.wholeFree)
 		}
-		return out[a].wholeFree < out[b].wholeFree
+		return cmp.Compare(a.wholeFree, b.wholeFree)
 	})
 	return out
 }
@@ -330,14 +339,19 @@ func (pl *placer) pickIndexed(req Amounts, c int, all bool) *nodeState {
 	return nil
 }
 
-// freeSummary describes a flavor's free GPUs for waiting reasons.
-func (fi *flavorIndex) freeSummary() string {
+// appendFreeSummary describes a flavor's free GPUs for waiting reasons.
+func (fi *flavorIndex) appendFreeSummary(b []byte) []byte {
 	whole, nodes := 0, 0
-	for b := range fi.buckets {
-		whole += b * fi.buckets[b].n
-		if b > 0 {
-			nodes += fi.buckets[b].n
+	for k := range fi.buckets {
+		whole += k * fi.buckets[k].n
+		if k > 0 {
+			nodes += fi.buckets[k].n
 		}
 	}
-	return strconv.Itoa(whole) + " whole GPUs free on " + strconv.Itoa(nodes) + " of " + strconv.Itoa(len(fi.nodes)) + " schedulable nodes"
+	b = strconv.AppendInt(b, int64(whole), 10)
+	b = append(b, " whole GPUs free on "...)
+	b = strconv.AppendInt(b, int64(nodes), 10)
+	b = append(b, " of "...)
+	b = strconv.AppendInt(b, int64(len(fi.nodes)), 10)
+	return append(b, " schedulable nodes"...)
 }

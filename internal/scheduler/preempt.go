@@ -30,12 +30,9 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 	if !inQueue && !reclaim {
 		return "", false
 	}
-	prio := j.job.Spec.Priority
-	sizes := make([]int32, len(j.groups))
-	for g := range j.groups {
-		sizes[g] = j.groups[g].min
-	}
-	req := j.request(sizes)
+	prio := j.prio
+	req := j.minReq
+	var sizes []int32 // the minimum size, made when a placement is tried
 	for _, qf := range q.flavors {
 		fi := st.indexes[qf.name]
 		if fi == nil {
@@ -64,19 +61,28 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		}
 		var freeing []*jobInfo
 		mine := 0
-		for _, v := range st.admitted {
-			if v.evicting && v.flavor == qf.name {
+		for _, v := range st.evicting {
+			if v.flavor == qf.name {
 				freeing = append(freeing, v)
 				if v.by == j.key {
 					mine++
 				}
 			}
 		}
+		if len(freeing) == 0 && len(cands) == 0 {
+			continue // nothing is freed and nothing could be
+		}
+		if sizes == nil {
+			sizes = make([]int32, len(j.groups))
+			for g := range j.groups {
+				sizes[g] = j.groups[g].min
+			}
+		}
 		fits := func() bool {
 			if ok, _ := qf.fits(req); !ok {
 				return false
 			}
-			pl := newPlacer(fi, j, sizes, st.now.Add(estimate(j.job)))
+			pl := newPlacer(fi, j, sizes, st.now.Add(j.est))
 			ok, _ := pl.place()
 			pl.rollback(0)
 			return ok
@@ -100,6 +106,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		names := ""
 		for i, v := range victims {
 			v.evicting, v.by = true, j.key
+			st.evicting = append(st.evicting, v)
 			p := Preemption{Namespace: v.job.Namespace, Name: v.job.Name, By: j.key, Reason: PreemptInQueue}
 			if v.queue == q {
 				p.Message = "preempted by " + j.key + " (priority " + itoa(int(prio)) + ") of queue " + q.name + ", which outranks priority " + itoa(int(v.job.Spec.Priority))

@@ -1,7 +1,9 @@
 package scheduler
 
 import (
+	"slices"
 	"strconv"
+	"time"
 
 	"skiff.dev/skiff/api/v1alpha1"
 )
@@ -25,8 +27,14 @@ type queueState struct {
 	next     int        // first pending job not yet considered
 	admitted []*jobInfo // jobs holding resources, candidates for preemption
 	share    float64
-	heapIdx  int
 	done     bool
+	idx      int // position in state.queueList
+	// allNamespaces: spec.namespaces admits every namespace.
+	allNamespaces bool
+	// the head job's order, cached by refresh for the queue heap
+	headPrio    int32
+	headCreated time.Time
+	nextPrio    int32 // unused: the prefetching load in refresh
 }
 
 // queueFlavor is a queue's quota and usage in one flavor.
@@ -37,8 +45,6 @@ type queueFlavor struct {
 	guaranteed  Amounts // nominal minus what the queue lends
 	used        Amounts
 	pool        *pool // nil without a cohort
-	// formatted quota, cached because reasons are built per pending job
-	nominalText [3]string
 }
 
 // pool is a cohort's lendable quota in one flavor and how much of it its
@@ -55,6 +61,7 @@ type cohortState struct {
 
 func newQueueState(q *v1alpha1.Queue, cohorts map[string]*cohortState) *queueState {
 	qs := &queueState{q: q, name: q.Name, weight: 1, strict: q.Spec.QueueingStrategy != v1alpha1.BestEffortFIFO}
+	qs.allNamespaces = len(q.Spec.Namespaces) == 0 || slices.Contains(q.Spec.Namespaces, "*")
 	if q.Spec.Weight != nil {
 		qs.weight = float64(q.Spec.Weight.MilliValue()) / 1000
 	}
@@ -81,9 +88,6 @@ func newQueueState(q *v1alpha1.Queue, cohorts map[string]*cohortState) *queueSta
 			qf.pool = p
 		} else {
 			qf.borrowLimit = Amounts{}
-		}
-		for i, r := range resourceNames {
-			qf.nominalText[i] = qf.nominal.Format(r)
 		}
 		qs.flavors = append(qs.flavors, qf)
 	}
@@ -139,12 +143,7 @@ func (q *queueState) computeShare() float64 {
 	}
 	var head Amounts
 	if q.next < len(q.pending) {
-		j := q.pending[q.next]
-		sizes := make([]int32, len(j.groups))
-		for g := range j.groups {
-			sizes[g] = j.groups[g].min
-		}
-		head = j.request(sizes)
+		head = q.pending[q.next].minReq
 	}
 	s := 0.0
 	for i, qf := range q.flavors {
@@ -167,28 +166,54 @@ func (q *queueState) computeShare() float64 {
 	return s / q.weight
 }
 
-// quotaReason explains a quota failure, e.g. "waiting for 8 gpu in flavor
-// h100: queue team-a uses 12/16, cohort gpus has 0 free".
-func (q *queueState) quotaReason(qf *queueFlavor, req Amounts, res string) string {
-	ri := 0
-	for i, r := range resourceNames {
-		if r == res {
-			ri = i
-		}
+// refresh recomputes the queue's share and caches its head job's order
+// after the head changed; the queue must have a job left.
+func (q *queueState) refresh() {
+	q.share = q.computeShare()
+	h := q.pending[q.next]
+	q.headPrio, q.headCreated = h.prio, h.created
+	if q.next+1 < len(q.pending) {
+		// Load the next head now, while other queues take their turns, so
+		// that it is in cache when this queue's turn comes again.
+		q.nextPrio = q.pending[q.next+1].prio
 	}
-	s := "waiting for " + req.Format(res) + " " + res + " in flavor " + qf.name + ": queue " + q.name +
-		" uses " + qf.used.Format(res) + "/" + qf.nominalText[ri]
+}
+
+// appendQuotaReason explains a quota failure, e.g. "waiting for 8 gpu in flavor
+// h100: queue team-a uses 12/16, cohort gpus has 0 free".
+func (st *state) appendQuotaReason(b []byte, q *queueState, qf *queueFlavor, req Amounts, res string) []byte {
+	tc := &st.fmt
+	b = append(b, "waiting for "...)
+	b = tc.appendAmount(b, res, req.Get(res))
+	b = append(b, ' ')
+	b = append(b, res...)
+	b = append(b, " in flavor "...)
+	b = append(b, qf.name...)
+	b = append(b, ": queue "...)
+	b = append(b, q.name...)
+	b = append(b, " uses "...)
+	b = tc.appendAmount(b, res, qf.used.Get(res))
+	b = append(b, '/')
+	b = tc.appendAmount(b, res, qf.nominal.Get(res))
 	if qf.pool == nil {
-		return s + " and has no cohort to borrow from"
+		return append(b, " and has no cohort to borrow from"...)
 	}
 	if bl := qf.borrowLimit.Get(res); bl < unlimited {
 		if qf.used.Get(res)+req.Get(res) > qf.nominal.Get(res)+bl {
-			return s + " and may borrow at most " + formatAmount(res, bl) + " (spec.flavors[].resources[].borrowingLimit)"
+			b = append(b, " and may borrow at most "...)
+			b = tc.appendAmount(b, res, bl)
+			return append(b, " (spec.flavors[].resources[].borrowingLimit)"...)
 		}
-		s += " (may borrow " + formatAmount(res, bl) + ")"
+		b = append(b, " (may borrow "...)
+		b = tc.appendAmount(b, res, bl)
+		b = append(b, ')')
 	}
 	free := qf.pool.capacity.Get(res) - qf.pool.used.Get(res)
-	return s + ", cohort " + q.cohort.name + " has " + formatAmount(res, max(free, 0)) + " free"
+	b = append(b, ", cohort "...)
+	b = append(b, q.cohort.name...)
+	b = append(b, " has "...)
+	b = tc.appendAmount(b, res, max(free, 0))
+	return append(b, " free"...)
 }
 
 // addUsage books a job's resources to its queue (sign 1) or releases them.

@@ -1,8 +1,11 @@
 package scheduler
 
 import (
-	"container/heap"
+	"cmp"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"skiff.dev/skiff/api/v1alpha1"
@@ -70,20 +73,25 @@ func HoldsResources(j *v1alpha1.Job) bool {
 // Key is the namespace/name key of a job.
 func Key(j *v1alpha1.Job) string { return j.Namespace + "/" + j.Name }
 
-// jobInfo is a pending or admitted job with its derived numbers.
+// jobInfo is a pending or admitted job with its derived numbers. The
+// fields a cycle reads for every pending job come first, and a job with
+// one replica group keeps it inline, so that considering a job touches
+// as little memory as possible.
 type jobInfo struct {
-	job    *v1alpha1.Job
-	key    string
-	groups []groupInfo
-	// Admitted jobs only:
-	queue    *queueState
-	flavor   string
-	used     Amounts
-	placed   []placed
-	evicting bool
-	by       string // the preemptor an evicting job makes room for
-	start    time.Time
-	end      time.Time // expected end; zero when unknown (never frees)
+	// Read once from the job, since a cycle compares and sizes pending
+	// jobs many times over:
+	prio    int32
+	spread  bool // placementPolicy Spread
+	created time.Time
+	minReq  Amounts // the request at every group's minimum size
+	groups  []groupInfo
+	group0  [1]groupInfo  // groups' storage for a job with one group
+	est     time.Duration // estimate(job)
+	key     string
+	job     *v1alpha1.Job
+	// Admitted jobs only (nil for pending ones, which keeps the many
+	// pending jobInfos of a cycle small):
+	*running
 }
 
 type groupInfo struct {
@@ -94,10 +102,31 @@ type groupInfo struct {
 
 func newJobInfo(j *v1alpha1.Job) *jobInfo {
 	ji := &jobInfo{job: j, key: Key(j)}
-	for _, g := range j.Spec.ReplicaGroups {
-		ji.groups = append(ji.groups, groupInfo{name: g.Name, req: FromResources(g.Template.Resources), replicas: g.Replicas, min: minReplicas(g)})
-	}
+	ji.fill(nil)
 	return ji
+}
+
+// fill derives everything but the key from ji.job into ji. A job with
+// more than one replica group gets its groups from more (nil: allocate).
+func (ji *jobInfo) fill(more []groupInfo) {
+	j := ji.job
+	ji.prio, ji.spread, ji.created, ji.est = j.Spec.Priority, j.Spec.PlacementPolicy == v1alpha1.Spread, j.CreationTimestamp.Time, estimate(j)
+	n := len(j.Spec.ReplicaGroups)
+	switch {
+	case n == 1:
+		ji.groups = ji.group0[:]
+	case more != nil:
+		ji.groups = more[:n:n]
+	default:
+		ji.groups = make([]groupInfo, n)
+	}
+	ji.minReq = Amounts{}
+	for i := range j.Spec.ReplicaGroups {
+		g := &j.Spec.ReplicaGroups[i]
+		gi := groupInfo{name: g.Name, req: FromResources(g.Template.Resources), replicas: g.Replicas, min: minReplicas(*g)}
+		ji.groups[i] = gi
+		ji.minReq = ji.minReq.Add(gi.req.Scale(int64(gi.min)))
+	}
 }
 
 func (j *jobInfo) request(sizes []int32) Amounts {
@@ -106,6 +135,18 @@ func (j *jobInfo) request(sizes []int32) Amounts {
 		a = a.Add(j.groups[g].req.Scale(int64(s)))
 	}
 	return a
+}
+
+// running is what an admitted job holds.
+type running struct {
+	queue    *queueState
+	flavor   string
+	used     Amounts
+	placed   []placed
+	evicting bool
+	by       string // the preemptor an evicting job makes room for
+	start    time.Time
+	end      time.Time // expected end; zero when unknown (never frees)
 }
 
 // estimate is the job's expected runtime: its declared estimate, else its
@@ -129,8 +170,22 @@ type state struct {
 	queueList []*queueState
 	admitted  []*jobInfo
 	plan      *Plan
+	waiting   *waitingWriter // writes plan.Waiting
+	// admissions so far: full chunks, then the current one
+	admChunks [][]Admission
+	admChunk  []Admission
+	// evicting are the admitted jobs being preempted (from the snapshot
+	// or chosen this cycle): what preemption counts as already freed.
+	evicting []*jobInfo
 	// reservations made this cycle (backfill); capped to bound the work
 	reservations int
+	// scratch for the hot path: reasons are rendered into why and stored
+	// through text; sizes and pl serve tryAdmit.
+	why   []byte
+	text  strArena
+	fmt   textCache
+	sizes []int32
+	pl    placer
 }
 
 func newState(snap Snapshot, now time.Time) *state {
@@ -146,8 +201,9 @@ func newState(snap Snapshot, now time.Time) *state {
 	cohorts := map[string]*cohortState{}
 	queues := append([]*v1alpha1.Queue(nil), snap.Queues...)
 	sort.Slice(queues, func(a, b int) bool { return queues[a].Name < queues[b].Name })
-	for _, q := range queues {
+	for i, q := range queues {
 		qs := newQueueState(q, cohorts)
+		qs.idx = i
 		st.queues[q.Name] = qs
 		st.queueList = append(st.queueList, qs)
 	}
@@ -158,11 +214,13 @@ func newState(snap Snapshot, now time.Time) *state {
 			continue
 		}
 		ji := newJobInfo(j)
+		ji.running = &running{}
 		adm := j.Status.Admission
 		ji.flavor = adm.Flavor
 		ji.used = AdmittedRequest(j)
 		if p := j.Status.Preemption; p != nil {
 			ji.evicting, ji.by = true, p.By
+			st.evicting = append(st.evicting, ji)
 		}
 		if j.Status.StartTime != nil {
 			ji.start = j.Status.StartTime.Time
@@ -220,77 +278,239 @@ func (st *state) release(j *jobInfo, sign int64) {
 // A job that does not fit may preempt (see preempt.go). now dates running
 // jobs' expected ends for backfill.
 func Schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time) Plan {
-	st := newState(snap, now)
+	// Building the state (nodes, indexes, queues, admitted jobs) and
+	// reading the pending jobs are independent: at cluster scale they run
+	// side by side. Neither writes anything the other reads.
+	var st *state
+	var failed any
+	built := make(chan struct{})
+	go func() {
+		defer close(built)
+		defer func() { failed = recover() }() // re-raised in the caller's goroutine
+		st = newState(snap, now)
+	}()
+	infos := readPending(pending)
+	<-built
+	if failed != nil {
+		panic(failed)
+	}
 	plan := Plan{Waiting: make(map[string]string, len(pending))}
 	st.plan = &plan
+	st.waiting = newWaitingWriter(plan.Waiting, len(pending) >= parallelMin)
+	defer st.waiting.close() // also on a panic: the writer must not outlive the cycle
 
-	byQueue := map[string][]*v1alpha1.Job{}
-	for _, j := range pending {
-		byQueue[j.Spec.Queue] = append(byQueue[j.Spec.Queue], j)
-	}
-	h := &queueHeap{}
-	for qn, jobs := range byQueue {
-		sortJobs(jobs)
-		q := st.queues[qn]
-		if q == nil {
-			for _, j := range jobs {
-				plan.Waiting[Key(j)] = "queue " + quote(qn) + " does not exist: create it or change spec.queue"
-			}
-			continue
+	st.queuePending(infos)
+	h := make(queueHeap, 0, len(st.queueList))
+	for _, q := range st.queueList {
+		if len(q.pending) > 0 {
+			q.refresh()
+			h.push(q)
 		}
-		q.pending = make([]*jobInfo, len(jobs))
-		for i, j := range jobs {
-			q.pending[i] = newJobInfo(j)
-		}
-		q.share = q.computeShare()
-		heap.Push(h, q)
 	}
-	for h.Len() > 0 {
-		q := (*h)[0]
+	for len(h) > 0 {
+		q := h[0]
 		j := q.pending[q.next]
 		q.next++
 		_, blocks := st.consider(q, j, q.next)
 		if blocks {
 			q.done = true
-			reason := "waiting behind " + j.key + " in StrictFIFO queue " + q.name
+			b := append(st.why[:0], "waiting behind "...)
+			b = append(b, j.key...)
+			b = append(b, " in StrictFIFO queue "...)
+			b = append(b, q.name...)
+			b = append(b, "; position "...)
+			prefix := len(b)
 			for i, rest := range q.pending[q.next:] {
-				plan.Waiting[rest.key] = reason + "; position " + itoa(q.next+i+1) + " in queue " + q.name
+				b = strconv.AppendInt(b[:prefix], int64(q.next+i+1), 10)
+				b = append(b, " in queue "...)
+				b = append(b, q.name...)
+				st.waiting.set(rest.key, st.text.str(b))
 			}
+			st.why = b
 		}
 		if q.done || q.next == len(q.pending) {
-			heap.Pop(h)
+			h.pop()
 			continue
 		}
-		q.share = q.computeShare() // the head changed, so its share did
-		heap.Fix(h, 0)
+		q.refresh() // the head changed, so its share did
+		h.fix(0)
 	}
+	plan.Admissions = st.admissions()
 	plan.Usage, plan.Borrowed = st.usageMaps()
+	st.waiting.close()
 	return plan
+}
+
+// admit appends to the plan's admissions. They are gathered in chunks and
+// copied out once at the end, which at scale allocates and copies far less
+// than growing one slice.
+func (st *state) admit(a Admission) {
+	if len(st.admChunk) == cap(st.admChunk) {
+		if st.admChunk != nil {
+			st.admChunks = append(st.admChunks, st.admChunk)
+		}
+		st.admChunk = make([]Admission, 0, min(1024, 8<<len(st.admChunks)))
+	}
+	st.admChunk = append(st.admChunk, a)
+}
+
+// admissions returns what admit gathered, in order; nil when nothing.
+func (st *state) admissions() []Admission {
+	if len(st.admChunks) == 0 {
+		return st.admChunk
+	}
+	n := len(st.admChunk)
+	for _, c := range st.admChunks {
+		n += len(c)
+	}
+	out := make([]Admission, 0, n)
+	for _, c := range st.admChunks {
+		out = append(out, c...)
+	}
+	return append(out, st.admChunk...)
+}
+
+// readPending reads the pending jobs once into compact jobInfos, all of
+// whose keys share one string.
+func readPending(pending []*v1alpha1.Job) []jobInfo {
+	keyLen, multi := 0, 0
+	for _, j := range pending {
+		keyLen += len(j.Namespace) + 1 + len(j.Name)
+		if n := len(j.Spec.ReplicaGroups); n != 1 {
+			multi += n
+		}
+	}
+	var kb strings.Builder
+	kb.Grow(keyLen)
+	for _, j := range pending {
+		kb.WriteString(j.Namespace)
+		kb.WriteByte('/')
+		kb.WriteString(j.Name)
+	}
+	keys := kb.String()
+	infos := make([]jobInfo, len(pending))
+	groups := make([]groupInfo, multi)
+	off, gi := 0, 0
+	for i, j := range pending {
+		ji := &infos[i]
+		kl := len(j.Namespace) + 1 + len(j.Name)
+		ji.job, ji.key = j, keys[off:off+kl]
+		off += kl
+		var more []groupInfo
+		if n := len(j.Spec.ReplicaGroups); n != 1 {
+			more = groups[gi : gi+n]
+			gi += n
+		}
+		ji.fill(more)
+	}
+	return infos
+}
+
+// parallelMin is the number of pending jobs from which a cycle splits
+// its preparation over two goroutines.
+var parallelMin = 4096 // a variable so that tests can force either path
+
+// queuePending hands the pending jobs to their queues, each in priority,
+// then arrival order, and records a reason for every job whose queue does
+// not exist.
+func (st *state) queuePending(infos []jobInfo) {
+	qidx := make([]int32, len(infos))
+	counts := make([]int, len(st.queueList))
+	var missing map[string]string
+	var last *queueState
+	for i := range infos {
+		ji := &infos[i]
+		name := ji.job.Spec.Queue
+		q := last
+		if q == nil || q.name != name {
+			q = st.queues[name]
+		}
+		if q == nil {
+			qidx[i] = -1
+			reason, ok := missing[name]
+			if !ok {
+				if missing == nil {
+					missing = map[string]string{}
+				}
+				reason = "queue " + quote(name) + " does not exist: create it or change spec.queue"
+				missing[name] = reason
+			}
+			st.waiting.set(ji.key, reason)
+			continue
+		}
+		last = q
+		qidx[i] = int32(q.idx)
+		counts[q.idx]++
+	}
+	// The queues' lists lie back to back in one slice, each first in
+	// submission order, then sorted (stably, so equal jobs keep it).
+	all := make([]*jobInfo, 0, len(infos))
+	for i, q := range st.queueList {
+		if c := counts[i]; c > 0 {
+			q.pending = all[len(all) : len(all) : len(all)+c]
+			all = all[:len(all)+c]
+		}
+	}
+	for i := range infos {
+		if qi := qidx[i]; qi >= 0 {
+			q := st.queueList[qi]
+			q.pending = append(q.pending, &infos[i])
+		}
+	}
+	// Each queue is sorted on its own, so two goroutines split the queues
+	// and the result does not depend on how.
+	qs := st.queueList
+	if len(all) >= parallelMin {
+		half, k := 0, 0
+		for k < len(qs) && half < len(all)/2 {
+			half += len(qs[k].pending)
+			k++
+		}
+		done := make(chan struct{})
+		go func(qs []*queueState) {
+			defer close(done)
+			for _, q := range qs {
+				sortJobs(q.pending)
+			}
+		}(qs[k:])
+		qs = qs[:k]
+		defer func() { <-done }()
+	}
+	for _, q := range qs {
+		sortJobs(q.pending)
+	}
 }
 
 // consider tries to admit j, the pos-th job of q, and records the outcome.
 // It reports whether j was admitted and whether it blocks the rest of a
 // StrictFIFO queue.
 func (st *state) consider(q *queueState, j *jobInfo, pos int) (admitted, blocks bool) {
-	if !NamespaceAllowed(q.q, j.job.Namespace) {
-		st.plan.Waiting[j.key] = "namespace " + quote(j.job.Namespace) + " may not submit to queue " + quote(q.name) + ": use a queue that lists it in spec.namespaces"
+	if !q.allNamespaces && !NamespaceAllowed(q.q, j.job.Namespace) {
+		st.waiting.set(j.key, "namespace "+quote(j.job.Namespace)+" may not submit to queue "+quote(q.name)+": use a queue that lists it in spec.namespaces")
 		return false, false
 	}
 	a := st.tryAdmit(q, j)
 	if a.ok {
-		st.plan.Admissions = append(st.plan.Admissions, Admission{Namespace: j.job.Namespace, Name: j.job.Name,
+		st.admit(Admission{Namespace: j.job.Namespace, Name: j.job.Name,
 			Admission: v1alpha1.Admission{Queue: q.name, Flavor: a.flavor, Placements: a.placements}})
 		return true, false
 	}
-	reason := a.reason
+	// tryAdmit left its reason in st.why.
+	b := st.why
 	if msg, ok := st.preempt(q, j); ok {
-		reason = msg
+		b = append(b[:0], msg...)
 	} else if a.nodesOnly {
 		if msg := st.reserve(q, j); msg != "" {
-			reason += "; " + msg
+			b = append(b, "; "...)
+			b = append(b, msg...)
 		}
 	}
-	st.plan.Waiting[j.key] = reason + "; position " + itoa(pos) + " in queue " + q.name
+	b = append(b, "; position "...)
+	b = strconv.AppendInt(b, int64(pos), 10)
+	b = append(b, " in queue "...)
+	b = append(b, q.name...)
+	st.why = b
+	st.waiting.set(j.key, st.text.str(b))
 	return false, q.strict
 }
 
@@ -298,7 +518,6 @@ type attempt struct {
 	ok         bool
 	flavor     string
 	placements []v1alpha1.Placement
-	reason     string
 	// nodesOnly: some flavor had quota for the job but no node room, which
 	// is what a backfill reservation can help with.
 	nodesOnly bool
@@ -306,57 +525,89 @@ type attempt struct {
 
 // tryAdmit tries the queue's flavors in order, each at the largest size
 // between the elastic minimum and the full size that fits, and commits the
-// first that fits to the cycle's state.
+// first that fits to the cycle's state. When none fits, the reason is left
+// in st.why.
 func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 	var a attempt
+	b := st.why[:0]
 	end := time.Time{}
-	if d := estimate(j.job); d > 0 {
-		end = st.now.Add(d)
+	if j.est > 0 {
+		end = st.now.Add(j.est)
 	}
 	for _, qf := range q.flavors {
 		fi := st.indexes[qf.name]
 		if fi == nil {
-			a.reason = join(a.reason, "flavor "+quote(qf.name)+" does not exist: create it")
+			b = appendSep(b)
+			b = append(b, "flavor "...)
+			b = appendQuoted(b, qf.name)
+			b = append(b, " does not exist: create it"...)
 			continue
 		}
-		sizes := fullSizes(j)
-		var why string
+		sizes := st.fullSizes(j)
+		// Only the last attempt's reason is kept, and a failed attempt
+		// leaves the state as it found it, so the reason is rendered once,
+		// after the last attempt, from what it recorded.
+		var quota bool
+		var req Amounts
+		var res string
+		var topo bool
 		for {
-			req := j.request(sizes)
-			if ok, res := qf.fits(req); !ok {
-				why = q.quotaReason(qf, req, res)
+			req = j.request(sizes)
+			var ok bool
+			if ok, res = qf.fits(req); !ok {
+				quota = true
 			} else {
-				pl := newPlacer(fi, j, sizes, end)
-				ok, topo := pl.place()
+				pl := st.placer(fi, j, sizes, end)
+				ok, topo = pl.place()
 				if ok {
 					qf.add(req)
 					a.ok, a.flavor, a.placements = true, qf.name, pl.placements()
+					st.why = b[:0]
 					return a
 				}
+				quota = false
 				a.nodesOnly = true
-				why = nodeReason(fi, j, sizes, topo)
-				if st.reservations > 0 && !topo {
-					why += " (nodes reserved for a blocked job's start are off limits to jobs that may run past it: declare runPolicy.estimatedSeconds to backfill)"
-				}
 			}
 			if !shrink(j, sizes) {
 				break
 			}
 		}
-		a.reason = join(a.reason, why)
+		b = appendSep(b)
+		if quota {
+			b = st.appendQuotaReason(b, q, qf, req, res)
+		} else {
+			b = st.appendNodeReason(b, fi, j, sizes, topo)
+			if st.reservations > 0 && !topo {
+				b = append(b, " (nodes reserved for a blocked job's start are off limits to jobs that may run past it: declare runPolicy.estimatedSeconds to backfill)"...)
+			}
+		}
 	}
-	if a.reason == "" {
-		a.reason = "queue " + quote(q.name) + " lists no flavors"
+	if len(b) == 0 {
+		b = append(b, "queue "...)
+		b = appendQuoted(b, q.name)
+		b = append(b, " lists no flavors"...)
 	}
+	st.why = b
 	return a
 }
 
-func fullSizes(j *jobInfo) []int32 {
-	s := make([]int32, len(j.groups))
+// fullSizes returns the job's full size per group in st's scratch slice.
+func (st *state) fullSizes(j *jobInfo) []int32 {
+	s := st.sizes[:0]
 	for g := range j.groups {
-		s[g] = j.groups[g].replicas
+		s = append(s, j.groups[g].replicas)
 	}
+	st.sizes = s
 	return s
+}
+
+// placer returns st's placer, reset for one attempt.
+func (st *state) placer(fi *flavorIndex, j *jobInfo, sizes []int32, end time.Time) *placer {
+	pl := &st.pl
+	pl.fi, pl.job, pl.sizes, pl.spread, pl.end = fi, j, sizes, j.spread, end
+	pl.journal = pl.journal[:0]
+	pl.next = append(pl.next[:0], make([]int32, len(sizes))...)
+	return pl
 }
 
 // shrink removes one replica from the elastic group furthest above its
@@ -375,86 +626,151 @@ func shrink(j *jobInfo, sizes []int32) bool {
 	return true
 }
 
-func nodeReason(fi *flavorIndex, j *jobInfo, sizes []int32, topo bool) string {
+// appendNodeReason appends why a job found no node room in a flavor.
+func (st *state) appendNodeReason(b []byte, fi *flavorIndex, j *jobInfo, sizes []int32, topo bool) []byte {
 	f := fi.flavor.Name
 	if t := j.job.Spec.Topology; topo && t != nil && t.Required != "" {
 		if levelIndex(fi.flavor, t.Required) < 0 {
-			return "flavor " + f + " has no topology level " + t.Required + ": change spec.topology.required or the flavor's topologyLevels"
+			return append(b, "flavor "+f+" has no topology level "+t.Required+": change spec.topology.required or the flavor's topologyLevels"...)
 		}
-		return "waiting for one " + t.Required + " domain in flavor " + f + " with room for the whole gang (" + describeSizes(j, sizes) + ")"
+		b = append(b, "waiting for one "+t.Required+" domain in flavor "+f+" with room for the whole gang ("...)
+		b = st.appendSizes(b, j, sizes)
+		return append(b, ')')
 	}
-	return "waiting for node room in flavor " + f + " for " + describeSizes(j, sizes) + ": " + fi.freeSummary()
+	b = append(b, "waiting for node room in flavor "...)
+	b = append(b, f...)
+	b = append(b, " for "...)
+	b = st.appendSizes(b, j, sizes)
+	b = append(b, ": "...)
+	return fi.appendFreeSummary(b)
 }
 
-func describeSizes(j *jobInfo, sizes []int32) string {
-	s := ""
+// appendSizes describes an attempt's size, e.g. "2 x gpu=8 cpu=4".
+func (st *state) appendSizes(b []byte, j *jobInfo, sizes []int32) []byte {
 	for g, n := range sizes {
 		if g > 0 {
-			s += ", "
+			b = append(b, ", "...)
 		}
-		s += itoa(int(n)) + " x"
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, " x"...)
 		r := j.groups[g].req
 		for _, name := range resourceNames {
-			if r.Get(name) != 0 {
-				s += " " + name + "=" + r.Format(name)
+			if v := r.Get(name); v != 0 {
+				b = append(b, ' ')
+				b = append(b, name...)
+				b = append(b, '=')
+				b = st.fmt.appendAmount(b, name, v)
 			}
 		}
 	}
-	return s
+	return b
 }
 
-func join(a, b string) string {
-	if a == "" {
-		return b
+func appendSep(b []byte) []byte {
+	if len(b) > 0 {
+		b = append(b, "; "...)
 	}
-	return a + "; " + b
+	return b
+}
+
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func quote(s string) string { return `"` + s + `"` }
 
 // sortJobs orders by priority (high first), then creation time, then name.
-func sortJobs(jobs []*v1alpha1.Job) {
-	sort.SliceStable(jobs, func(a, b int) bool {
-		ja, jb := jobs[a], jobs[b]
-		if ja.Spec.Priority != jb.Spec.Priority {
-			return ja.Spec.Priority > jb.Spec.Priority
+func sortJobs(jobs []*jobInfo) {
+	slices.SortStableFunc(jobs, func(ja, jb *jobInfo) int {
+		if ja.prio != jb.prio {
+			return cmp.Compare(jb.prio, ja.prio)
 		}
-		ta, tb := ja.CreationTimestamp.Time, jb.CreationTimestamp.Time
-		if !ta.Equal(tb) {
-			return ta.Before(tb)
+		if ta, tb := ja.created, jb.created; !ta.Equal(tb) {
+			if ta.Before(tb) {
+				return -1
+			}
+			return 1
 		}
-		if ja.Namespace != jb.Namespace {
-			return ja.Namespace < jb.Namespace
+		if c := strings.Compare(ja.job.Namespace, jb.job.Namespace); c != 0 {
+			return c
 		}
-		return ja.Name < jb.Name
+		return strings.Compare(ja.job.Name, jb.job.Name)
 	})
 }
 
-// queueHeap orders queues by fair share, then by their head job.
+// queueHeap orders queues by fair share, then by their head job. It is
+// container/heap's algorithm without the interface calls, on the head
+// job's fields as refresh cached them.
 type queueHeap []*queueState
 
-func (h queueHeap) Len() int { return len(h) }
-func (h queueHeap) Less(a, b int) bool {
+func (h queueHeap) less(a, b int) bool {
 	qa, qb := h[a], h[b]
 	if qa.share != qb.share {
 		return qa.share < qb.share
 	}
-	ja, jb := qa.pending[qa.next].job, qb.pending[qb.next].job
-	if ja.Spec.Priority != jb.Spec.Priority {
-		return ja.Spec.Priority > jb.Spec.Priority
+	if qa.headPrio != qb.headPrio {
+		return qa.headPrio > qb.headPrio
 	}
-	if ta, tb := ja.CreationTimestamp.Time, jb.CreationTimestamp.Time; !ta.Equal(tb) {
+	if ta, tb := qa.headCreated, qb.headCreated; !ta.Equal(tb) {
 		return ta.Before(tb)
 	}
 	return qa.name < qb.name
 }
-func (h queueHeap) Swap(a, b int) { h[a], h[b] = h[b], h[a]; h[a].heapIdx = a; h[b].heapIdx = b }
-func (h *queueHeap) Push(x any)   { q := x.(*queueState); q.heapIdx = len(*h); *h = append(*h, q) }
-func (h *queueHeap) Pop() any {
+
+func (h queueHeap) swap(a, b int) { h[a], h[b] = h[b], h[a] }
+
+func (h *queueHeap) push(q *queueState) {
+	*h = append(*h, q)
+	h.up(len(*h) - 1)
+}
+
+func (h *queueHeap) pop() *queueState {
 	old := *h
-	q := old[len(old)-1]
-	*h = old[:len(old)-1]
+	n := len(old) - 1
+	old.swap(0, n)
+	old.down(0, n)
+	q := old[n]
+	*h = old[:n]
 	return q
+}
+
+func (h queueHeap) fix(i int) {
+	if !h.down(i, len(h)) {
+		h.up(i)
+	}
+}
+
+func (h queueHeap) up(j int) {
+	for {
+		i := (j - 1) / 2 // parent
+		if i == j || !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+func (h queueHeap) down(i0, n int) bool {
+	i := i0
+	for {
+		j1 := 2*i + 1
+		if j1 >= n || j1 < 0 {
+			break
+		}
+		j := j1
+		if j2 := j1 + 1; j2 < n && h.less(j2, j1) {
+			j = j2
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
 }
 
 // NamespaceAllowed reports whether a queue admits jobs from ns.
