@@ -64,12 +64,19 @@ func EnsureAdminToken(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		// Another process won the race; use its token.
-		return readToken(path)
-	}
+	// Write the token to a private temporary file first and link it into
+	// place: the link appears with its whole content or not at all, and it
+	// fails if another process already created the file, whose token then
+	// wins. (Creating the file with O_EXCL and writing it afterwards would let
+	// a concurrent reader see it empty.)
+	f, err := os.CreateTemp(filepath.Dir(path), ".admin.token-*")
 	if err != nil {
+		return "", fmt.Errorf("creating the admin token file: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return "", fmt.Errorf("creating the admin token file: %w", err)
 	}
 	_, err = f.WriteString(tok + "\n")
@@ -80,8 +87,13 @@ func EnsureAdminToken(path string) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		_ = os.Remove(path)
 		return "", fmt.Errorf("writing the admin token file %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return readToken(path)
+		}
+		return "", fmt.Errorf("creating the admin token file %s: %w", path, err)
 	}
 	return tok, nil
 }
