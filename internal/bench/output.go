@@ -1,0 +1,56 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+)
+
+// WriteJSON prints the result as one JSON object:
+// {"wallMs": N, "avgTimeToAdmissionMs": {...}, "minUsagePercent": {...}}.
+func WriteJSON(w io.Writer, r *Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("writing the result: %w", err)
+	}
+	return nil
+}
+
+// WriteTable prints the result and its detail for people.
+func WriteTable(w io.Writer, r *Result) error {
+	d := r.Detail
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "wall\t%.1fs\t(%d workloads, %d queues, %d evictions, %d job writes seen, max submit lag %dms, %d watch relists)\n",
+		float64(r.WallMs)/1000, d.Workloads, d.Queues, d.Evictions, d.JobWrites, d.SubmitLagMaxMs, d.WatchRelists)
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "WORKLOAD CLASS\tCOUNT\tAVG TTA\tP50\tP99\tMAX")
+	for _, name := range sortedKeys(d.Classes) {
+		c := d.Classes[name]
+		fmt.Fprintf(tw, "%s\t%d\t%dms\t%dms\t%dms\t%dms\n", name, c.Count, c.AvgTimeToAdmissionMs, c.P50TimeToAdmissionMs, c.P99TimeToAdmissionMs, c.MaxTimeToAdmissionMs)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "QUEUE CLASS\tQUEUES\tMIN USAGE\tMAX USAGE\tCLASS USAGE\tPEAK")
+	for _, name := range sortedKeys(d.QueueClasses) {
+		q := d.QueueClasses[name]
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t%.0f%%\n", name, q.Queues, q.MinUsagePercent, q.MaxUsagePercent, q.ClassUsagePercent, q.PeakPercent)
+	}
+	for _, warn := range d.Warnings {
+		fmt.Fprintf(tw, "\nwarning: %s\n", warn)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing the result: %w", err)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

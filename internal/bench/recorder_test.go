@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"skiff.dev/skiff/api/v1alpha1"
+)
+
+func jobState(ns, name string, phase v1alpha1.JobPhase, queue string) *v1alpha1.Job {
+	j := &v1alpha1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	j.Status.Phase = phase
+	if queue != "" {
+		j.Status.Admission = &v1alpha1.Admission{Queue: queue}
+	}
+	return j
+}
+
+// Two queues of nominal 10 over a 10 s run: q1 holds 5 units for 4 s and
+// then, after being preempted, 5 units for 2 s more (30 unit·s = 30%); q2
+// borrows and holds 20 units for 5 s (100 unit·s = 100%).
+func TestRecorderComputesKueueMetrics(t *testing.T) {
+	setup := &Setup{Total: 2, Queues: []*QueueSetup{
+		{Queue: &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "q1"}}, Class: "cq", Nominal: 10},
+		{Queue: &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "q2"}}, Class: "cq", Nominal: 10},
+	}}
+	r := newRecorder(setup)
+	t0 := time.Unix(1000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	r.start(t0)
+	r.submit("ns1/a", "small", "q1", 5, at(0))
+	r.submit("ns2/b", "large", "q2", 20, at(1))
+
+	r.observe(jobState("ns1", "a", v1alpha1.JobPending, ""), at(0.1))
+	r.observe(jobState("ns1", "a", v1alpha1.JobAdmitted, "q1"), at(1))
+	r.observe(jobState("ns1", "a", v1alpha1.JobRunning, "q1"), at(2))
+	r.observe(jobState("ns2", "b", v1alpha1.JobAdmitted, "q2"), at(3))
+	// a is preempted: its admission is released, then it is admitted again.
+	r.observe(jobState("ns1", "a", v1alpha1.JobPending, ""), at(5))
+	r.observe(jobState("ns1", "a", v1alpha1.JobAdmitted, "q1"), at(6))
+	r.observe(jobState("ns2", "b", v1alpha1.JobSucceeded, "q2"), at(8))
+	r.observe(jobState("ns1", "a", v1alpha1.JobSucceeded, "q1"), at(8))
+	select {
+	case <-r.done:
+	default:
+		t.Fatal("the recorder is not done after every job finished")
+	}
+	// Events after a job finished change nothing.
+	r.observe(jobState("ns1", "a", v1alpha1.JobRunning, "q1"), at(9))
+
+	classes, queues := r.summary(t0, at(10))
+	if got := classes["small"].AvgTimeToAdmissionMs; got != 6000 {
+		t.Errorf("small TTA = %dms, want 6000 (the last admission, as Kueue counts it)", got)
+	}
+	if got := classes["large"].AvgTimeToAdmissionMs; got != 2000 {
+		t.Errorf("large TTA = %dms, want 2000", got)
+	}
+	cq := queues["cq"]
+	for name, c := range map[string][2]float64{
+		"min": {cq.MinUsagePercent, 30}, "max": {cq.MaxUsagePercent, 100}, "class": {cq.ClassUsagePercent, 65}, "peak": {cq.PeakPercent, 200},
+	} {
+		if math.Abs(c[0]-c[1]) > 1e-9 {
+			t.Errorf("%s usage = %v%%, want %v%%", name, c[0], c[1])
+		}
+	}
+	if r.evictions != 1 {
+		t.Errorf("evictions = %d, want 1", r.evictions)
+	}
+}
+
+func TestRecorderCountsAJobSeenOnlyFinished(t *testing.T) {
+	setup := &Setup{Total: 1, Queues: []*QueueSetup{{Queue: &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "q"}}, Class: "cq", Nominal: 1}}}
+	r := newRecorder(setup)
+	t0 := time.Unix(0, 0)
+	r.start(t0)
+	r.submit("ns/a", "small", "q", 1, t0)
+	// A relist after an expired watch can find a job already finished.
+	r.observe(jobState("ns", "a", v1alpha1.JobSucceeded, "q"), t0.Add(3*time.Second))
+	classes, _ := r.summary(t0, t0.Add(3*time.Second))
+	if classes["small"].AvgTimeToAdmissionMs != 3000 || classes["small"].NeverAdmitted != 0 {
+		t.Fatalf("small = %+v", classes["small"])
+	}
+}
+
+// TestRunSchedulerEndToEnd runs a small scenario through the real embedded
+// server, API and simulated runtime.
+func TestRunSchedulerEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and runs for seconds")
+	}
+	sc, err := LoadScenario("testdata/tiny.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := RunScheduler(ctx, Options{Scenario: sc, DataDir: t.TempDir(), Timeout: 45 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The JSON has exactly the documented shape.
+	var buf jsonBuffer
+	if err := WriteJSON(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	var shape map[string]json.RawMessage
+	if err := json.Unmarshal(buf, &shape); err != nil {
+		t.Fatal(err)
+	}
+	if len(shape) != 3 || shape["wallMs"] == nil || shape["avgTimeToAdmissionMs"] == nil || shape["minUsagePercent"] == nil {
+		t.Fatalf("JSON keys: %s", buf)
+	}
+	var tta map[string]int64
+	var usage map[string]float64
+	if err := json.Unmarshal(shape["avgTimeToAdmissionMs"], &tta); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(shape["minUsagePercent"], &usage); err != nil {
+		t.Fatal(err)
+	}
+	if len(tta) != 2 || len(usage) != 1 {
+		t.Fatalf("classes: tta %v, usage %v; want small and large, and cq", tta, usage)
+	}
+
+	// The last submission is due at 8×50 ms and the work needs at least
+	// 2 cohorts' worth of queue time, so the run cannot be shorter than
+	// 400 ms; on a loaded 2-core machine it should still end within 20 s.
+	if res.WallMs < 400 || res.WallMs > 20000 {
+		t.Errorf("wallMs = %d, want between 400 and 20000", res.WallMs)
+	}
+	for class, ms := range tta {
+		if ms < 0 || ms > res.WallMs {
+			t.Errorf("avg time to admission of %s = %dms, outside [0, wall %dms]", class, ms, res.WallMs)
+		}
+	}
+	// Each queue's work is 8×1×0.1 + 3×4×0.2 = 3.2 unit·s over a quota of
+	// 4: any queue that ran its own work used something, and no queue can
+	// average more than its quota plus borrowing limit (200%).
+	if u := usage["cq"]; u <= 0 || u > 200 {
+		t.Errorf("min usage of cq = %v%%, want in (0, 200]", u)
+	}
+	if res.Detail.Classes["small"].Count != 32 || res.Detail.Classes["large"].Count != 12 {
+		t.Errorf("counts: %+v %+v", res.Detail.Classes["small"], res.Detail.Classes["large"])
+	}
+}
+
+type jsonBuffer []byte
+
+func (b *jsonBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
