@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -32,15 +33,61 @@ type SchedulingLoop struct {
 	// Interval is the longest time between cycles when nothing changes.
 	Interval time.Duration
 
-	kick      chan struct{}
-	informers map[string]cache.SharedIndexInformer
-	assumed   assumeCache
+	// ReasonRefresh bounds how often a pending job's reason is rewritten
+	// when only its numbers change.
+	ReasonRefresh time.Duration
+
+	kick          chan struct{}
+	informers     map[string]cache.SharedIndexInformer
+	assumed       assumeCache
+	mu            sync.Mutex
+	reasonWritten map[string]time.Time
+}
+
+// commitWorkers bounds the concurrent writes of one cycle's commit.
+const commitWorkers = 32
+
+// committer runs a cycle's writes on a bounded pool and collects whether
+// any asked for another cycle and the first hard error.
+type committer struct {
+	sem   chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	retry bool
+	err   error
+}
+
+func newCommitter(workers int) *committer {
+	return &committer{sem: make(chan struct{}, workers)}
+}
+
+func (c *committer) do(write func() (ok bool, err error)) {
+	c.sem <- struct{}{}
+	c.wg.Add(1)
+	go func() {
+		defer func() { <-c.sem; c.wg.Done() }()
+		ok, err := write()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.retry = c.retry || !ok
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+	}()
+}
+
+func (c *committer) wait() (retry bool, err error) {
+	c.wg.Wait()
+	return c.retry, c.err
 }
 
 // Run schedules until ctx ends.
 func (l *SchedulingLoop) Run(ctx context.Context) error {
 	if l.Interval == 0 {
 		l.Interval = 5 * time.Second
+	}
+	if l.ReasonRefresh == 0 {
+		l.ReasonRefresh = 30 * time.Second
 	}
 	if l.Log == nil {
 		l.Log = slog.Default()
@@ -133,35 +180,38 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		plan.Waiting[k] = reason
 	}
 
-	retry := false
+	// Every write below touches a different job and is guarded by its
+	// resourceVersion, so they run concurrently and share the store's group
+	// commits instead of paying one fsync each in turn.
+	c := newCommitter(commitWorkers)
 	for _, a := range plan.Admissions {
-		job := byKey[a.Namespace+"/"+a.Name]
-		ok, err := l.admit(ctx, job.DeepCopy(), a.Admission, now)
-		if err != nil {
-			return err
-		}
-		retry = retry || !ok
+		job, adm := byKey[a.Namespace+"/"+a.Name], a.Admission
+		c.do(func() (bool, error) { return l.admit(ctx, job.DeepCopy(), adm, now) })
 	}
 	for _, p := range plan.Preemptions {
 		victim, ok := byKey[p.Namespace+"/"+p.Name]
 		if !ok {
 			continue
 		}
-		ok, err := l.preempt(ctx, victim.DeepCopy(), p, now)
-		if err != nil {
-			return err
-		}
-		retry = retry || !ok
+		p := p
+		c.do(func() (bool, error) { return l.preempt(ctx, victim.DeepCopy(), p, now) })
 	}
-	keys := make([]string, 0, len(plan.Waiting))
-	for k := range plan.Waiting {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := l.markWaiting(ctx, byKey[k], plan.Waiting[k], now); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-			return err
+	for k, reason := range plan.Waiting {
+		job, reason := byKey[k], reason
+		if job == nil || !l.shouldWriteReason(job, reason, now) {
+			continue
 		}
+		c.do(func() (bool, error) {
+			err := l.markWaiting(ctx, job, reason, now)
+			if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+				return false, err
+			}
+			return true, nil
+		})
+	}
+	retry, err := c.wait()
+	if err != nil {
+		return err
 	}
 	if err := l.updateQueues(ctx, snap.Queues, jobs, plan); err != nil && !apierrors.IsConflict(err) {
 		return err
@@ -254,12 +304,52 @@ func (l *SchedulingLoop) preempt(ctx context.Context, job *v1alpha1.Job, p sched
 	}
 }
 
-// markWaiting records why a job still waits, writing only when the reason changes.
-func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, reason string, now time.Time) error {
+// shouldWriteReason decides whether a waiting reason is worth a store write.
+// A new kind of reason is written at once; a reason whose numbers alone
+// changed (queue position, free GPUs, usage) at most once per ReasonRefresh,
+// since with thousands of pending jobs rewriting them every cycle would
+// spend the store's whole write budget on them.
+func (l *SchedulingLoop) shouldWriteReason(job *v1alpha1.Job, reason string, now time.Time) bool {
 	c := meta.FindStatusCondition(job.Status.Conditions, v1alpha1.JobConditionAdmitted)
-	if c != nil && c.Status == metav1.ConditionFalse && c.Message == reason && job.Status.Phase == v1alpha1.JobPending {
-		return nil
+	if c == nil || c.Status != metav1.ConditionFalse || job.Status.Phase != v1alpha1.JobPending {
+		return true
 	}
+	if c.Message == reason {
+		return false
+	}
+	key := scheduler.Key(job)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.reasonWritten == nil {
+		l.reasonWritten = map[string]time.Time{}
+	}
+	if reasonShape(c.Message) != reasonShape(reason) || now.Sub(l.reasonWritten[key]) >= l.ReasonRefresh {
+		l.reasonWritten[key] = now
+		return true
+	}
+	return false
+}
+
+// reasonShape is a reason with its numbers blanked out.
+func reasonShape(s string) string {
+	b := make([]byte, 0, len(s))
+	digits := false
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			if !digits {
+				b = append(b, '#')
+			}
+			digits = true
+			continue
+		}
+		digits = false
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+// markWaiting records why a job still waits.
+func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, reason string, now time.Time) error {
 	job = job.DeepCopy()
 	job.Status.Phase = v1alpha1.JobPending
 	meta.SetStatusCondition(&job.Status.Conditions, metav1.Condition{
