@@ -1,8 +1,8 @@
 // Package controller holds skiff's level-triggered controllers: the job
 // controller that turns admitted Jobs into replica processes and their exits
 // into status, and the scheduling loop that feeds the pure scheduler core a
-// snapshot and commits its plan. Controllers persist intent (the attempt
-// number, the replica list) before side effects and derive child names
-// deterministically, so a restart after a crash adopts what already runs and
-// never starts a replica twice.
+// snapshot and commits its plan. Controllers persist intent (the admission
+// and the attempt number) before side effects and derive child names from
+// it deterministically, so a restart after a crash adopts what already runs
+// and never starts a replica twice.
 package controller

@@ -54,7 +54,9 @@ func (c *JobController) defaults() {
 		c.StopGrace = 10 * time.Second
 	}
 	if c.Workers == 0 {
-		c.Workers = 4
+		// Reconciles mostly wait on store commits; more of them in flight
+		// share group commits.
+		c.Workers = 16
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -238,7 +240,11 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 		st.Phase = v1alpha1.JobAdmitted
 	}
 	if len(st.Replicas) == 0 {
-		// Persist the replica list (the intent) before starting anything.
+		// The intent is already durable: the stored admission and attempt
+		// determine every replica's name, and the runtime starts a name at
+		// most once. So the list is derived and the replicas started in this
+		// same pass; after a crash the next pass derives the same names and
+		// adopts what runs.
 		for _, p := range st.Admission.Placements {
 			st.Replicas = append(st.Replicas, v1alpha1.ReplicaStatus{
 				Name: ReplicaName(job.Name, p.Group, p.Index, st.Attempt), Group: p.Group, Index: p.Index,
@@ -246,8 +252,6 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 			})
 		}
 		st.NextAttemptTime = nil
-		s.requeue(time.Millisecond)
-		return nil
 	}
 
 	var failed, interrupted []string

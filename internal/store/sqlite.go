@@ -108,6 +108,10 @@ func openSQLiteKV(path string, publish func([]change)) (*sqliteKV, error) {
 	w, err := sql.Open("sqlite", sqliteDSN(path, url.Values{
 		"_journal_mode": {"WAL"},
 		"_synchronous":  {"FULL"},
+		// Take the write lock when the batch's transaction begins, where the
+		// busy timeout applies, rather than when its first write upgrades a
+		// read snapshot, which can fail with SQLITE_BUSY at once.
+		"_txlock": {"immediate"},
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
