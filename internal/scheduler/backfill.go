@@ -26,7 +26,7 @@ func (st *state) reserve(q *queueState, j *jobInfo) string {
 	}
 	req := j.request(sizes)
 	for _, qf := range q.flavors {
-		fi := st.indexes[qf.name]
+		fi := qf.fi
 		if fi == nil {
 			continue
 		}

@@ -81,7 +81,7 @@ func replicasFitSomeNode(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.
 				continue
 			}
 			capacity := FromResources(n.Spec.Capacity)
-			capacity.GPUMilli = int64(len(gpuIndices(n))) * 1000
+			capacity.GPUMilli = int64(gpuCount(n)) * 1000
 			if ok, _ := req.Fits(capacity); ok {
 				fits = true
 				break

@@ -114,7 +114,18 @@ func newFlavorIndex(f *v1alpha1.Flavor, all []*nodeState) *flavorIndex {
 	for k := range fi.buckets {
 		fi.buckets[k] = newBitset(len(all))
 	}
-	for _, n := range fi.nodes {
+	// Each node's lists of indexes and domains start out in shared blocks
+	// (a node listed by more flavors than this grows its own).
+	levels := len(f.Spec.TopologyLevels)
+	iblock := make([]*flavorIndex, len(fi.nodes))
+	dblock := make([]*domain, len(fi.nodes)*levels)
+	for i, n := range fi.nodes {
+		if cap(n.indexes) == 0 {
+			n.indexes = iblock[i : i : i+1]
+		}
+		if cap(n.domains) == 0 && levels > 0 {
+			n.domains = dblock[i*levels : i*levels : (i+1)*levels]
+		}
 		n.indexes = append(n.indexes, fi)
 		k := n.wholeFree
 		fi.buckets[k].add(n.ord)
@@ -123,53 +134,106 @@ func newFlavorIndex(f *v1alpha1.Flavor, all []*nodeState) *flavorIndex {
 			fi.shared.add(n.ord)
 		}
 	}
+	// Per level, the domains and their node lists come from one block
+	// each: the nodes' domain numbers are found first, then each domain's
+	// nodes are carved from one slice in node order.
+	of := make([]int32, len(fi.nodes))
 	for l, key := range f.Spec.TopologyLevels {
-		byName := map[string]*domain{}
-		var ds []*domain
-		for _, n := range fi.nodes {
+		byName := map[string]int32{}
+		var ds []domain
+		var count []int32
+		members := 0
+		for i, n := range fi.nodes {
 			v, ok := n.node.Labels[key]
 			if !ok {
-				continue // a node without the label is in no domain of this level
+				of[i] = -1 // a node without the label is in no domain of this level
+				continue
 			}
-			d := byName[v]
-			if d == nil {
-				d = &domain{level: l, name: v}
+			d, ok := byName[v]
+			if !ok {
+				d = int32(len(ds))
 				byName[v] = d
-				ds = append(ds, d)
+				ds = append(ds, domain{level: l, name: v})
+				count = append(count, 0)
 			}
-			d.nodes = append(d.nodes, n)
-			d.wholeFree += n.wholeFree
-			n.domains = append(n.domains, d)
+			of[i] = d
+			count[d]++
+			members++
 		}
-		sort.Slice(ds, func(a, b int) bool { return ds[a].name < ds[b].name })
-		fi.levels = append(fi.levels, ds)
+		block := make([]*nodeState, members)
+		at := 0
+		for d := range ds {
+			c := int(count[d])
+			ds[d].nodes = block[at : at : at+c]
+			at += c
+		}
+		for i, n := range fi.nodes {
+			if d := of[i]; d >= 0 {
+				dom := &ds[d]
+				dom.nodes = append(dom.nodes, n)
+				dom.wholeFree += n.wholeFree
+				n.domains = append(n.domains, dom)
+			}
+		}
+		list := make([]*domain, len(ds))
+		for d := range ds {
+			list[d] = &ds[d]
+		}
+		sort.Slice(list, func(a, b int) bool { return list[a].name < list[b].name })
+		fi.levels = append(fi.levels, list)
 	}
 	return fi
 }
 
-func newNodeState(ord int, n *v1alpha1.Node) *nodeState {
-	ns := &nodeState{ord: ord, node: n, free: FromResources(n.Spec.Capacity)}
-	ns.free.GPUMilli = 0
-	for _, i := range gpuIndices(n) {
-		ns.gpus = append(ns.gpus, gpuSlot{index: i})
+// newNodeStates builds the states of nodes (in name order) from one block
+// of states and one of GPU slots.
+func newNodeStates(nodes []*v1alpha1.Node) []*nodeState {
+	states := make([]nodeState, len(nodes))
+	out := make([]*nodeState, len(nodes))
+	total := 0
+	for _, n := range nodes {
+		total += gpuCount(n)
 	}
-	ns.wholeFree = len(ns.gpus)
-	return ns
+	slots := make([]gpuSlot, 0, total)
+	for i, n := range nodes {
+		ns := &states[i]
+		ns.ord, ns.node, ns.free = i, n, FromResources(n.Spec.Capacity)
+		ns.free.GPUMilli = 0
+		start := len(slots)
+		slots = appendGPUSlots(slots, n)
+		ns.gpus = slots[start:len(slots):len(slots)]
+		ns.wholeFree = len(ns.gpus)
+		out[i] = ns
+	}
+	return out
 }
 
-func gpuIndices(n *v1alpha1.Node) []int32 {
-	var out []int32
+// gpuCount is the number of GPUs of n: those its status lists, else its capacity.
+func gpuCount(n *v1alpha1.Node) int {
+	if len(n.Status.GPUs) > 0 {
+		return len(n.Status.GPUs)
+	}
+	if n.Spec.Capacity.GPU != nil {
+		return int(max(n.Spec.Capacity.GPU.Value(), 0))
+	}
+	return 0
+}
+
+// appendGPUSlots appends a free slot per GPU of n, in index order.
+func appendGPUSlots(slots []gpuSlot, n *v1alpha1.Node) []gpuSlot {
+	start := len(slots)
 	if len(n.Status.GPUs) > 0 {
 		for _, g := range n.Status.GPUs {
-			out = append(out, g.Index)
+			slots = append(slots, gpuSlot{index: g.Index})
 		}
-	} else if n.Spec.Capacity.GPU != nil {
-		for i := int64(0); i < n.Spec.Capacity.GPU.Value(); i++ {
-			out = append(out, int32(i))
-		}
+		s := slots[start:]
+		sort.Slice(s, func(a, b int) bool { return s[a].index < s[b].index })
+		return slots
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a] < out[b] })
-	return out
+	for i := range gpuCount(n) {
+		slots = append(slots, gpuSlot{index: int32(i)})
+	}
+	return slots
 }
 
 // reindex recomputes the GPU summary of n after its slots changed and moves

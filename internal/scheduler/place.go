@@ -20,8 +20,17 @@ type placer struct {
 	end     time.Time // when the job is expected to end; zero = unknown
 	journal []placed
 	next    []int32   // next replica index per group
-	dbuf    []*domain // domainOrder's lists, stacked
+	dbuf    []*domain // eachDomain's sorted lists, stacked
+	// gbuf holds the GPU indices of an attempt's placements; placements
+	// copies a successful attempt's out into blocks of results.
+	gbuf    []int32
+	plBlock []v1alpha1.Placement
+	gBlock  []int32
 }
+
+// resultBlock is how many placements, and GPU indices, one block of
+// results holds.
+const resultBlock = 4096
 
 type placed struct {
 	n   *nodeState
@@ -53,12 +62,30 @@ func (pl *placer) rollback(to int) {
 	pl.journal = pl.journal[:to]
 }
 
+// placements returns the journaled placements, carved from blocks shared
+// by the cycle's results (capped, so that appending to one copies it).
 func (pl *placer) placements() []v1alpha1.Placement {
-	out := make([]v1alpha1.Placement, len(pl.journal))
-	for i, e := range pl.journal {
-		out[i] = e.p
+	n := len(pl.journal)
+	if n == 0 {
+		return []v1alpha1.Placement{}
 	}
-	return out
+	if cap(pl.plBlock)-len(pl.plBlock) < n {
+		pl.plBlock = make([]v1alpha1.Placement, 0, max(resultBlock, n))
+	}
+	start := len(pl.plBlock)
+	for _, e := range pl.journal {
+		p := e.p
+		if k := len(p.GPUs); k > 0 {
+			if cap(pl.gBlock)-len(pl.gBlock) < k {
+				pl.gBlock = make([]int32, 0, max(resultBlock, k))
+			}
+			g := len(pl.gBlock)
+			pl.gBlock = append(pl.gBlock, p.GPUs...)
+			p.GPUs = pl.gBlock[g:len(pl.gBlock):len(pl.gBlock)]
+		}
+		pl.plBlock = append(pl.plBlock, p)
+	}
+	return pl.plBlock[start:len(pl.plBlock):len(pl.plBlock)]
 }
 
 // place tries the whole gang and reports whether it fits. topoFail is set
@@ -70,19 +97,16 @@ func (pl *placer) place() (ok, topoFail bool) {
 		total += s
 		needWhole += int(s) * wholeGPUs(pl.job.groups[g].req)
 	}
-	topo := pl.job.job.Spec.Topology
 	levels := pl.fi.levels
-	if topo != nil && topo.Required != "" {
-		l := levelIndex(pl.fi.flavor, topo.Required)
+	if pl.job.topo {
+		l := levelIndex(pl.fi.flavor, pl.job.job.Spec.Topology.Required)
 		if l < 0 {
 			return false, true
 		}
-		mark := len(pl.dbuf)
-		defer func() { pl.dbuf = pl.dbuf[:mark] }()
-		for _, d := range pl.domainOrder(levels[l], needWhole) {
-			if pl.placeInDomain(d.nodes, levels[l+1:], total, needWhole) {
-				return true, false
-			}
+		if pl.eachDomain(levels[l], needWhole, func(d *domain) bool {
+			return pl.placeInDomain(d.nodes, levels[l+1:], total, needWhole)
+		}) {
+			return true, false
 		}
 		return false, true
 	}
@@ -117,15 +141,15 @@ func (pl *placer) placeInDomain(nodes []*nodeState, below [][]*domain, total int
 			if len(ds) >= size {
 				continue // one node per domain: already tried above
 			}
-			dmark := len(pl.dbuf)
-			for _, d := range pl.domainOrder(ds, needWhole) {
+			if pl.eachDomain(ds, needWhole, func(d *domain) bool {
 				if pl.placeOn(d.nodes) {
-					pl.dbuf = pl.dbuf[:dmark]
 					return true
 				}
 				pl.rollback(mark)
+				return false
+			}) {
+				return true
 			}
-			pl.dbuf = pl.dbuf[:dmark]
 		}
 	}
 	if pl.placeOn(nodes) {
@@ -149,25 +173,64 @@ func (pl *placer) placeOnOneNode(nodes []*nodeState) bool {
 	return true
 }
 
-// domainOrder lists the domains worth trying, best fit first for bin
-// packing (the fullest domain that could hold the gang), emptiest first
-// for spreading. The list lives on pl.dbuf: the caller truncates pl.dbuf
-// back to its length before the call once done with it.
-func (pl *placer) domainOrder(ds []*domain, needWhole int) []*domain {
+// lazyDomains is how many domains eachDomain finds by scanning before it
+// sorts the rest: a gang nearly always fits one of the first few, and
+// scanning a level's domains a few times is much cheaper than sorting them.
+const lazyDomains = 4
+
+// eachDomain calls try on the domains worth trying until it reports
+// success: best fit first for bin packing (the fullest domain that could
+// hold the gang), emptiest first for spreading, ties in the order of ds.
+// A failed try must leave the domains' free GPUs as it found them, so
+// that the order does not change while it is walked.
+func (pl *placer) eachDomain(ds []*domain, needWhole int, try func(*domain) bool) bool {
+	// before: whether the domain with w whole free GPUs at position i
+	// comes before the one with wb at ib.
+	before := func(w, i, wb, ib int) bool {
+		if w != wb {
+			return w < wb != pl.spread
+		}
+		return i < ib
+	}
+	lastW, lastI := 0, -1 // the last domain tried; the next comes after it
+	for range lazyDomains {
+		best := -1
+		for i, d := range ds {
+			if w := d.wholeFree; w >= needWhole && (lastI < 0 || before(lastW, lastI, w, i)) &&
+				(best < 0 || before(w, i, ds[best].wholeFree, best)) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return false
+		}
+		if try(ds[best]) {
+			return true
+		}
+		lastW, lastI = ds[best].wholeFree, best
+	}
+	// The rest, sorted once; the list lives on pl.dbuf above what outer
+	// calls keep there.
 	start := len(pl.dbuf)
-	for _, d := range ds {
-		if d.wholeFree >= needWhole {
+	defer func() { pl.dbuf = pl.dbuf[:start] }()
+	for i, d := range ds {
+		if w := d.wholeFree; w >= needWhole && before(lastW, lastI, w, i) {
 			pl.dbuf = append(pl.dbuf, d)
 		}
 	}
-	out := pl.dbuf[start:len(pl.dbuf):len(pl.dbuf)]
-	slices.SortStableFunc(out, func(a, b *domain) int {
+	rest := pl.dbuf[start:len(pl.dbuf):len(pl.dbuf)]
+	slices.SortStableFunc(rest, func(a, b *domain) int {
 		if pl.spread {
 			return cmp.Compare(b.wholeFree, a.wholeFree)
 		}
 		return cmp.Compare(a.wholeFree, b.wholeFree)
 	})
-	return out
+	for _, d := range rest {
+		if try(d) {
+			return true
+		}
+	}
+	return false
 }
 
 func within(ds []*domain, nodes []*nodeState) []*domain {
@@ -218,15 +281,20 @@ func (pl *placer) placeOn(nodes []*nodeState) bool {
 // assign places k replicas of group g on n.
 func (pl *placer) assign(n *nodeState, g, k int) {
 	grp := &pl.job.groups[g]
+	name := pl.job.groupName(g)
 	for range k {
-		p := v1alpha1.Placement{Group: grp.name, Index: pl.next[g], Node: n.node.Name}
+		p := v1alpha1.Placement{Group: name, Index: pl.next[g], Node: n.node.Name}
 		pl.next[g]++
 		req := grp.req
 		if w := wholeGPUs(req); w > 0 {
-			for s := 0; s < len(n.gpus) && len(p.GPUs) < w; s++ {
+			g := len(pl.gbuf)
+			for s := 0; s < len(n.gpus) && len(pl.gbuf)-g < w; s++ {
 				if n.gpus[s].used == 0 {
-					p.GPUs = append(p.GPUs, n.gpus[s].index)
+					pl.gbuf = append(pl.gbuf, n.gpus[s].index)
 				}
+			}
+			if len(pl.gbuf) > g {
+				p.GPUs = pl.gbuf[g:len(pl.gbuf):len(pl.gbuf)]
 			}
 		} else if isFractional(req) {
 			best := -1
@@ -240,7 +308,8 @@ func (pl *placer) assign(n *nodeState, g, k int) {
 					best = s
 				}
 			}
-			p.GPUs = []int32{n.gpus[best].index}
+			pl.gbuf = append(pl.gbuf, n.gpus[best].index)
+			p.GPUs = pl.gbuf[len(pl.gbuf)-1 : len(pl.gbuf) : len(pl.gbuf)]
 			p.GPUMilli = req.GPUMilli
 		}
 		n.apply(req, p, 1)

@@ -2,8 +2,6 @@ package scheduler
 
 import (
 	"sort"
-
-	"skiff.dev/skiff/api/v1alpha1"
 )
 
 // preempt looks for admitted jobs whose eviction would let j fit, per the
@@ -20,21 +18,15 @@ import (
 // their replicas stop. It returns j's waiting reason and whether
 // preemption (new or in flight) is what j waits for.
 func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
-	pol := q.q.Spec.Preemption
-	if pol == nil {
-		return "", false
-	}
-	inQueue := pol.WithinQueue == v1alpha1.PreemptLowerPriority
-	reclaimAny := pol.ReclaimWithinCohort == v1alpha1.PreemptAny
-	reclaim := q.cohort != nil && (reclaimAny || pol.ReclaimWithinCohort == v1alpha1.PreemptLowerPriority)
+	inQueue, reclaim, reclaimAny := q.inQueue, q.reclaim, q.reclaimAny
 	if !inQueue && !reclaim {
 		return "", false
 	}
 	prio := j.prio
-	req := j.minReq
+	req := j.minReq()
 	var sizes []int32 // the minimum size, made when a placement is tried
 	for _, qf := range q.flavors {
-		fi := st.indexes[qf.name]
+		fi := qf.fi
 		if fi == nil {
 			continue
 		}

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"slices"
 	"strconv"
-	"time"
 
 	"skiff.dev/skiff/api/v1alpha1"
 )
@@ -23,7 +22,7 @@ type queueState struct {
 	flavors  []*queueFlavor
 	weight   float64
 	strict   bool
-	pending  []*jobInfo // ordered by priority, then arrival
+	pending  []jobInfo  // ordered by priority, then arrival
 	next     int        // first pending job not yet considered
 	admitted []*jobInfo // jobs holding resources, candidates for preemption
 	share    float64
@@ -31,10 +30,14 @@ type queueState struct {
 	idx      int // position in state.queueList
 	// allNamespaces: spec.namespaces admits every namespace.
 	allNamespaces bool
+	// spec.preemption, read once: withinQueue LowerPriority, and
+	// reclaimWithinCohort Any or LowerPriority (with a cohort) and Any.
+	inQueue, reclaim, reclaimAny bool
 	// the head job's order, cached by refresh for the queue heap
-	headPrio    int32
-	headCreated time.Time
-	nextPrio    int32 // unused: the prefetching load in refresh
+	headPrio int32
+	headNsec int32
+	headSec  int64
+	nextPrio int32 // unused: the prefetching load in refresh
 }
 
 // queueFlavor is a queue's quota and usage in one flavor.
@@ -44,7 +47,8 @@ type queueFlavor struct {
 	borrowLimit Amounts
 	guaranteed  Amounts // nominal minus what the queue lends
 	used        Amounts
-	pool        *pool // nil without a cohort
+	pool        *pool        // nil without a cohort
+	fi          *flavorIndex // the flavor's nodes; nil when it does not exist
 }
 
 // pool is a cohort's lendable quota in one flavor and how much of it its
@@ -73,6 +77,11 @@ func newQueueState(q *v1alpha1.Queue, cohorts map[string]*cohortState) *queueSta
 		}
 		c.members = append(c.members, qs)
 		qs.cohort = c
+	}
+	if pol := q.Spec.Preemption; pol != nil {
+		qs.inQueue = pol.WithinQueue == v1alpha1.PreemptLowerPriority
+		qs.reclaimAny = pol.ReclaimWithinCohort == v1alpha1.PreemptAny
+		qs.reclaim = qs.cohort != nil && (qs.reclaimAny || pol.ReclaimWithinCohort == v1alpha1.PreemptLowerPriority)
 	}
 	for _, fq := range q.Spec.Flavors {
 		qf := &queueFlavor{name: fq.Name, nominal: Quota(fq), borrowLimit: borrowingLimit(fq)}
@@ -143,7 +152,7 @@ func (q *queueState) computeShare() float64 {
 	}
 	var head Amounts
 	if q.next < len(q.pending) {
-		head = q.pending[q.next].minReq
+		head = q.pending[q.next].minReq()
 	}
 	s := 0.0
 	for i, qf := range q.flavors {
@@ -151,10 +160,15 @@ func (q *queueState) computeShare() float64 {
 		if i == 0 {
 			b = qf.used.Add(head).Sub(qf.nominal).posPart()
 		}
-		for _, r := range resourceNames {
-			if c := qf.pool.capacity.Get(r); c > 0 && b.Get(r) > 0 {
-				s = max(s, float64(b.Get(r))/float64(c))
-			}
+		c := &qf.pool.capacity
+		if c.GPUMilli > 0 && b.GPUMilli > 0 {
+			s = max(s, float64(b.GPUMilli)/float64(c.GPUMilli))
+		}
+		if c.CPUMilli > 0 && b.CPUMilli > 0 {
+			s = max(s, float64(b.CPUMilli)/float64(c.CPUMilli))
+		}
+		if c.Memory > 0 && b.Memory > 0 {
+			s = max(s, float64(b.Memory)/float64(c.Memory))
 		}
 	}
 	if s == 0 {
@@ -170,8 +184,8 @@ func (q *queueState) computeShare() float64 {
 // after the head changed; the queue must have a job left.
 func (q *queueState) refresh() {
 	q.share = q.computeShare()
-	h := q.pending[q.next]
-	q.headPrio, q.headCreated = h.prio, h.created
+	h := &q.pending[q.next]
+	q.headPrio, q.headSec, q.headNsec = h.prio, h.sec, h.nsec
 	if q.next+1 < len(q.pending) {
 		// Load the next head now, while other queues take their turns, so
 		// that it is in cache when this queue's turn comes again.

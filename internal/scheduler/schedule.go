@@ -73,29 +73,34 @@ func HoldsResources(j *v1alpha1.Job) bool {
 // Key is the namespace/name key of a job.
 func Key(j *v1alpha1.Job) string { return j.Namespace + "/" + j.Name }
 
-// jobInfo is a pending or admitted job with its derived numbers. The
-// fields a cycle reads for every pending job come first, and a job with
-// one replica group keeps it inline, so that considering a job touches
-// as little memory as possible.
+// jobInfo is a pending or admitted job with its derived numbers. A
+// cycle's pending jobs lie in one array in the order each queue considers
+// them, and the fields every consideration reads come first and are kept
+// small (a job with one replica group keeps it inline), so that walking a
+// queue touches little and adjacent memory.
 type jobInfo struct {
 	// Read once from the job, since a cycle compares and sizes pending
 	// jobs many times over:
-	prio    int32
-	spread  bool // placementPolicy Spread
-	created time.Time
-	minReq  Amounts // the request at every group's minimum size
-	groups  []groupInfo
-	group0  [1]groupInfo  // groups' storage for a job with one group
-	est     time.Duration // estimate(job)
-	key     string
-	job     *v1alpha1.Job
+	prio int32
+	// The creation time as Unix seconds and nanoseconds, which order
+	// exactly as the time.Time does and take half its room.
+	nsec   int32
+	sec    int64
+	est    time.Duration // estimate(job)
+	groups []groupInfo
+	group0 [1]groupInfo // groups' storage for a job with one group
+	key    string
+	job    *v1alpha1.Job
 	// Admitted jobs only (nil for pending ones, which keeps the many
 	// pending jobInfos of a cycle small):
 	*running
+	spread bool // placementPolicy Spread
+	topo   bool // spec.topology.required is set
 }
 
+// groupInfo is a replica group's request and sizes; its name is the
+// job's spec.replicaGroups[i].name.
 type groupInfo struct {
-	name          string
 	req           Amounts
 	replicas, min int32
 }
@@ -110,7 +115,11 @@ func newJobInfo(j *v1alpha1.Job) *jobInfo {
 // more than one replica group gets its groups from more (nil: allocate).
 func (ji *jobInfo) fill(more []groupInfo) {
 	j := ji.job
-	ji.prio, ji.spread, ji.created, ji.est = j.Spec.Priority, j.Spec.PlacementPolicy == v1alpha1.Spread, j.CreationTimestamp.Time, estimate(j)
+	ji.prio, ji.est = j.Spec.Priority, estimate(j)
+	ji.spread = j.Spec.PlacementPolicy == v1alpha1.Spread
+	ji.topo = j.Spec.Topology != nil && j.Spec.Topology.Required != ""
+	t := j.CreationTimestamp.Time
+	ji.sec, ji.nsec = t.Unix(), int32(t.Nanosecond())
 	n := len(j.Spec.ReplicaGroups)
 	switch {
 	case n == 1:
@@ -120,13 +129,30 @@ func (ji *jobInfo) fill(more []groupInfo) {
 	default:
 		ji.groups = make([]groupInfo, n)
 	}
-	ji.minReq = Amounts{}
 	for i := range j.Spec.ReplicaGroups {
 		g := &j.Spec.ReplicaGroups[i]
-		gi := groupInfo{name: g.Name, req: FromResources(g.Template.Resources), replicas: g.Replicas, min: minReplicas(*g)}
-		ji.groups[i] = gi
-		ji.minReq = ji.minReq.Add(gi.req.Scale(int64(gi.min)))
+		ji.groups[i] = groupInfo{req: FromResources(g.Template.Resources), replicas: g.Replicas, min: minReplicas(*g)}
 	}
+}
+
+// minReq is the request at every group's minimum size.
+func (j *jobInfo) minReq() Amounts {
+	var a Amounts
+	for g := range j.groups {
+		a = a.Add(j.groups[g].req.Scale(int64(j.groups[g].min)))
+	}
+	return a
+}
+
+// groupName is the name of replica group g.
+func (j *jobInfo) groupName(g int) string { return j.job.Spec.ReplicaGroups[g].Name }
+
+// compareCreated orders creation times: -1, 0 or 1.
+func compareCreated(sa int64, na int32, sb int64, nb int32) int {
+	if sa != sb {
+		return cmp.Compare(sa, sb)
+	}
+	return cmp.Compare(na, nb)
 }
 
 func (j *jobInfo) request(sizes []int32) Amounts {
@@ -188,24 +214,33 @@ type state struct {
 	pl    placer
 }
 
+// newState builds the queues of a cycle's state; addNodes adds the rest.
 func newState(snap Snapshot, now time.Time) *state {
-	st := &state{now: now, indexes: map[string]*flavorIndex{}, queues: map[string]*queueState{}}
-	nodes := append([]*v1alpha1.Node(nil), snap.Nodes...)
-	sort.Slice(nodes, func(a, b int) bool { return nodes[a].Name < nodes[b].Name })
-	byName := make(map[string]*nodeState, len(nodes))
-	for i, n := range nodes {
-		ns := newNodeState(i, n)
-		st.nodes = append(st.nodes, ns)
-		byName[n.Name] = ns
-	}
+	st := &state{now: now, indexes: map[string]*flavorIndex{}, queues: make(map[string]*queueState, len(snap.Queues))}
 	cohorts := map[string]*cohortState{}
 	queues := append([]*v1alpha1.Queue(nil), snap.Queues...)
 	sort.Slice(queues, func(a, b int) bool { return queues[a].Name < queues[b].Name })
+	st.queueList = make([]*queueState, 0, len(queues))
 	for i, q := range queues {
 		qs := newQueueState(q, cohorts)
 		qs.idx = i
 		st.queues[q.Name] = qs
 		st.queueList = append(st.queueList, qs)
+	}
+	return st
+}
+
+// addNodes adds the nodes, the admitted jobs and the flavor indexes to a
+// state that has its queues. Of the queues it writes only their admitted
+// jobs and usage.
+func (st *state) addNodes(snap Snapshot) {
+	now := st.now
+	nodes := append([]*v1alpha1.Node(nil), snap.Nodes...)
+	sort.Slice(nodes, func(a, b int) bool { return nodes[a].Name < nodes[b].Name })
+	byName := make(map[string]*nodeState, len(nodes))
+	st.nodes = newNodeStates(nodes)
+	for i, n := range nodes {
+		byName[n.Name] = st.nodes[i]
 	}
 	// Running jobs take their exact placements (GPU indices and shares)
 	// before the indexes are built, so buckets start out right.
@@ -238,7 +273,7 @@ func newState(snap Snapshot, now time.Time) *state {
 				continue // the node is gone; so is what ran there
 			}
 			for g := range ji.groups {
-				if ji.groups[g].name == p.Group {
+				if ji.groupName(g) == p.Group {
 					ji.placed = append(ji.placed, placed{n: ns, g: g, req: ji.groups[g].req, p: p})
 					ns.apply(ji.groups[g].req, p, 1)
 				}
@@ -258,7 +293,6 @@ func newState(snap Snapshot, now time.Time) *state {
 	for _, f := range flavors {
 		st.indexes[f.Name] = newFlavorIndex(f, st.nodes)
 	}
-	return st
 }
 
 // release gives an admitted job's resources back (sign -1) or takes them
@@ -278,18 +312,18 @@ func (st *state) release(j *jobInfo, sign int64) {
 // A job that does not fit may preempt (see preempt.go). now dates running
 // jobs' expected ends for backfill.
 func Schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time) Plan {
-	// Building the state (nodes, indexes, queues, admitted jobs) and
-	// reading the pending jobs are independent: at cluster scale they run
-	// side by side. Neither writes anything the other reads.
-	var st *state
+	// Building the state (nodes, indexes, admitted jobs) and reading the
+	// pending jobs are independent once the queues exist: at cluster scale
+	// they run side by side. Neither writes anything the other reads.
+	st := newState(snap, now)
 	var failed any
 	built := make(chan struct{})
 	go func() {
 		defer close(built)
 		defer func() { failed = recover() }() // re-raised in the caller's goroutine
-		st = newState(snap, now)
+		st.addNodes(snap)
 	}()
-	infos := readPending(pending)
+	pj := st.readPending(pending)
 	<-built
 	if failed != nil {
 		panic(failed)
@@ -299,7 +333,12 @@ func Schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time) Plan {
 	st.waiting = newWaitingWriter(plan.Waiting, len(pending) >= parallelMin)
 	defer st.waiting.close() // also on a panic: the writer must not outlive the cycle
 
-	st.queuePending(infos)
+	pj.queue(st)
+	for _, q := range st.queueList {
+		for _, qf := range q.flavors {
+			qf.fi = st.indexes[qf.name]
+		}
+	}
 	h := make(queueHeap, 0, len(st.queueList))
 	for _, q := range st.queueList {
 		if len(q.pending) > 0 {
@@ -308,8 +347,8 @@ func Schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time) Plan {
 		}
 	}
 	for len(h) > 0 {
-		q := h[0]
-		j := q.pending[q.next]
+		q := h[0].q
+		j := &q.pending[q.next]
 		q.next++
 		_, blocks := st.consider(q, j, q.next)
 		if blocks {
@@ -333,6 +372,7 @@ func Schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time) Plan {
 			continue
 		}
 		q.refresh() // the head changed, so its share did
+		h[0] = heapEntry(q)
 		h.fix(0)
 	}
 	plan.Admissions = st.admissions()
@@ -370,57 +410,68 @@ func (st *state) admissions() []Admission {
 	return append(out, st.admChunk...)
 }
 
-// readPending reads the pending jobs once into compact jobInfos, all of
-// whose keys share one string.
-func readPending(pending []*v1alpha1.Job) []jobInfo {
-	keyLen, multi := 0, 0
-	for _, j := range pending {
-		keyLen += len(j.Namespace) + 1 + len(j.Name)
-		if n := len(j.Spec.ReplicaGroups); n != 1 {
-			multi += n
-		}
-	}
-	var kb strings.Builder
-	kb.Grow(keyLen)
-	for _, j := range pending {
-		kb.WriteString(j.Namespace)
-		kb.WriteByte('/')
-		kb.WriteString(j.Name)
-	}
-	keys := kb.String()
-	infos := make([]jobInfo, len(pending))
-	groups := make([]groupInfo, multi)
-	off, gi := 0, 0
-	for i, j := range pending {
-		ji := &infos[i]
-		kl := len(j.Namespace) + 1 + len(j.Name)
-		ji.job, ji.key = j, keys[off:off+kl]
-		off += kl
-		var more []groupInfo
-		if n := len(j.Spec.ReplicaGroups); n != 1 {
-			more = groups[gi : gi+n]
-			gi += n
-		}
-		ji.fill(more)
-	}
-	return infos
+// pendingJobs are a cycle's pending jobs, read once into compact
+// jobInfos that lie in one array queue by queue, each queue's in the order
+// it considers them.
+type pendingJobs struct {
+	infos []jobInfo
+	// segs[q]: the end of queue q's jobs in infos (they start where the
+	// previous queue's end)
+	segs []int32
+	// missing are the jobs whose queue does not exist, with their reasons,
+	// in submission order.
+	missing []waitEntry
 }
 
-// parallelMin is the number of pending jobs from which a cycle splits
-// its preparation over two goroutines.
-var parallelMin = 4096 // a variable so that tests can force either path
+// pendingKey is what orders a queue's pending jobs: priority (high
+// first), creation time, namespace and name, then submission order.
+type pendingKey struct {
+	sec  int64
+	nsec int32
+	prio int32
+	pos  int32 // index in the pending slice; the queue's index before sorting
+}
 
-// queuePending hands the pending jobs to their queues, each in priority,
-// then arrival order, and records a reason for every job whose queue does
-// not exist.
-func (st *state) queuePending(infos []jobInfo) {
-	qidx := make([]int32, len(infos))
-	counts := make([]int, len(st.queueList))
+func comparePending(a, b *pendingKey, pending []*v1alpha1.Job) int {
+	if a.prio != b.prio {
+		return cmp.Compare(b.prio, a.prio)
+	}
+	if c := compareCreated(a.sec, a.nsec, b.sec, b.nsec); c != 0 {
+		return c
+	}
+	ja, jb := pending[a.pos], pending[b.pos]
+	if c := strings.Compare(ja.Namespace, jb.Namespace); c != 0 {
+		return c
+	}
+	if c := strings.Compare(ja.Name, jb.Name); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.pos, b.pos)
+}
+
+// readPending hands the pending jobs to their queues: it orders each
+// queue's jobs by small keys, then reads the jobs into compact jobInfos
+// laid out in that order, all of whose keys share one string. It reads
+// only the queues' names and positions, so it may run beside addNodes.
+func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
+	pj := &pendingJobs{segs: make([]int32, len(st.queueList))}
+	keys := make([]pendingKey, len(pending))
+	qidx := make([]int32, len(pending))
+	counts := pj.segs
 	var missing map[string]string
 	var last *queueState
-	for i := range infos {
-		ji := &infos[i]
-		name := ji.job.Spec.Queue
+	keyLen, multi := 0, 0
+	// The jobs are read in two halves; what the first needs:
+	half := len(pending)
+	if len(pending) >= parallelMin {
+		half = len(pending) / 2
+	}
+	halfKeyLen, halfMulti := 0, 0
+	for i, j := range pending {
+		if i == half {
+			halfKeyLen, halfMulti = keyLen, multi
+		}
+		name := j.Spec.Queue
 		q := last
 		if q == nil || q.name != name {
 			q = st.queues[name]
@@ -435,49 +486,146 @@ func (st *state) queuePending(infos []jobInfo) {
 				reason = "queue " + quote(name) + " does not exist: create it or change spec.queue"
 				missing[name] = reason
 			}
-			st.waiting.set(ji.key, reason)
+			pj.missing = append(pj.missing, waitEntry{Key(j), reason})
 			continue
 		}
 		last = q
 		qidx[i] = int32(q.idx)
 		counts[q.idx]++
-	}
-	// The queues' lists lie back to back in one slice, each first in
-	// submission order, then sorted (stably, so equal jobs keep it).
-	all := make([]*jobInfo, 0, len(infos))
-	for i, q := range st.queueList {
-		if c := counts[i]; c > 0 {
-			q.pending = all[len(all) : len(all) : len(all)+c]
-			all = all[:len(all)+c]
+		t := j.CreationTimestamp.Time
+		keys[i] = pendingKey{sec: t.Unix(), nsec: int32(t.Nanosecond()), prio: j.Spec.Priority, pos: int32(i)}
+		keyLen += len(j.Namespace) + 1 + len(j.Name)
+		if n := len(j.Spec.ReplicaGroups); n != 1 {
+			multi += n
 		}
 	}
-	for i := range infos {
-		if qi := qidx[i]; qi >= 0 {
-			q := st.queueList[qi]
-			q.pending = append(q.pending, &infos[i])
+	if half == len(pending) {
+		halfKeyLen, halfMulti = keyLen, multi
+	}
+	// Queue by queue, in submission order (counts become the ends).
+	n := int32(0)
+	for q, c := range counts {
+		n += c
+		counts[q] = n
+	}
+	sorted := make([]pendingKey, n)
+	next := make([]int32, len(counts))
+	for q := range counts {
+		if q > 0 {
+			next[q] = counts[q-1]
+		}
+	}
+	for i, qi := range qidx {
+		if qi >= 0 {
+			sorted[next[qi]] = keys[i]
+			next[qi]++
 		}
 	}
 	// Each queue is sorted on its own, so two goroutines split the queues
 	// and the result does not depend on how.
-	qs := st.queueList
-	if len(all) >= parallelMin {
-		half, k := 0, 0
-		for k < len(qs) && half < len(all)/2 {
-			half += len(qs[k].pending)
+	sortQueues := func(from, to int) {
+		start := int32(0)
+		if from > 0 {
+			start = pj.segs[from-1]
+		}
+		for q := from; q < to; q++ {
+			seg := sorted[start:pj.segs[q]]
+			start = pj.segs[q]
+			if len(seg) > 1 {
+				slices.SortFunc(seg, func(a, b pendingKey) int { return comparePending(&a, &b, pending) })
+			}
+		}
+	}
+	if int(n) >= parallelMin {
+		k := 0
+		for k < len(pj.segs) && pj.segs[k] < n/2 {
 			k++
 		}
 		done := make(chan struct{})
-		go func(qs []*queueState) {
+		go func() {
 			defer close(done)
-			for _, q := range qs {
-				sortJobs(q.pending)
-			}
-		}(qs[k:])
-		qs = qs[:k]
-		defer func() { <-done }()
+			sortQueues(k, len(pj.segs))
+		}()
+		sortQueues(0, k)
+		<-done
+	} else {
+		sortQueues(0, len(pj.segs))
 	}
-	for _, q := range qs {
-		sortJobs(q.pending)
+	// Read the jobs in submission order, which walks them through memory
+	// as they were made, each into its place in queue order.
+	dest := qidx // each job's place in infos, or -1
+	for i := range dest {
+		dest[i] = -1
+	}
+	for i := range sorted {
+		dest[sorted[i].pos] = int32(i)
+	}
+	infos := make([]jobInfo, n)
+	// read reads pending[lo:hi], whose keys take keyLen bytes and whose
+	// jobs with other than one group have multi groups in all.
+	read := func(lo, hi, keyLen, multi int) {
+		var kb strings.Builder
+		kb.Grow(keyLen)
+		for i, j := range pending[lo:hi] {
+			if dest[lo+i] >= 0 {
+				kb.WriteString(j.Namespace)
+				kb.WriteByte('/')
+				kb.WriteString(j.Name)
+			}
+		}
+		allKeys := kb.String()
+		groups := make([]groupInfo, multi)
+		off, gi := 0, 0
+		for i, j := range pending[lo:hi] {
+			if dest[lo+i] < 0 {
+				continue
+			}
+			ji := &infos[dest[lo+i]]
+			kl := len(j.Namespace) + 1 + len(j.Name)
+			ji.job, ji.key = j, allKeys[off:off+kl]
+			off += kl
+			var more []groupInfo
+			if n := len(j.Spec.ReplicaGroups); n != 1 {
+				more = groups[gi : gi+n]
+				gi += n
+			}
+			ji.fill(more)
+		}
+	}
+	if half < len(pending) {
+		var failed any
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer func() { failed = recover() }() // re-raised below
+			read(half, len(pending), keyLen-halfKeyLen, multi-halfMulti)
+		}()
+		read(0, half, halfKeyLen, halfMulti)
+		<-done
+		if failed != nil {
+			panic(failed)
+		}
+	} else {
+		read(0, len(pending), keyLen, multi)
+	}
+	pj.infos = infos
+	return pj
+}
+
+// parallelMin is the number of pending jobs from which a cycle splits
+// its preparation over two goroutines.
+var parallelMin = 4096 // a variable so that tests can force either path
+
+// queue gives the queues their pending jobs and records a reason for
+// every job whose queue does not exist.
+func (pj *pendingJobs) queue(st *state) {
+	for _, e := range pj.missing {
+		st.waiting.set(e.key, e.reason)
+	}
+	start := int32(0)
+	for q, end := range pj.segs {
+		st.queueList[q].pending = pj.infos[start:end:end]
+		start = end
 	}
 }
 
@@ -535,7 +683,7 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 		end = st.now.Add(j.est)
 	}
 	for _, qf := range q.flavors {
-		fi := st.indexes[qf.name]
+		fi := qf.fi
 		if fi == nil {
 			b = appendSep(b)
 			b = append(b, "flavor "...)
@@ -605,7 +753,7 @@ func (st *state) fullSizes(j *jobInfo) []int32 {
 func (st *state) placer(fi *flavorIndex, j *jobInfo, sizes []int32, end time.Time) *placer {
 	pl := &st.pl
 	pl.fi, pl.job, pl.sizes, pl.spread, pl.end = fi, j, sizes, j.spread, end
-	pl.journal = pl.journal[:0]
+	pl.journal, pl.gbuf = pl.journal[:0], pl.gbuf[:0]
 	pl.next = append(pl.next[:0], make([]int32, len(sizes))...)
 	return pl
 }
@@ -681,48 +829,41 @@ func appendQuoted(b []byte, s string) []byte {
 
 func quote(s string) string { return `"` + s + `"` }
 
-// sortJobs orders by priority (high first), then creation time, then name.
-func sortJobs(jobs []*jobInfo) {
-	slices.SortStableFunc(jobs, func(ja, jb *jobInfo) int {
-		if ja.prio != jb.prio {
-			return cmp.Compare(jb.prio, ja.prio)
-		}
-		if ta, tb := ja.created, jb.created; !ta.Equal(tb) {
-			if ta.Before(tb) {
-				return -1
-			}
-			return 1
-		}
-		if c := strings.Compare(ja.job.Namespace, jb.job.Namespace); c != 0 {
-			return c
-		}
-		return strings.Compare(ja.job.Name, jb.job.Name)
-	})
+// queueHeap orders queues by fair share, then by their head job. It is
+// container/heap's algorithm without the interface calls, on copies of
+// the order that refresh cached, so that comparing reads no queue.
+type queueHeap []queueEntry
+
+type queueEntry struct {
+	share    float64
+	headSec  int64
+	headNsec int32
+	headPrio int32
+	q        *queueState
 }
 
-// queueHeap orders queues by fair share, then by their head job. It is
-// container/heap's algorithm without the interface calls, on the head
-// job's fields as refresh cached them.
-type queueHeap []*queueState
+func heapEntry(q *queueState) queueEntry {
+	return queueEntry{share: q.share, headSec: q.headSec, headNsec: q.headNsec, headPrio: q.headPrio, q: q}
+}
 
 func (h queueHeap) less(a, b int) bool {
-	qa, qb := h[a], h[b]
+	qa, qb := &h[a], &h[b]
 	if qa.share != qb.share {
 		return qa.share < qb.share
 	}
 	if qa.headPrio != qb.headPrio {
 		return qa.headPrio > qb.headPrio
 	}
-	if ta, tb := qa.headCreated, qb.headCreated; !ta.Equal(tb) {
-		return ta.Before(tb)
+	if c := compareCreated(qa.headSec, qa.headNsec, qb.headSec, qb.headNsec); c != 0 {
+		return c < 0
 	}
-	return qa.name < qb.name
+	return qa.q.name < qb.q.name
 }
 
 func (h queueHeap) swap(a, b int) { h[a], h[b] = h[b], h[a] }
 
 func (h *queueHeap) push(q *queueState) {
-	*h = append(*h, q)
+	*h = append(*h, heapEntry(q))
 	h.up(len(*h) - 1)
 }
 
@@ -731,7 +872,7 @@ func (h *queueHeap) pop() *queueState {
 	n := len(old) - 1
 	old.swap(0, n)
 	old.down(0, n)
-	q := old[n]
+	q := old[n].q
 	*h = old[:n]
 	return q
 }
