@@ -482,3 +482,21 @@ func TestNamespaceLimitsKeepJobsPendingOnTopOfQuota(t *testing.T) {
 	h.rt.exit("default", "one-worker-0-0", 0, "")
 	h.waitPhase("two", v1alpha1.JobRunning)
 }
+
+func TestSameShape(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want bool
+	}{
+		{"position 3 in queue q", "position 12 in queue q", true},
+		{"queue a uses 12/16, cohort has 0 free", "queue a uses 4/16, cohort has 10 free", true},
+		{"waiting for quota", "waiting for node room", false},
+		{"position 3 in queue q", "position 3 in queue q2", false},
+		{"a1", "a", false},
+	}
+	for _, c := range cases {
+		if got := controller.SameShapeForTest(c.a, c.b); got != c.want {
+			t.Errorf("sameShape(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}

@@ -33,6 +33,9 @@ type SchedulingLoop struct {
 	// Interval is the longest time between cycles when nothing changes.
 	Interval time.Duration
 
+	// MinInterval is the least time between cycles: under a stream of
+	// changes it batches them into one cycle instead of one cycle each.
+	MinInterval time.Duration
 	// ReasonRefresh bounds how often a pending job's reason is rewritten
 	// when only its numbers change.
 	ReasonRefresh time.Duration
@@ -89,6 +92,9 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 	if l.ReasonRefresh == 0 {
 		l.ReasonRefresh = 30 * time.Second
 	}
+	if l.MinInterval == 0 {
+		l.MinInterval = 10 * time.Millisecond
+	}
 	if l.Log == nil {
 		l.Log = slog.Default()
 	}
@@ -123,8 +129,16 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 		case <-l.kick:
 		case <-t.C():
 		}
+		started := l.Clock.Now()
 		if err := l.Cycle(ctx); err != nil && ctx.Err() == nil {
 			l.Log.Warn("scheduling cycle", "err", err)
+		}
+		if rest := l.MinInterval - l.Clock.Since(started); rest > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-l.Clock.After(rest):
+			}
 		}
 	}
 }
@@ -323,30 +337,39 @@ func (l *SchedulingLoop) shouldWriteReason(job *v1alpha1.Job, reason string, now
 	if l.reasonWritten == nil {
 		l.reasonWritten = map[string]time.Time{}
 	}
-	if reasonShape(c.Message) != reasonShape(reason) || now.Sub(l.reasonWritten[key]) >= l.ReasonRefresh {
+	if now.Sub(l.reasonWritten[key]) >= l.ReasonRefresh || !sameShape(c.Message, reason) {
 		l.reasonWritten[key] = now
 		return true
 	}
 	return false
 }
 
-// reasonShape is a reason with its numbers blanked out.
-func reasonShape(s string) string {
-	b := make([]byte, 0, len(s))
-	digits := false
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			if !digits {
-				b = append(b, '#')
+// sameShape reports whether two reasons differ only in their numbers
+// (each run of digits counts as one token), without allocating: it runs for
+// every pending job in every cycle.
+func sameShape(a, b string) bool {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		da, db := isDigit(a[i]), isDigit(b[j])
+		switch {
+		case da && db:
+			for i < len(a) && isDigit(a[i]) {
+				i++
 			}
-			digits = true
-			continue
+			for j < len(b) && isDigit(b[j]) {
+				j++
+			}
+		case a[i] != b[j]:
+			return false
+		default:
+			i++
+			j++
 		}
-		digits = false
-		b = append(b, s[i])
 	}
-	return string(b)
+	return i == len(a) && j == len(b)
 }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // markWaiting records why a job still waits.
 func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, reason string, now time.Time) error {

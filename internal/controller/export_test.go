@@ -1,0 +1,4 @@
+package controller
+
+// SameShapeForTest exposes sameShape to the package's external tests.
+var SameShapeForTest = sameShape
