@@ -16,7 +16,11 @@ import (
 )
 
 // admitter is the API server's admission hook for the embedded server.
-type admitter struct{ store store.Store }
+type admitter struct {
+	store store.Store
+	// capacity, when set, answers the common case without store reads.
+	capacity *capacityCache
+}
 
 // Admit rejects jobs that could never run and adds the replica finalizer to
 // new jobs, so the first write already carries it.
@@ -45,6 +49,11 @@ func (a *admitter) Admit(ctx context.Context, op apiserver.Operation, obj, old v
 			return fieldError(job, "spec", "replica groups, queue, topology and placement policy of an admitted job cannot change: suspend it first (runPolicy.suspend: true), or delete and create it again")
 		}
 	}
+	if a.capacity != nil && scheduler.CheckFeasible(job, a.capacity.snapshot()) == nil {
+		return nil
+	}
+	// Rejections are decided on the store itself: the cache may not have
+	// seen a queue created a moment ago.
 	snap, err := controller.LoadCapacity(ctx, a.store)
 	if err != nil {
 		return fmt.Errorf("reading queues for admission: %w", err)

@@ -145,6 +145,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	}
 
 	rec := &controller.Recorder{Store: st, Clock: clk, Source: "skiff", Log: log}
+	capacity, err := startCapacityCache(ctx, st)
+	if err != nil {
+		return fmt.Errorf("caching queues, flavors and nodes: %w", err)
+	}
 	ten, err := startTenancy(ctx, st, cfg.DataDir, token, clk.Now)
 	if err != nil {
 		return fmt.Errorf("starting tokens, policies and the audit log: %w", err)
@@ -155,7 +159,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		Auth:       ten.tokens,
 		Audit:      ten.audit,
 		AfterWrite: ten.afterWrite,
-		Admit:      ten.admit((&admitter{store: st}).Admit),
+		Admit:      ten.admit((&admitter{store: st, capacity: capacity}).Admit),
 		Logs:       &logSource{store: st, runtime: rt, poll: 100 * time.Millisecond},
 		Version:    opts.Version,
 		Logger:     log,
