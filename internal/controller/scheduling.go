@@ -93,7 +93,7 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 		l.ReasonRefresh = 30 * time.Second
 	}
 	if l.MinInterval == 0 {
-		l.MinInterval = 10 * time.Millisecond
+		l.MinInterval = 20 * time.Millisecond
 	}
 	if l.Log == nil {
 		l.Log = slog.Default()
