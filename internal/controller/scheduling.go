@@ -33,8 +33,9 @@ type SchedulingLoop struct {
 	// Interval is the longest time between cycles when nothing changes.
 	Interval time.Duration
 
-	// MinInterval is the least time between cycles: under a stream of
-	// changes it batches them into one cycle instead of one cycle each.
+	// MinInterval caps the pause after a cycle, which is as long as the
+	// cycle took: under a stream of changes on a large cluster it batches
+	// them into one cycle instead of one cycle each.
 	MinInterval time.Duration
 	// ReasonRefresh bounds how often a pending job's reason is rewritten
 	// when only its numbers change.
@@ -133,7 +134,11 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 		if err := l.Cycle(ctx); err != nil && ctx.Err() == nil {
 			l.Log.Warn("scheduling cycle", "err", err)
 		}
-		if rest := l.MinInterval - l.Clock.Since(started); rest > 0 {
+		// Pause as long as the cycle took, up to MinInterval: a cheap cycle
+		// (few jobs) is followed at once, so a lone job is admitted without
+		// delay, while expensive cycles leave time for changes to batch.
+		took := l.Clock.Since(started)
+		if rest := min(took, l.MinInterval); rest > 0 {
 			select {
 			case <-ctx.Done():
 				return nil
