@@ -20,9 +20,9 @@ func (st *state) reserve(q *queueState, j *jobInfo) string {
 	if st.reservations >= maxReservations {
 		return ""
 	}
-	sizes := make([]int32, len(j.groups))
-	for g := range j.groups {
-		sizes[g] = j.groups[g].min
+	sizes := make([]int32, len(j.groups()))
+	for g := range j.groups() {
+		sizes[g] = j.groups()[g].min
 	}
 	req := j.request(sizes)
 	for _, qf := range q.flavors {

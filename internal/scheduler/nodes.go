@@ -138,32 +138,61 @@ func newFlavorIndex(f *v1alpha1.Flavor, all []*nodeState) *flavorIndex {
 	// each: the nodes' domain numbers are found first, then each domain's
 	// nodes are carved from one slice in node order.
 	of := make([]int32, len(fi.nodes))
+	var names []string // per level, the domains' names and sizes
+	var count []int32
+	if levels > 0 {
+		names, count = make([]string, 0, len(fi.nodes)), make([]int32, 0, len(fi.nodes))
+	}
 	for l, key := range f.Spec.TopologyLevels {
-		byName := map[string]int32{}
-		var ds []domain
-		var count []int32
+		// Nodes come sorted by name, and labels such as a hostname or a
+		// rack mostly follow: while the values seen never decrease, a value
+		// is new unless it is the last one, so the map of domains by name
+		// is built only once a value comes out of order.
+		var byName map[string]int32
+		names, count = names[:0], count[:0]
 		members := 0
+		last := int32(-1)
 		for i, n := range fi.nodes {
 			v, ok := n.node.Labels[key]
 			if !ok {
 				of[i] = -1 // a node without the label is in no domain of this level
 				continue
 			}
-			d, ok := byName[v]
-			if !ok {
-				d = int32(len(ds))
-				byName[v] = d
-				ds = append(ds, domain{level: l, name: v})
+			d := last
+			switch {
+			case byName == nil && last >= 0 && v == names[last]:
+			case byName == nil && (last < 0 || v > names[last]):
+				d = -1
+			default:
+				if byName == nil {
+					byName = make(map[string]int32, len(names))
+					for k, name := range names {
+						byName[name] = int32(k)
+					}
+				}
+				if d, ok = byName[v]; !ok {
+					d = -1
+				}
+			}
+			if d < 0 {
+				d = int32(len(names))
+				if byName != nil {
+					byName[v] = d
+				}
+				names = append(names, v)
 				count = append(count, 0)
 			}
+			last = d
 			of[i] = d
 			count[d]++
 			members++
 		}
+		ds := make([]domain, len(names))
 		block := make([]*nodeState, members)
 		at := 0
 		for d := range ds {
 			c := int(count[d])
+			ds[d].level, ds[d].name = l, names[d]
 			ds[d].nodes = block[at : at : at+c]
 			at += c
 		}
@@ -179,7 +208,9 @@ func newFlavorIndex(f *v1alpha1.Flavor, all []*nodeState) *flavorIndex {
 		for d := range ds {
 			list[d] = &ds[d]
 		}
-		sort.Slice(list, func(a, b int) bool { return list[a].name < list[b].name })
+		if byName != nil { // else ds are in name order already
+			sort.Slice(list, func(a, b int) bool { return list[a].name < list[b].name })
+		}
 		fi.levels = append(fi.levels, list)
 	}
 	return fi

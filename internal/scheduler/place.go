@@ -95,7 +95,7 @@ func (pl *placer) place() (ok, topoFail bool) {
 	needWhole := 0
 	for g, s := range pl.sizes {
 		total += s
-		needWhole += int(s) * wholeGPUs(pl.job.groups[g].req)
+		needWhole += int(s) * wholeGPUs(pl.job.groups()[g].req)
 	}
 	levels := pl.fi.levels
 	if pl.job.topo {
@@ -164,7 +164,7 @@ func (pl *placer) placeOnOneNode(nodes []*nodeState) bool {
 	if len(pl.sizes) != 1 {
 		return false // mixed groups: the greedy pass below packs them anyway
 	}
-	req, c := pl.job.groups[0].req, int(pl.sizes[0])
+	req, c := pl.job.groups()[0].req, int(pl.sizes[0])
 	n := pl.pick(req, c, nodes, true)
 	if n == nil {
 		return false
@@ -260,7 +260,7 @@ func levelIndex(f *v1alpha1.Flavor, key string) int {
 func (pl *placer) placeOn(nodes []*nodeState) bool {
 	mark := len(pl.journal)
 	for g := range pl.sizes {
-		req, c := pl.job.groups[g].req, int(pl.sizes[g])
+		req, c := pl.job.groups()[g].req, int(pl.sizes[g])
 		for c > 0 {
 			n := pl.pick(req, c, nodes, false)
 			if n == nil {
@@ -280,7 +280,7 @@ func (pl *placer) placeOn(nodes []*nodeState) bool {
 
 // assign places k replicas of group g on n.
 func (pl *placer) assign(n *nodeState, g, k int) {
-	grp := &pl.job.groups[g]
+	grp := &pl.job.groups()[g]
 	name := pl.job.groupName(g)
 	for range k {
 		p := v1alpha1.Placement{Group: name, Index: pl.next[g], Node: n.node.Name}

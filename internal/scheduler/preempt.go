@@ -65,9 +65,9 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 			continue // nothing is freed and nothing could be
 		}
 		if sizes == nil {
-			sizes = make([]int32, len(j.groups))
-			for g := range j.groups {
-				sizes[g] = j.groups[g].min
+			sizes = make([]int32, len(j.groups()))
+			for g := range j.groups() {
+				sizes[g] = j.groups()[g].min
 			}
 		}
 		fits := func() bool {

@@ -84,11 +84,13 @@ type jobInfo struct {
 	prio int32
 	// The creation time as Unix seconds and nanoseconds, which order
 	// exactly as the time.Time does and take half its room.
-	nsec   int32
-	sec    int64
-	est    time.Duration // estimate(job)
-	groups []groupInfo
-	group0 [1]groupInfo // groups' storage for a job with one group
+	nsec int32
+	sec  int64
+	est  time.Duration // estimate(job)
+	// The replica groups (see groups): a job with one keeps it inline,
+	// others point to theirs.
+	group0 [1]groupInfo
+	more   *[]groupInfo
 	key    string
 	job    *v1alpha1.Job
 	// Admitted jobs only (nil for pending ones, which keeps the many
@@ -98,11 +100,12 @@ type jobInfo struct {
 	topo   bool // spec.topology.required is set
 }
 
-// groupInfo is a replica group's request and sizes; its name is the
-// job's spec.replicaGroups[i].name.
+// groupInfo is a replica group's request, sizes and name (kept here so
+// that placing a job need not read the job again).
 type groupInfo struct {
 	req           Amounts
 	replicas, min int32
+	name          string
 }
 
 func newJobInfo(j *v1alpha1.Job) *jobInfo {
@@ -112,8 +115,9 @@ func newJobInfo(j *v1alpha1.Job) *jobInfo {
 }
 
 // fill derives everything but the key from ji.job into ji. A job with
-// more than one replica group gets its groups from more (nil: allocate).
-func (ji *jobInfo) fill(more []groupInfo) {
+// other than one replica group gets its groups from more, whose length is
+// theirs (nil: allocate).
+func (ji *jobInfo) fill(more *[]groupInfo) {
 	j := ji.job
 	ji.prio, ji.est = j.Spec.Priority, estimate(j)
 	ji.spread = j.Spec.PlacementPolicy == v1alpha1.Spread
@@ -123,29 +127,39 @@ func (ji *jobInfo) fill(more []groupInfo) {
 	n := len(j.Spec.ReplicaGroups)
 	switch {
 	case n == 1:
-		ji.groups = ji.group0[:]
+		ji.more = nil
 	case more != nil:
-		ji.groups = more[:n:n]
+		ji.more = more
 	default:
-		ji.groups = make([]groupInfo, n)
+		gs := make([]groupInfo, n)
+		ji.more = &gs
 	}
+	groups := ji.groups()
 	for i := range j.Spec.ReplicaGroups {
 		g := &j.Spec.ReplicaGroups[i]
-		ji.groups[i] = groupInfo{req: FromResources(g.Template.Resources), replicas: g.Replicas, min: minReplicas(*g)}
+		groups[i] = groupInfo{req: FromResources(g.Template.Resources), replicas: g.Replicas, min: minReplicas(*g), name: g.Name}
 	}
+}
+
+// groups are the job's replica groups.
+func (j *jobInfo) groups() []groupInfo {
+	if j.more != nil {
+		return *j.more
+	}
+	return j.group0[:]
 }
 
 // minReq is the request at every group's minimum size.
 func (j *jobInfo) minReq() Amounts {
 	var a Amounts
-	for g := range j.groups {
-		a = a.Add(j.groups[g].req.Scale(int64(j.groups[g].min)))
+	for _, g := range j.groups() {
+		a = a.Add(g.req.Scale(int64(g.min)))
 	}
 	return a
 }
 
 // groupName is the name of replica group g.
-func (j *jobInfo) groupName(g int) string { return j.job.Spec.ReplicaGroups[g].Name }
+func (j *jobInfo) groupName(g int) string { return j.groups()[g].name }
 
 // compareCreated orders creation times: -1, 0 or 1.
 func compareCreated(sa int64, na int32, sb int64, nb int32) int {
@@ -157,8 +171,9 @@ func compareCreated(sa int64, na int32, sb int64, nb int32) int {
 
 func (j *jobInfo) request(sizes []int32) Amounts {
 	var a Amounts
+	groups := j.groups()
 	for g, s := range sizes {
-		a = a.Add(j.groups[g].req.Scale(int64(s)))
+		a = a.Add(groups[g].req.Scale(int64(s)))
 	}
 	return a
 }
@@ -272,10 +287,10 @@ func (st *state) addNodes(snap Snapshot) {
 			if !ok {
 				continue // the node is gone; so is what ran there
 			}
-			for g := range ji.groups {
+			for g, grp := range ji.groups() {
 				if ji.groupName(g) == p.Group {
-					ji.placed = append(ji.placed, placed{n: ns, g: g, req: ji.groups[g].req, p: p})
-					ns.apply(ji.groups[g].req, p, 1)
+					ji.placed = append(ji.placed, placed{n: ns, g: g, req: grp.req, p: p})
+					ns.apply(grp.req, p, 1)
 				}
 			}
 		}
@@ -449,78 +464,196 @@ func comparePending(a, b *pendingKey, pending []*v1alpha1.Job) int {
 	return cmp.Compare(a.pos, b.pos)
 }
 
-// readPending hands the pending jobs to their queues: it orders each
-// queue's jobs by small keys, then reads the jobs into compact jobInfos
-// laid out in that order, all of whose keys share one string. It reads
-// only the queues' names and positions, so it may run beside addNodes.
+// sortPending sorts one queue's keys, which come in submission order, by
+// comparePending; buf is scratch space, returned for reuse. Jobs mostly
+// arrive in creation order and use a few priorities, so the keys are
+// split by priority (keeping their order), and only a priority's run that
+// is out of order is sorted. The order is total, so the result is the one
+// any sort gives.
+func sortPending(seg []pendingKey, pending []*v1alpha1.Job, buf []pendingKey) []pendingKey {
+	if len(seg) < 2 {
+		return buf
+	}
+	const maxPrios = 4
+	var prios [maxPrios]int32
+	var counts [maxPrios]int
+	np := 0
+	for i := range seg {
+		p := seg[i].prio
+		k := 0
+		for k < np && prios[k] != p {
+			k++
+		}
+		if k == np {
+			if np == maxPrios {
+				slices.SortFunc(seg, func(a, b pendingKey) int { return comparePending(&a, &b, pending) })
+				return buf
+			}
+			prios[k] = p
+			np++
+		}
+		counts[k]++
+	}
+	// Priorities high first, with their counts.
+	for i := 1; i < np; i++ {
+		for k := i; k > 0 && prios[k] > prios[k-1]; k-- {
+			prios[k], prios[k-1] = prios[k-1], prios[k]
+			counts[k], counts[k-1] = counts[k-1], counts[k]
+		}
+	}
+	if np > 1 {
+		var at [maxPrios]int
+		for k := 1; k < np; k++ {
+			at[k] = at[k-1] + counts[k-1]
+		}
+		buf = append(buf[:0], seg...)
+		for i := range buf {
+			k := 0
+			for prios[k] != buf[i].prio {
+				k++
+			}
+			seg[at[k]] = buf[i]
+			at[k]++
+		}
+	}
+	lo := 0
+	for k := range np {
+		run := seg[lo : lo+counts[k]]
+		lo += counts[k]
+		for i := 1; i < len(run); i++ {
+			if comparePending(&run[i-1], &run[i], pending) > 0 {
+				slices.SortFunc(run, func(a, b pendingKey) int { return comparePending(&a, &b, pending) })
+				break
+			}
+		}
+	}
+	return buf
+}
+
+// readPending hands the pending jobs to their queues: it reads every job
+// once, in submission order (which walks them through memory as they were
+// made), into a compact jobInfo with its order key, orders each queue's
+// jobs by those small keys, then moves the jobInfos, in place, into queue
+// order. It reads only the queues' names and positions, so it may run
+// beside addNodes.
 func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 	pj := &pendingJobs{segs: make([]int32, len(st.queueList))}
 	keys := make([]pendingKey, len(pending))
 	qidx := make([]int32, len(pending))
-	counts := pj.segs
-	var missing map[string]string
-	var last *queueState
-	keyLen, multi := 0, 0
-	// The jobs are read in two halves; what the first needs:
+	read := make([]jobInfo, len(pending)) // in submission order, at first
+	// The jobs are read in two halves when there are many.
 	half := len(pending)
 	if len(pending) >= parallelMin {
 		half = len(pending) / 2
 	}
-	halfKeyLen, halfMulti := 0, 0
-	for i, j := range pending {
-		if i == half {
-			halfKeyLen, halfMulti = keyLen, multi
-		}
-		name := j.Spec.Queue
-		q := last
-		if q == nil || q.name != name {
-			q = st.queues[name]
-		}
-		if q == nil {
-			qidx[i] = -1
-			reason, ok := missing[name]
-			if !ok {
-				if missing == nil {
-					missing = map[string]string{}
-				}
-				reason = "queue " + quote(name) + " does not exist: create it or change spec.queue"
-				missing[name] = reason
+	type halfResult struct {
+		counts  []int32
+		missing []waitEntry
+	}
+	readHalf := func(lo, hi int, r *halfResult) {
+		r.counts = make([]int32, len(st.queueList))
+		var missing map[string]string
+		var last *queueState
+		var kb []byte
+		var arena strArena
+		// storage for jobs with other than one group
+		var more []groupInfo
+		var headers [][]groupInfo
+		for i := lo; i < hi; i++ {
+			j := pending[i]
+			name := j.Spec.Queue
+			q := last
+			if q == nil || q.name != name {
+				q = st.queues[name]
 			}
-			pj.missing = append(pj.missing, waitEntry{Key(j), reason})
-			continue
-		}
-		last = q
-		qidx[i] = int32(q.idx)
-		counts[q.idx]++
-		t := j.CreationTimestamp.Time
-		keys[i] = pendingKey{sec: t.Unix(), nsec: int32(t.Nanosecond()), prio: j.Spec.Priority, pos: int32(i)}
-		keyLen += len(j.Namespace) + 1 + len(j.Name)
-		if n := len(j.Spec.ReplicaGroups); n != 1 {
-			multi += n
+			if q == nil {
+				qidx[i] = -1
+				reason, ok := missing[name]
+				if !ok {
+					if missing == nil {
+						missing = map[string]string{}
+					}
+					reason = "queue " + quote(name) + " does not exist: create it or change spec.queue"
+					missing[name] = reason
+				}
+				r.missing = append(r.missing, waitEntry{Key(j), reason})
+				keys[i].pos = int32(i)
+				continue
+			}
+			last = q
+			qidx[i] = int32(q.idx)
+			r.counts[q.idx]++
+			ji := &read[i]
+			kb = append(kb[:0], j.Namespace...)
+			kb = append(kb, '/')
+			kb = append(kb, j.Name...)
+			ji.job, ji.key = j, arena.str(kb)
+			var g *[]groupInfo
+			if n := len(j.Spec.ReplicaGroups); n != 1 {
+				if cap(more)-len(more) < n {
+					more = make([]groupInfo, 0, max(n, 64))
+				}
+				if len(headers) == cap(headers) {
+					headers = make([][]groupInfo, 0, 16)
+				}
+				headers = append(headers, more[len(more):len(more)+n:len(more)+n])
+				more = more[:len(more)+n]
+				g = &headers[len(headers)-1]
+			}
+			ji.fill(g)
+			keys[i] = pendingKey{sec: ji.sec, nsec: ji.nsec, prio: ji.prio, pos: int32(i)}
 		}
 	}
-	if half == len(pending) {
-		halfKeyLen, halfMulti = keyLen, multi
+	var first, second halfResult
+	if half < len(pending) {
+		var failed any
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer func() { failed = recover() }() // re-raised below
+			readHalf(half, len(pending), &second)
+		}()
+		readHalf(0, half, &first)
+		<-done
+		if failed != nil {
+			panic(failed)
+		}
+	} else {
+		readHalf(0, len(pending), &first)
 	}
+	pj.missing = append(first.missing, second.missing...)
 	// Queue by queue, in submission order (counts become the ends).
+	counts := pj.segs
 	n := int32(0)
-	for q, c := range counts {
+	for q := range counts {
+		c := first.counts[q]
+		if second.counts != nil {
+			c += second.counts[q]
+		}
 		n += c
 		counts[q] = n
 	}
-	sorted := make([]pendingKey, n)
 	next := make([]int32, len(counts))
 	for q := range counts {
 		if q > 0 {
 			next[q] = counts[q-1]
 		}
 	}
-	for i, qi := range qidx {
+	// Each job's place in queue order (those without a queue after the
+	// rest, in submission order); the keys move there.
+	dest := qidx
+	m := n
+	for i, qi := range dest {
 		if qi >= 0 {
-			sorted[next[qi]] = keys[i]
+			dest[i] = next[qi]
 			next[qi]++
+		} else {
+			dest[i] = m
+			m++
 		}
 	}
+	permute(keys, dest)
+	sorted := keys[:n]
 	// Each queue is sorted on its own, so two goroutines split the queues
 	// and the result does not depend on how.
 	sortQueues := func(from, to int) {
@@ -528,12 +661,11 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 		if from > 0 {
 			start = pj.segs[from-1]
 		}
+		var buf []pendingKey
 		for q := from; q < to; q++ {
 			seg := sorted[start:pj.segs[q]]
 			start = pj.segs[q]
-			if len(seg) > 1 {
-				slices.SortFunc(seg, func(a, b pendingKey) int { return comparePending(&a, &b, pending) })
-			}
+			buf = sortPending(seg, pending, buf)
 		}
 	}
 	if int(n) >= parallelMin {
@@ -551,65 +683,24 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 	} else {
 		sortQueues(0, len(pj.segs))
 	}
-	// Read the jobs in submission order, which walks them through memory
-	// as they were made, each into its place in queue order.
-	dest := qidx // each job's place in infos, or -1
-	for i := range dest {
-		dest[i] = -1
+	// The jobInfos move to their keys' places.
+	for k := range keys {
+		dest[keys[k].pos] = int32(k)
 	}
-	for i := range sorted {
-		dest[sorted[i].pos] = int32(i)
-	}
-	infos := make([]jobInfo, n)
-	// read reads pending[lo:hi], whose keys take keyLen bytes and whose
-	// jobs with other than one group have multi groups in all.
-	read := func(lo, hi, keyLen, multi int) {
-		var kb strings.Builder
-		kb.Grow(keyLen)
-		for i, j := range pending[lo:hi] {
-			if dest[lo+i] >= 0 {
-				kb.WriteString(j.Namespace)
-				kb.WriteByte('/')
-				kb.WriteString(j.Name)
-			}
-		}
-		allKeys := kb.String()
-		groups := make([]groupInfo, multi)
-		off, gi := 0, 0
-		for i, j := range pending[lo:hi] {
-			if dest[lo+i] < 0 {
-				continue
-			}
-			ji := &infos[dest[lo+i]]
-			kl := len(j.Namespace) + 1 + len(j.Name)
-			ji.job, ji.key = j, allKeys[off:off+kl]
-			off += kl
-			var more []groupInfo
-			if n := len(j.Spec.ReplicaGroups); n != 1 {
-				more = groups[gi : gi+n]
-				gi += n
-			}
-			ji.fill(more)
-		}
-	}
-	if half < len(pending) {
-		var failed any
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			defer func() { failed = recover() }() // re-raised below
-			read(half, len(pending), keyLen-halfKeyLen, multi-halfMulti)
-		}()
-		read(0, half, halfKeyLen, halfMulti)
-		<-done
-		if failed != nil {
-			panic(failed)
-		}
-	} else {
-		read(0, len(pending), keyLen, multi)
-	}
-	pj.infos = infos
+	permute(read, dest)
+	pj.infos = read[:n:n]
 	return pj
+}
+
+// permute moves s[i] to s[dest[i]] for every i, in place; dest, a
+// permutation, ends up as the identity.
+func permute[T any](s []T, dest []int32) {
+	for i := range dest {
+		for d := dest[i]; d != int32(i); d = dest[i] {
+			s[i], s[d] = s[d], s[i]
+			dest[i], dest[d] = dest[d], d
+		}
+	}
 }
 
 // parallelMin is the number of pending jobs from which a cycle splits
@@ -742,8 +833,8 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 // fullSizes returns the job's full size per group in st's scratch slice.
 func (st *state) fullSizes(j *jobInfo) []int32 {
 	s := st.sizes[:0]
-	for g := range j.groups {
-		s = append(s, j.groups[g].replicas)
+	for _, g := range j.groups() {
+		s = append(s, g.replicas)
 	}
 	st.sizes = s
 	return s
@@ -762,8 +853,9 @@ func (st *state) placer(fi *flavorIndex, j *jobInfo, sizes []int32, end time.Tim
 // minimum; false when every group is at its minimum.
 func shrink(j *jobInfo, sizes []int32) bool {
 	best, room := -1, int32(0)
+	groups := j.groups()
 	for g := range sizes {
-		if r := sizes[g] - j.groups[g].min; r > room {
+		if r := sizes[g] - groups[g].min; r > room {
 			best, room = g, r
 		}
 	}
@@ -801,7 +893,7 @@ func (st *state) appendSizes(b []byte, j *jobInfo, sizes []int32) []byte {
 		}
 		b = strconv.AppendInt(b, int64(n), 10)
 		b = append(b, " x"...)
-		r := j.groups[g].req
+		r := j.groups()[g].req
 		for _, name := range resourceNames {
 			if v := r.Get(name); v != 0 {
 				b = append(b, ' ')
