@@ -1,0 +1,305 @@
+package scheduler
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"skiff.dev/skiff/api/v1alpha1"
+)
+
+// pendingJobs are a cycle's pending jobs, read once into compact
+// jobInfos that lie in one array queue by queue, each queue's in the order
+// it considers them.
+type pendingJobs struct {
+	infos []jobInfo
+	// segs[q]: the end of queue q's jobs in infos (they start where the
+	// previous queue's end)
+	segs []int32
+	// missing are the jobs whose queue does not exist, with their reasons,
+	// in submission order.
+	missing []waitEntry
+}
+
+// pendingKey is what orders a queue's pending jobs: priority (high
+// first), creation time, namespace and name, then submission order.
+type pendingKey struct {
+	sec  int64
+	nsec int32
+	prio int32
+	pos  int32 // index in the pending slice; the queue's index before sorting
+}
+
+func comparePending(a, b *pendingKey, pending []*v1alpha1.Job) int {
+	if a.prio != b.prio {
+		return cmp.Compare(b.prio, a.prio)
+	}
+	if c := compareCreated(a.sec, a.nsec, b.sec, b.nsec); c != 0 {
+		return c
+	}
+	ja, jb := pending[a.pos], pending[b.pos]
+	if c := strings.Compare(ja.Namespace, jb.Namespace); c != 0 {
+		return c
+	}
+	if c := strings.Compare(ja.Name, jb.Name); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.pos, b.pos)
+}
+
+// sortPending sorts one queue's keys, which come in submission order, by
+// comparePending; buf is scratch space, returned for reuse. Jobs mostly
+// arrive in creation order and use a few priorities, so the keys are
+// split by priority (keeping their order), and only a priority's run that
+// is out of order is sorted. The order is total, so the result is the one
+// any sort gives.
+func sortPending(seg []pendingKey, pending []*v1alpha1.Job, buf []pendingKey) []pendingKey {
+	if len(seg) < 2 {
+		return buf
+	}
+	const maxPrios = 4
+	var prios [maxPrios]int32
+	var counts [maxPrios]int
+	np := 0
+	for i := range seg {
+		p := seg[i].prio
+		k := 0
+		for k < np && prios[k] != p {
+			k++
+		}
+		if k == np {
+			if np == maxPrios {
+				slices.SortFunc(seg, func(a, b pendingKey) int { return comparePending(&a, &b, pending) })
+				return buf
+			}
+			prios[k] = p
+			np++
+		}
+		counts[k]++
+	}
+	// Priorities high first, with their counts.
+	for i := 1; i < np; i++ {
+		for k := i; k > 0 && prios[k] > prios[k-1]; k-- {
+			prios[k], prios[k-1] = prios[k-1], prios[k]
+			counts[k], counts[k-1] = counts[k-1], counts[k]
+		}
+	}
+	if np > 1 {
+		var at [maxPrios]int
+		for k := 1; k < np; k++ {
+			at[k] = at[k-1] + counts[k-1]
+		}
+		buf = append(buf[:0], seg...)
+		for i := range buf {
+			k := 0
+			for prios[k] != buf[i].prio {
+				k++
+			}
+			seg[at[k]] = buf[i]
+			at[k]++
+		}
+	}
+	lo := 0
+	for k := range np {
+		run := seg[lo : lo+counts[k]]
+		lo += counts[k]
+		for i := 1; i < len(run); i++ {
+			if comparePending(&run[i-1], &run[i], pending) > 0 {
+				slices.SortFunc(run, func(a, b pendingKey) int { return comparePending(&a, &b, pending) })
+				break
+			}
+		}
+	}
+	return buf
+}
+
+// readPending hands the pending jobs to their queues: it reads every job
+// once, in submission order (which walks them through memory as they were
+// made), into a compact jobInfo with its order key, orders each queue's
+// jobs by those small keys, then moves the jobInfos, in place, into queue
+// order. It reads only the queues' names and positions, so it may run
+// beside addNodes.
+func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
+	pj := &pendingJobs{segs: make([]int32, len(st.queueList))}
+	keys := make([]pendingKey, len(pending))
+	qidx := make([]int32, len(pending))
+	read := make([]jobInfo, len(pending)) // in submission order, at first
+	// The jobs are read in two halves when there are many.
+	half := len(pending)
+	if len(pending) >= parallelMin {
+		half = len(pending) / 2
+	}
+	type halfResult struct {
+		counts  []int32
+		missing []waitEntry
+	}
+	readHalf := func(lo, hi int, r *halfResult) {
+		r.counts = make([]int32, len(st.queueList))
+		var missing map[string]string
+		var last *queueState
+		var kb []byte
+		var arena strArena
+		// storage for jobs with other than one group
+		var more []groupInfo
+		var headers [][]groupInfo
+		for i := lo; i < hi; i++ {
+			j := pending[i]
+			name := j.Spec.Queue
+			q := last
+			if q == nil || q.name != name {
+				q = st.queues[name]
+			}
+			if q == nil {
+				qidx[i] = -1
+				reason, ok := missing[name]
+				if !ok {
+					if missing == nil {
+						missing = map[string]string{}
+					}
+					reason = "queue " + quote(name) + " does not exist: create it or change spec.queue"
+					missing[name] = reason
+				}
+				r.missing = append(r.missing, waitEntry{Key(j), reason})
+				keys[i].pos = int32(i)
+				continue
+			}
+			last = q
+			qidx[i] = int32(q.idx)
+			r.counts[q.idx]++
+			ji := &read[i]
+			kb = append(kb[:0], j.Namespace...)
+			kb = append(kb, '/')
+			kb = append(kb, j.Name...)
+			ji.job, ji.key = j, arena.str(kb)
+			var g *[]groupInfo
+			if n := len(j.Spec.ReplicaGroups); n != 1 {
+				if cap(more)-len(more) < n {
+					more = make([]groupInfo, 0, max(n, 64))
+				}
+				if len(headers) == cap(headers) {
+					headers = make([][]groupInfo, 0, 16)
+				}
+				headers = append(headers, more[len(more):len(more)+n:len(more)+n])
+				more = more[:len(more)+n]
+				g = &headers[len(headers)-1]
+			}
+			ji.fill(g)
+			keys[i] = pendingKey{sec: ji.sec, nsec: ji.nsec, prio: ji.prio, pos: int32(i)}
+		}
+	}
+	var first, second halfResult
+	if half < len(pending) {
+		var failed any
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer func() { failed = recover() }() // re-raised below
+			readHalf(half, len(pending), &second)
+		}()
+		readHalf(0, half, &first)
+		<-done
+		if failed != nil {
+			panic(failed)
+		}
+	} else {
+		readHalf(0, len(pending), &first)
+	}
+	pj.missing = append(first.missing, second.missing...)
+	// Queue by queue, in submission order (counts become the ends).
+	counts := pj.segs
+	n := int32(0)
+	for q := range counts {
+		c := first.counts[q]
+		if second.counts != nil {
+			c += second.counts[q]
+		}
+		n += c
+		counts[q] = n
+	}
+	next := make([]int32, len(counts))
+	for q := range counts {
+		if q > 0 {
+			next[q] = counts[q-1]
+		}
+	}
+	// Each job's place in queue order (those without a queue after the
+	// rest, in submission order); the keys move there.
+	dest := qidx
+	m := n
+	for i, qi := range dest {
+		if qi >= 0 {
+			dest[i] = next[qi]
+			next[qi]++
+		} else {
+			dest[i] = m
+			m++
+		}
+	}
+	permute(keys, dest)
+	sorted := keys[:n]
+	// Each queue is sorted on its own, so two goroutines split the queues
+	// and the result does not depend on how.
+	sortQueues := func(from, to int) {
+		start := int32(0)
+		if from > 0 {
+			start = pj.segs[from-1]
+		}
+		var buf []pendingKey
+		for q := from; q < to; q++ {
+			seg := sorted[start:pj.segs[q]]
+			start = pj.segs[q]
+			buf = sortPending(seg, pending, buf)
+		}
+	}
+	if int(n) >= parallelMin {
+		k := 0
+		for k < len(pj.segs) && pj.segs[k] < n/2 {
+			k++
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			sortQueues(k, len(pj.segs))
+		}()
+		sortQueues(0, k)
+		<-done
+	} else {
+		sortQueues(0, len(pj.segs))
+	}
+	// The jobInfos move to their keys' places.
+	for k := range keys {
+		dest[keys[k].pos] = int32(k)
+	}
+	permute(read, dest)
+	pj.infos = read[:n:n]
+	return pj
+}
+
+// permute moves s[i] to s[dest[i]] for every i, in place; dest, a
+// permutation, ends up as the identity.
+func permute[T any](s []T, dest []int32) {
+	for i := range dest {
+		for d := dest[i]; d != int32(i); d = dest[i] {
+			s[i], s[d] = s[d], s[i]
+			dest[i], dest[d] = dest[d], d
+		}
+	}
+}
+
+// parallelMin is the number of pending jobs from which a cycle splits
+// its preparation over two goroutines.
+var parallelMin = 4096 // a variable so that tests can force either path
+
+// queue gives the queues their pending jobs and records a reason for
+// every job whose queue does not exist.
+func (pj *pendingJobs) queue(st *state) {
+	for _, e := range pj.missing {
+		st.waiting.set(e.key, e.reason)
+	}
+	start := int32(0)
+	for q, end := range pj.segs {
+		st.queueList[q].pending = pj.infos[start:end:end]
+		start = end
+	}
+}
+
