@@ -302,4 +302,3 @@ func (pj *pendingJobs) queue(st *state) {
 		start = end
 	}
 }
-
