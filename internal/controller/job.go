@@ -552,26 +552,10 @@ func (c *JobController) finished(ctx context.Context, s *reconcileState) error {
 func (c *JobController) evict(ctx context.Context, s *reconcileState) error {
 	job := s.job
 	st := &job.Status
-	running := false
-	for i := range st.Replicas {
-		if _, err := c.observe(ctx, s, &st.Replicas[i]); err != nil {
-			return err
-		}
-		if st.Replicas[i].State == v1alpha1.ReplicaRunning {
-			running = true
-		}
-	}
-	if running {
-		s.requeue(200 * time.Millisecond)
-		return c.stopReplicas(ctx, job, st.Replicas)
+	if done, err := c.endAttempt(ctx, s); !done || err != nil {
+		return err
 	}
 	p := st.Preemption
-	if len(st.Replicas) > 0 {
-		st.Attempt++
-	}
-	st.Replicas = nil
-	st.Admission = nil
-	st.NextAttemptTime = nil
 	st.Preemption = nil
 	st.Preemptions++
 	st.Phase = v1alpha1.JobPending
@@ -585,17 +569,16 @@ func (c *JobController) evict(ctx context.Context, s *reconcileState) error {
 	return nil
 }
 
-// suspend stops the current attempt and releases the admission.
-func (c *JobController) suspend(ctx context.Context, s *reconcileState) error {
-	job := s.job
-	st := &job.Status
-	if st.Phase == v1alpha1.JobSuspended {
-		return nil
-	}
+// endAttempt stops the current attempt's replicas and, once none runs,
+// releases the admission and moves to a new attempt number so that the
+// next admission starts fresh replica names. It reports whether the
+// attempt has ended; until then the job is requeued.
+func (c *JobController) endAttempt(ctx context.Context, s *reconcileState) (bool, error) {
+	st := &s.job.Status
 	running := false
 	for i := range st.Replicas {
 		if _, err := c.observe(ctx, s, &st.Replicas[i]); err != nil {
-			return err
+			return false, err
 		}
 		if st.Replicas[i].State == v1alpha1.ReplicaRunning {
 			running = true
@@ -603,7 +586,7 @@ func (c *JobController) suspend(ctx context.Context, s *reconcileState) error {
 	}
 	if running {
 		s.requeue(200 * time.Millisecond)
-		return c.stopReplicas(ctx, job, st.Replicas)
+		return false, c.stopReplicas(ctx, s.job, st.Replicas)
 	}
 	if len(st.Replicas) > 0 {
 		st.Attempt++
@@ -611,6 +594,19 @@ func (c *JobController) suspend(ctx context.Context, s *reconcileState) error {
 	st.Replicas = nil
 	st.Admission = nil
 	st.NextAttemptTime = nil
+	return true, nil
+}
+
+// suspend stops the current attempt and releases the admission.
+func (c *JobController) suspend(ctx context.Context, s *reconcileState) error {
+	job := s.job
+	st := &job.Status
+	if st.Phase == v1alpha1.JobSuspended {
+		return nil
+	}
+	if done, err := c.endAttempt(ctx, s); !done || err != nil {
+		return err
+	}
 	st.Phase = v1alpha1.JobSuspended
 	setCondition(job, v1alpha1.JobConditionRunning, false, "Suspended", "runPolicy.suspend is true", s.now)
 	setCondition(job, v1alpha1.JobConditionAdmitted, false, "Suspended", "runPolicy.suspend is true; set it to false to resume", s.now)
