@@ -148,3 +148,13 @@ func TestGroupNamesHaveNoDashAndExplicitZeroReplicasIsAnError(t *testing.T) {
 		t.Errorf("Decode(replicas: 0) = %v", err)
 	}
 }
+
+func TestValidateFramework(t *testing.T) {
+	obj, err := v1alpha1.Decode([]byte(header + "spec: {framework: tensorflow, replicaGroups: [{name: w, template: {command: [x]}}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v1alpha1.Validate(obj); err == nil || !strings.Contains(err.Error(), "spec.framework: \"tensorflow\" is not a preset") {
+		t.Errorf("Validate = %v", err)
+	}
+}

@@ -34,7 +34,23 @@ type JobSpec struct {
 	// PlacementPolicy is BinPack (default: fill nodes and GPUs to limit
 	// fragmentation) or Spread.
 	PlacementPolicy string `json:"placementPolicy,omitempty"`
+	// Framework injects what a distributed framework expects into every
+	// replica: pytorch (MASTER_ADDR, WORLD_SIZE, RANK... and the PET_ forms
+	// torchrun reads), mpi (a hostfile for the launcher group), jax
+	// (JAX_COORDINATOR_ADDRESS...), or none (default: SKIFF_* identity only).
+	Framework string `json:"framework,omitempty"`
 }
+
+// Framework presets.
+const (
+	FrameworkNone    = "none"
+	FrameworkPyTorch = "pytorch"
+	FrameworkMPI     = "mpi"
+	FrameworkJAX     = "jax"
+)
+
+// MPILauncherGroup is the replica group that runs mpirun under the mpi preset.
+const MPILauncherGroup = "launcher"
 
 // TopologyRequest names the topology level a gang must (Required) or
 // should (Preferred) fit in. Exactly one is set.
@@ -138,6 +154,10 @@ type JobStatus struct {
 	CompletionTime  *metav1.Time `json:"completionTime,omitempty"`
 	// ObservedGeneration is the spec generation the controller last acted on.
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// CoordinatorPort is the rendezvous port of the current attempt under
+	// the pytorch and jax presets (MASTER_PORT), chosen free and stored
+	// before any replica starts.
+	CoordinatorPort int32 `json:"coordinatorPort,omitempty"`
 	// Preemptions counts how often the job was preempted and requeued.
 	Preemptions int32 `json:"preemptions,omitempty"`
 	// Preemption, while set, says the scheduler evicted the current attempt:

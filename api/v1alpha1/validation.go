@@ -163,6 +163,23 @@ func validateJobSpec(s *JobSpec, p *field.Path) field.ErrorList {
 			}
 		}
 	}
+	switch s.Framework {
+	case "", FrameworkNone, FrameworkPyTorch, FrameworkJAX:
+	case FrameworkMPI:
+		hasLauncher, hasWorker := false, false
+		for _, g := range s.ReplicaGroups {
+			if g.Name == MPILauncherGroup {
+				hasLauncher = true
+			} else {
+				hasWorker = true
+			}
+		}
+		if !hasLauncher || !hasWorker {
+			errs = append(errs, detail(p.Child("replicaGroups"), "the mpi preset needs a group named launcher (it runs mpirun) and at least one worker group"))
+		}
+	default:
+		errs = append(errs, detail(p.Child("framework"), fmt.Sprintf("%q is not a preset: use pytorch, mpi, jax or none", s.Framework)))
+	}
 	switch s.PlacementPolicy {
 	case "", BinPack, Spread:
 	default:

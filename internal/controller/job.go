@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +41,14 @@ type JobController struct {
 	StopGrace time.Duration
 	// Workers is the number of jobs reconciled at once.
 	Workers int
+	// WorkDir holds files the controller writes for jobs (MPI hostfiles).
+	WorkDir string
+	// NodeAddress maps a node to the address replicas reach it at; nil
+	// means loopback (every replica runs on this machine).
+	NodeAddress func(node string) string
+	// PickPort returns a free port for a job's rendezvous; nil asks the
+	// kernel for one on loopback.
+	PickPort func() (int, error)
 
 	queue workqueue.TypedRateLimitingInterface[string]
 }
@@ -238,6 +248,17 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 	}
 	if st.Phase == v1alpha1.JobPending || st.Phase == "" {
 		st.Phase = v1alpha1.JobAdmitted
+	}
+	if len(st.Replicas) == 0 && needsCoordinator(job) && st.CoordinatorPort == 0 {
+		// The rendezvous port is part of the intent: stored before any
+		// replica starts, so replicas of one attempt always agree on it.
+		port, err := c.pickPort()
+		if err != nil {
+			return fmt.Errorf("choosing a rendezvous port: %w", err)
+		}
+		st.CoordinatorPort = int32(port)
+		s.requeue(time.Millisecond)
+		return nil
 	}
 	if len(st.Replicas) == 0 {
 		// The intent is already durable: the stored admission and attempt
@@ -465,6 +486,14 @@ func (c *JobController) replicaSpec(job *v1alpha1.Job, rs *v1alpha1.ReplicaStatu
 		"SKIFF_ATTEMPT=" + strconv.Itoa(int(rs.Attempt)),
 		"SKIFF_REPLICA=" + fmt.Sprintf("%s-%d", rs.Group, rs.Index),
 	}
+	hostfile := ""
+	if job.Spec.Framework == v1alpha1.FrameworkMPI {
+		var err error
+		if hostfile, err = c.writeHostfile(job); err != nil {
+			return runtime.Replica{}, err
+		}
+	}
+	env = append(env, frameworkEnv(job, rs.Group, rs.Index, c.address, hostfile)...)
 	for _, e := range t.Env {
 		env = append(env, e.Name+"="+e.Value)
 	}
@@ -482,6 +511,18 @@ func (c *JobController) replicaSpec(job *v1alpha1.Job, rs *v1alpha1.ReplicaStatu
 }
 
 // restart ends the current attempt and schedules the next one.
+func (c *JobController) pickPort() (int, error) {
+	if c.PickPort != nil {
+		return c.PickPort()
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
 func (c *JobController) restart(s *reconcileState, count bool, format string, args ...any) {
 	st := &s.job.Status
 	delay := time.Duration(0)
@@ -494,6 +535,7 @@ func (c *JobController) restart(s *reconcileState, count bool, format string, ar
 	}
 	st.Attempt++
 	st.Replicas = nil
+	st.CoordinatorPort = 0
 	if delay > 0 {
 		t := metav1.NewTime(s.now.Add(delay))
 		st.NextAttemptTime = &t
@@ -594,6 +636,7 @@ func (c *JobController) endAttempt(ctx context.Context, s *reconcileState) (bool
 	st.Replicas = nil
 	st.Admission = nil
 	st.NextAttemptTime = nil
+	st.CoordinatorPort = 0
 	return true, nil
 }
 
@@ -658,6 +701,11 @@ func (c *JobController) finalize(ctx context.Context, job *v1alpha1.Job) (time.D
 	}
 	if waiting {
 		return 200 * time.Millisecond, nil
+	}
+	if c.WorkDir != "" {
+		if err := os.RemoveAll(c.jobDir(job)); err != nil {
+			return 0, fmt.Errorf("removing the job's files: %w", err)
+		}
 	}
 	job.Finalizers = removeString(job.Finalizers, ReplicasFinalizer)
 	return 0, c.Store.Update(ctx, job)

@@ -170,6 +170,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	var wg sync.WaitGroup
 	backoff := time.Duration(cfg.BackoffBaseSeconds * float64(time.Second))
 	jobs := &controller.JobController{Store: st, Runtime: rt, Clock: clk, Recorder: rec, Log: log,
+		WorkDir:   filepath.Join(cfg.DataDir, "jobs"),
 		StopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second, BackoffBase: backoff}
 	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Log: log}
 	for _, run := range []func(context.Context) error{jobs.Run, sched.Run} {
