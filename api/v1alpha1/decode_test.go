@@ -158,3 +158,14 @@ func TestValidateFramework(t *testing.T) {
 		t.Errorf("Validate = %v", err)
 	}
 }
+
+func TestTokenUserAdminIsReserved(t *testing.T) {
+	obj, err := v1alpha1.Decode([]byte("apiVersion: skiff.dev/v1alpha1\nkind: Token\nmetadata: {name: tk-x}\nspec: {user: admin, namespace: team-a, role: viewer, secretHash: \"sha256:00\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1alpha1.Default(obj)
+	if err := v1alpha1.Validate(obj); err == nil || !strings.Contains(err.Error(), "spec.user: \"admin\" is reserved") {
+		t.Errorf("Validate = %v", err)
+	}
+}

@@ -30,6 +30,9 @@ func validateNamespaceSpec(s *NamespaceSpec, p *field.Path) field.ErrorList {
 	return errs
 }
 
+// ReservedAdminUser is the user name of the admin token.
+const ReservedAdminUser = "admin"
+
 // ValidRole reports whether r is a role a token can carry.
 func ValidRole(r string) bool { return r == RoleViewer || r == RoleEditor || r == RoleAdmin }
 
@@ -37,6 +40,10 @@ func validateTokenSpec(s *TokenSpec, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if !userName.MatchString(s.User) {
 		errs = append(errs, detail(p.Child("user"), fmt.Sprintf("%q is not a user name: use 1 to 128 letters, digits and . _ @ : + - (starting with a letter or digit)", s.User)))
+	} else if s.User == ReservedAdminUser || strings.HasPrefix(s.User, "system:") {
+		// The audit log and policies' request.user must not be able to
+		// mistake a tenant's token for the cluster admin or the server.
+		errs = append(errs, detail(p.Child("user"), fmt.Sprintf("%q is reserved for the admin token and the server: choose another user name", s.User)))
 	}
 	if s.Namespace == "" {
 		errs = append(errs, detail(p.Child("namespace"), "required: name the namespace the token may reach"))

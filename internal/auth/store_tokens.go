@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,8 @@ type TokenCache struct {
 	mu     sync.RWMutex
 	byHash map[[sha256.Size]byte]cachedToken
 	byName map[string][sha256.Size]byte
+	// seen is the newest resourceVersion applied per token name.
+	seen map[string]int64
 }
 
 type cachedToken struct {
@@ -98,6 +101,7 @@ func (c *TokenCache) Replace(objs []v1alpha1.Object) {
 	defer c.mu.Unlock()
 	c.byHash = map[[sha256.Size]byte]cachedToken{}
 	c.byName = map[string][sha256.Size]byte{}
+	c.seen = map[string]int64{}
 	for _, o := range objs {
 		if t, ok := o.(*v1alpha1.Token); ok {
 			c.putLocked(t)
@@ -113,6 +117,19 @@ func (c *TokenCache) Apply(typ watch.EventType, obj v1alpha1.Object) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]int64{}
+	}
+	// Events can arrive twice and late (the server's own writes are applied
+	// at once, then come again from the watch): an event older than what
+	// the cache already reflects, including a deletion, must not bring a
+	// revoked token back.
+	if rv, _ := strconv.ParseInt(t.ResourceVersion, 10, 64); rv > 0 {
+		if rv <= c.seen[t.Name] {
+			return
+		}
+		c.seen[t.Name] = rv
+	}
 	if old, ok := c.byName[t.Name]; ok {
 		delete(c.byHash, old)
 		delete(c.byName, t.Name)

@@ -53,6 +53,19 @@ func TestTokenCache(t *testing.T) {
 	if _, ok := c.Authenticate("skf_c2"); !ok {
 		t.Error("the new secret is refused")
 	}
+	// A late event older than a revocation does not bring the token back.
+	fresh := token("tk-d", "skf_d", nil)
+	fresh.ResourceVersion = "10"
+	c.Apply(watch.Added, fresh)
+	gone := fresh.DeepCopy()
+	gone.ResourceVersion = "12"
+	c.Apply(watch.Deleted, gone)
+	stale := fresh.DeepCopy()
+	stale.ResourceVersion = "11"
+	c.Apply(watch.Modified, stale)
+	if _, ok := c.Authenticate("skf_d"); ok {
+		t.Error("a stale event revived a revoked token")
+	}
 	for _, bad := range []string{"", "skf_", "Bearer skf_a", "skf_admin "} {
 		if _, ok := c.Authenticate(bad); ok {
 			t.Errorf("%q accepted", bad)

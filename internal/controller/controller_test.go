@@ -500,3 +500,23 @@ func TestSameShape(t *testing.T) {
 		}
 	}
 }
+
+func TestPreemptionStopsReplicasWhoseListingWasLost(t *testing.T) {
+	h := newHarness(t)
+	h.create("lost", 1, 0, "4")
+	h.waitPhase("lost", v1alpha1.JobRunning)
+	// The pass that started the replica lost its status write: the stored
+	// job has an admission but no replica list when the preemption lands.
+	h.update("lost", func(j *v1alpha1.Job) {
+		j.Status.Replicas = nil
+		j.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: "InQueue", By: "default/other", Time: metav1.Now()}
+	})
+	h.waitFor("the running replica stopped", func() bool {
+		st, _ := h.rt.Status(h.ctx, "default", "lost-worker-0-0")
+		return st.State == runtime.Exited && st.Reason == "Stopped"
+	})
+	h.waitFor("requeued as a new attempt", func() bool { return h.job("lost").Status.Preemptions == 1 })
+	if a := h.job("lost").Status.Attempt; a < 1 {
+		t.Errorf("attempt %d after preemption: the next admission would reuse the old replica names", a)
+	}
+}

@@ -266,12 +266,7 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 		// most once. So the list is derived and the replicas started in this
 		// same pass; after a crash the next pass derives the same names and
 		// adopts what runs.
-		for _, p := range st.Admission.Placements {
-			st.Replicas = append(st.Replicas, v1alpha1.ReplicaStatus{
-				Name: ReplicaName(job.Name, p.Group, p.Index, st.Attempt), Group: p.Group, Index: p.Index,
-				Attempt: st.Attempt, State: v1alpha1.ReplicaPending,
-			})
-		}
+		st.Replicas = derivedReplicas(job)
 		st.NextAttemptTime = nil
 	}
 
@@ -617,6 +612,13 @@ func (c *JobController) evict(ctx context.Context, s *reconcileState) error {
 // attempt has ended; until then the job is requeued.
 func (c *JobController) endAttempt(ctx context.Context, s *reconcileState) (bool, error) {
 	st := &s.job.Status
+	if len(st.Replicas) == 0 && st.Admission != nil && st.NextAttemptTime == nil {
+		// A pass may have started the replicas and lost the status write
+		// that listed them (a conflict with the scheduler's preemption
+		// notice, say): the names are derived from the admission, so ask
+		// the runtime about every one of them.
+		st.Replicas = derivedReplicas(s.job)
+	}
 	running := false
 	for i := range st.Replicas {
 		if _, err := c.observe(ctx, s, &st.Replicas[i]); err != nil {
@@ -638,6 +640,20 @@ func (c *JobController) endAttempt(ctx context.Context, s *reconcileState) (bool
 	st.NextAttemptTime = nil
 	st.CoordinatorPort = 0
 	return true, nil
+}
+
+// derivedReplicas lists the replicas the current attempt's admission
+// implies, all Pending until observed.
+func derivedReplicas(job *v1alpha1.Job) []v1alpha1.ReplicaStatus {
+	st := &job.Status
+	out := make([]v1alpha1.ReplicaStatus, 0, len(st.Admission.Placements))
+	for _, p := range st.Admission.Placements {
+		out = append(out, v1alpha1.ReplicaStatus{
+			Name: ReplicaName(job.Name, p.Group, p.Index, st.Attempt), Group: p.Group, Index: p.Index,
+			Attempt: st.Attempt, State: v1alpha1.ReplicaPending,
+		})
+	}
+	return out
 }
 
 // suspend stops the current attempt and releases the admission.

@@ -14,9 +14,11 @@ import (
 // their namespace past its Namespace limits (running jobs, GPUs in use), on
 // top of queue quota. Jobs are considered in the order the scheduler would
 // take them, and every job let through counts against the budget as if it
-// were admitted, so one cycle can never overshoot a limit; the cost is that
-// a job may wait one more cycle behind a budgeted job that the scheduler
-// then does not admit. It returns the jobs the scheduler may consider and
+// were admitted, so one cycle can never overshoot a limit. The cost: a job
+// let through that the scheduler cannot admit (no quota or node room) keeps
+// its share of the budget for as long as it waits, holding back the
+// namespace's later jobs even when they would fit. Charging only actual
+// admissions needs the limits inside the core. It returns the jobs the scheduler may consider and
 // a waiting reason for each job held back.
 func holdForNamespaceLimits(pending, admitted []*v1alpha1.Job, namespaces []*v1alpha1.Namespace) ([]*v1alpha1.Job, map[string]string) {
 	limits := map[string]v1alpha1.NamespaceLimits{}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -309,12 +310,17 @@ func (l *SchedulingLoop) preempt(ctx context.Context, job *v1alpha1.Job, p sched
 	if job.Status.Preemption != nil || !scheduler.HoldsResources(job) {
 		return true, nil
 	}
-	job.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: p.Reason, By: p.By, Message: p.Message, Time: metav1.NewTime(now)}
+	by, msg := p.By, p.Message
+	if ns, _, _ := strings.Cut(p.By, "/"); ns != job.Namespace {
+		// Tenants see their own objects only: name no other namespace's job.
+		by, msg = "a job of another namespace", "the queue's preemption policy ("+p.Reason+") gave its resources away"
+	}
+	job.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: p.Reason, By: by, Message: msg, Time: metav1.NewTime(now)}
 	err := l.Store.Update(ctx, job)
 	switch {
 	case err == nil:
 		l.assumed.assume(job)
-		l.Recorder.Event(ctx, job, v1alpha1.EventWarning, "Preempting", "preempting (%s) for %s: %s", p.Reason, p.By, p.Message)
+		l.Recorder.Event(ctx, job, v1alpha1.EventWarning, "Preempting", "preempting (%s) for %s: %s", p.Reason, by, msg)
 		return true, nil
 	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
 		return false, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -188,8 +189,8 @@ func (c *namespaceCache) Apply(typ watch.EventType, obj v1alpha1.Object) {
 		delete(c.byName, ns.Name)
 		return
 	}
-	if cur := c.byName[ns.Name]; cur != nil && len(cur.ResourceVersion) >= len(ns.ResourceVersion) && cur.ResourceVersion > ns.ResourceVersion {
-		return
+	if cur := c.byName[ns.Name]; cur != nil && resourceVersionNumber(cur) > resourceVersionNumber(ns) {
+		return // a late event older than what the cache holds
 	}
 	c.byName[ns.Name] = ns
 }
@@ -205,4 +206,10 @@ func (c *namespaceCache) labels(name string) map[string]string {
 		return ns.Labels
 	}
 	return nil
+}
+
+// resourceVersionNumber orders resourceVersions, which are decimal revisions.
+func resourceVersionNumber(obj v1alpha1.Object) int64 {
+	n, _ := strconv.ParseInt(obj.GetResourceVersion(), 10, 64)
+	return n
 }
