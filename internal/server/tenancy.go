@@ -114,6 +114,11 @@ func (t *tenancy) admit(next apiserver.AdmitFunc) apiserver.AdmitFunc {
 		if err != nil {
 			return err
 		}
+		// A policy's defaults may have set fields: the object must still be
+		// one validation accepts (a few microseconds).
+		if err := v1alpha1.Validate(obj); err != nil {
+			return fmt.Errorf("after policy defaults: %w", err)
+		}
 		if err := next(ctx, op, obj, old); err != nil {
 			return err
 		}

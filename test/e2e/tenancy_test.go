@@ -273,6 +273,19 @@ spec:
 		if j := s.getJob("team-b", "defaulted"); j.Spec.Priority != 100 {
 			t.Errorf("team-b job priority %d, want the policy default 100", j.Spec.Priority)
 		}
+		// A default that produces an invalid object is caught by validation.
+		s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
+kind: Policy
+metadata: {name: team-c-bad-default}
+spec:
+  match: {kinds: [Job], namespaces: [team-c]}
+  default:
+  - field: spec.placementPolicy
+    expression: "'Random'"
+`, "apply", "-f", "-")
+		if _, errOut, code := s.skiff(jobYAML("team-c", "invalid", ""), "apply", "-f", "-"); code == 0 || !strings.Contains(errOut, "spec.placementPolicy") {
+			t.Errorf("a policy default made an invalid job: exit %d %s", code, errOut)
+		}
 		// Invalid CEL is refused at creation with the compiler's position; nothing is stored.
 		bad := "apiVersion: skiff.dev/v1alpha1\nkind: Policy\nmetadata: {name: broken}\nspec:\n  validate:\n  - expression: \"object.spec.priority <=\"\n"
 		code, body := s.call("POST", api+"/policies", s.token, bad)
