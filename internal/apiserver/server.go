@@ -182,7 +182,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = r.WithContext(auth.WithIdentity(r.Context(), id))
-	ri.user = id.Name
+	ri.user, ri.userNamespace, ri.tokenID = id.Name, id.Namespace, id.TokenID
 
 	switch {
 	case r.URL.Path == "/version":

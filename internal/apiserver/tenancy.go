@@ -35,12 +35,16 @@ const AuditPath = APIPrefix + "/audit"
 // requestInfo is what a request did, filled in as routing learns it and
 // written to the audit log when the request ends.
 type requestInfo struct {
-	user      string
-	verb      authz.Verb
-	kind      string
-	namespace string
-	name      string
-	denied    bool
+	user string
+	// userNamespace and tokenID say which credential acted: user names are
+	// chosen by whoever creates a token, so they alone do not identify it.
+	userNamespace string
+	tokenID       string
+	verb          authz.Verb
+	kind          string
+	namespace     string
+	name          string
+	denied        bool
 
 	mu       sync.Mutex
 	warnings []string
@@ -86,7 +90,7 @@ func (s *Server) recordAudit(ri *requestInfo, code int) {
 	if s.cfg.Audit == nil || ri.verb == "" {
 		return
 	}
-	e := audit.Event{Time: s.cfg.Clock().UTC(), User: ri.user, Verb: string(ri.verb), Kind: ri.kind,
+	e := audit.Event{Time: s.cfg.Clock().UTC(), User: ri.user, UserNamespace: ri.userNamespace, TokenID: ri.tokenID, Verb: string(ri.verb), Kind: ri.kind,
 		Namespace: ri.namespace, Name: ri.name, Allowed: !ri.denied && code != http.StatusUnauthorized && code != http.StatusForbidden, Code: code}
 	if err := s.cfg.Audit.Record(e); err != nil && s.cfg.Logger != nil {
 		s.cfg.Logger.Error("writing the audit log", "err", err)

@@ -15,12 +15,16 @@ import (
 
 // Event is one audit record.
 type Event struct {
-	Time      time.Time `json:"time"`
-	User      string    `json:"user"`
-	Verb      string    `json:"verb"`
-	Kind      string    `json:"kind,omitempty"`
-	Namespace string    `json:"namespace,omitempty"`
-	Name      string    `json:"name,omitempty"`
+	Time time.Time `json:"time"`
+	User string    `json:"user"`
+	// UserNamespace and TokenID identify the credential: the namespace the
+	// token belongs to and its ID (empty for the admin token).
+	UserNamespace string `json:"userNamespace,omitempty"`
+	TokenID       string `json:"tokenID,omitempty"`
+	Verb          string `json:"verb"`
+	Kind          string `json:"kind,omitempty"`
+	Namespace     string `json:"namespace,omitempty"`
+	Name          string `json:"name,omitempty"`
 	// Allowed is false when authentication (401) or authorization (403)
 	// refused the request; other failures (404, 409, 422) were allowed.
 	Allowed bool `json:"allowed"`

@@ -359,6 +359,13 @@ spec:
 		// A refused create is recorded before its body is read, so without a name.
 		find("carol", "create", "team-a", "", false, 403)
 		find("system:anonymous", "list", "team-a", "", false, 401)
+		// Each event names the credential, not only the user name its creator chose.
+		for _, e := range list.Items {
+			if e.User == "alice" && (e.UserNamespace != "team-a" || e.TokenID == "") {
+				t.Errorf("audit event of alice without her token's namespace and ID: %+v", e)
+				break
+			}
+		}
 		userOnly := s.mustSkiff("", "audit", "--user", "bob", "--since", "1h")
 		if !strings.Contains(userOnly, "bob") || strings.Contains(userOnly, "alice") {
 			t.Errorf("audit --user bob:\n%s", userOnly)
