@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
@@ -81,7 +82,24 @@ func (c *JobController) Run(ctx context.Context) error {
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "jobs", Clock: c.Clock})
 	defer c.queue.ShutDown()
 
-	go watchKind(ctx, c.Store, kindJob, c.Log, func(obj v1alpha1.Object) { c.queue.Add(keyOf(obj)) })
+	// Level-triggered: every add, change, delete and periodic resync of a
+	// job only enqueues its key; reconcile reads the job fresh.
+	jobs := newInformer(ctx, c.Store, kindJob)
+	enqueue := func(obj any) {
+		if o, ok := obj.(v1alpha1.Object); ok {
+			c.queue.Add(keyOf(o))
+		} else if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			c.queue.Add(d.Key)
+		}
+	}
+	if _, err := jobs.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, obj any) { enqueue(obj) },
+		DeleteFunc: enqueue,
+	}); err != nil {
+		return fmt.Errorf("watching jobs: %w", err)
+	}
+	go jobs.RunWithContext(ctx)
 	go c.watchExits(ctx)
 	for i := 0; i < c.Workers; i++ {
 		go c.worker(ctx)
