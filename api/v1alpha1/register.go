@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -128,3 +129,15 @@ type ObjectList interface {
 
 // GroupVersionKind is the full type name of a kind.
 func (k Kind) GroupVersionKind() schema.GroupVersionKind { return GroupVersion.WithKind(k.Kind) }
+
+// Revision turns a resourceVersion into a number that orders versions. Skiff's stores (and the
+// Kubernetes API's etcd) issue decimal revisions that only grow, so a caller
+// comparing two versions of one object, e.g. to drop a late watch event, can
+// compare these numbers; an empty or foreign version is 0.
+func Revision(resourceVersion string) int64 {
+	n, err := strconv.ParseInt(resourceVersion, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,7 +123,7 @@ func (c *TokenCache) Apply(typ watch.EventType, obj v1alpha1.Object) {
 	// at once, then come again from the watch): an event older than what
 	// the cache already reflects, including a deletion, must not bring a
 	// revoked token back.
-	if rv, _ := strconv.ParseInt(t.ResourceVersion, 10, 64); rv > 0 {
+	if rv := v1alpha1.Revision(t.ResourceVersion); rv > 0 {
 		if rv <= c.seen[t.Name] {
 			return
 		}

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"strconv"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -73,7 +72,7 @@ func (a *assumeCache) merge(cached []*v1alpha1.Job) []*v1alpha1.Job {
 		key := keyOf(j)
 		seen[key] = true
 		if as, ok := a.objects[key]; ok {
-			if rv(as) > rv(j) {
+			if v1alpha1.Revision(as.ResourceVersion) > v1alpha1.Revision(j.ResourceVersion) {
 				out = append(out, as)
 				continue
 			}
@@ -88,9 +87,4 @@ func (a *assumeCache) merge(cached []*v1alpha1.Job) []*v1alpha1.Job {
 		}
 	}
 	return out
-}
-
-func rv(obj v1alpha1.Object) int64 {
-	n, _ := strconv.ParseInt(obj.GetResourceVersion(), 10, 64)
-	return n
 }

@@ -194,14 +194,10 @@ func (e *Engine) Apply(typ watch.EventType, obj v1alpha1.Object) {
 	}
 	// Never replace a newer version with an older one (a watch event
 	// arriving after the API server's own Apply).
-	if cur := e.policies[p.Name]; cur != nil && rvLess(c.ResourceVersion, cur.ResourceVersion) {
+	if cur := e.policies[p.Name]; cur != nil && v1alpha1.Revision(c.ResourceVersion) < v1alpha1.Revision(cur.ResourceVersion) {
 		return
 	}
 	e.policies[p.Name] = c
-}
-
-func rvLess(a, b string) bool {
-	return len(a) < len(b) || (len(a) == len(b) && a < b)
 }
 
 // reuseOrCompile keeps the compiled programs of an unchanged

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -194,7 +193,7 @@ func (c *namespaceCache) Apply(typ watch.EventType, obj v1alpha1.Object) {
 		delete(c.byName, ns.Name)
 		return
 	}
-	if cur := c.byName[ns.Name]; cur != nil && resourceVersionNumber(cur) > resourceVersionNumber(ns) {
+	if cur := c.byName[ns.Name]; cur != nil && v1alpha1.Revision(cur.ResourceVersion) > v1alpha1.Revision(ns.ResourceVersion) {
 		return // a late event older than what the cache holds
 	}
 	c.byName[ns.Name] = ns
@@ -211,10 +210,4 @@ func (c *namespaceCache) labels(name string) map[string]string {
 		return ns.Labels
 	}
 	return nil
-}
-
-// resourceVersionNumber orders resourceVersions, which are decimal revisions.
-func resourceVersionNumber(obj v1alpha1.Object) int64 {
-	n, _ := strconv.ParseInt(obj.GetResourceVersion(), 10, 64)
-	return n
 }
