@@ -4,43 +4,16 @@ import (
 	"context"
 	"sync"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 
 	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/store"
+	"skiff.dev/skiff/internal/watchcache"
 )
-
-// storeListWatch lets client-go's reflector and informers list and watch a
-// kind of the skiff store, so controllers read an in-memory cache instead of
-// listing the store on every pass.
-type storeListWatch struct {
-	ctx   context.Context
-	store store.Store
-	kind  v1alpha1.Kind
-}
-
-func (lw *storeListWatch) List(metav1.ListOptions) (k8sruntime.Object, error) {
-	list := lw.kind.NewList().(v1alpha1.ObjectList)
-	if err := lw.store.List(lw.ctx, list, store.ListOptions{}); err != nil {
-		return nil, err
-	}
-	return list, nil
-}
-
-func (lw *storeListWatch) Watch(opts metav1.ListOptions) (watch.Interface, error) {
-	return lw.store.Watch(lw.ctx, lw.kind, store.ListOptions{ResourceVersion: opts.ResourceVersion})
-}
-
-// IsWatchListSemanticsUnSupported tells the reflector to list then watch:
-// the store has no streaming-list (sendInitialEvents) mode.
-func (lw *storeListWatch) IsWatchListSemanticsUnSupported() bool { return true }
 
 // newInformer returns an informer over one kind of the store.
 func newInformer(ctx context.Context, s store.Store, k v1alpha1.Kind) cache.SharedIndexInformer {
-	return cache.NewSharedIndexInformer(&storeListWatch{ctx: ctx, store: s, kind: k}, k.New(), resyncPeriod, cache.Indexers{})
+	return watchcache.NewInformer(ctx, s, k)
 }
 
 // assumeCache remembers objects this process just wrote, until the informer

@@ -1,10 +1,6 @@
 package controller
 
-import (
-	"time"
-
-	"skiff.dev/skiff/api/v1alpha1"
-)
+import "skiff.dev/skiff/api/v1alpha1"
 
 var (
 	kindJob    = mustKind("Job")
@@ -24,7 +20,3 @@ func mustKind(name string) v1alpha1.Kind {
 }
 
 func keyOf(obj v1alpha1.Object) string { return obj.GetNamespace() + "/" + obj.GetName() }
-
-// resyncPeriod bounds how long a missed notification can delay a reconcile:
-// informers hand every cached object to their handlers again this often.
-const resyncPeriod = 30 * time.Second

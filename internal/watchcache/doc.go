@@ -1,5 +1,8 @@
-// Package watchcache keeps an in-memory view of one kind up to date from
-// the Store: it lists once, then follows a watch from the list's revision
-// and relists when the watch expires or breaks. The authenticator (tokens)
-// and the policy engine use it so that neither reads the store per request.
+// Package watchcache keeps in-memory views of the Store with client-go
+// informers: NewInformer adapts a kind of the Store to client-go's
+// reflector (list, watch from the list's revision, relist when the watch
+// expires or breaks), and Start feeds such an informer into a Handler. The
+// scheduling loop, the job controller, the authenticator (tokens), the
+// policy engine and admission read these views so that none of them reads
+// the store per request or per cycle.
 package watchcache
