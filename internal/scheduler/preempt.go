@@ -97,8 +97,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		}
 		names := ""
 		for i, v := range victims {
-			v.evicting, v.by = true, j.key
-			st.evicting = append(st.evicting, v)
+			st.evicted(v, j.key)
 			p := Preemption{Namespace: v.job.Namespace, Name: v.job.Name, By: j.key, Reason: PreemptInQueue}
 			if v.queue == q {
 				p.Message = "preempted by " + j.key + " (priority " + itoa(int(prio)) + ") of queue " + q.name + ", which outranks priority " + itoa(int(v.job.Spec.Priority))

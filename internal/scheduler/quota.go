@@ -38,6 +38,13 @@ type queueState struct {
 	headNsec int32
 	headSec  int64
 	nextPrio int32 // unused: the prefetching load in refresh
+	// gen counts the admissions that changed this queue's quota state: its
+	// cohort's counter, or its own without a cohort (see memo.go).
+	gen *uint64
+	// memo remembers the latest quota failures (see memo.go).
+	memo     [memoSize]failMemo
+	memoNext int
+	ownGen   uint64
 }
 
 // queueFlavor is a queue's quota and usage in one flavor.
@@ -61,6 +68,7 @@ type cohortState struct {
 	name    string
 	members []*queueState
 	pools   map[string]*pool
+	gen     uint64 // admissions in any member (see memo.go)
 }
 
 func newQueueState(q *v1alpha1.Queue, cohorts map[string]*cohortState) *queueState {
@@ -77,6 +85,9 @@ func newQueueState(q *v1alpha1.Queue, cohorts map[string]*cohortState) *queueSta
 		}
 		c.members = append(c.members, qs)
 		qs.cohort = c
+		qs.gen = &c.gen
+	} else {
+		qs.gen = &qs.ownGen
 	}
 	if pol := q.Spec.Preemption; pol != nil {
 		qs.inQueue = pol.WithinQueue == v1alpha1.PreemptLowerPriority

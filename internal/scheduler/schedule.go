@@ -96,6 +96,8 @@ type jobInfo struct {
 	*running
 	spread bool // placementPolicy Spread
 	topo   bool // spec.topology.required is set
+	// spec.topology, so that comparing demands need not read the job
+	topology *v1alpha1.TopologyRequest
 }
 
 // groupInfo is a replica group's request, sizes and name (kept here so
@@ -119,7 +121,8 @@ func (ji *jobInfo) fill(more *[]groupInfo) {
 	j := ji.job
 	ji.prio, ji.est = j.Spec.Priority, estimate(j)
 	ji.spread = j.Spec.PlacementPolicy == v1alpha1.Spread
-	ji.topo = j.Spec.Topology != nil && j.Spec.Topology.Required != ""
+	ji.topology = j.Spec.Topology
+	ji.topo = ji.topology != nil && ji.topology.Required != ""
 	t := j.CreationTimestamp.Time
 	ji.sec, ji.nsec = t.Unix(), int32(t.Nanosecond())
 	n := len(j.Spec.ReplicaGroups)
@@ -218,6 +221,10 @@ type state struct {
 	evicting []*jobInfo
 	// reservations made this cycle (backfill); capped to bound the work
 	reservations int
+	// preemptors are the keys of the jobs that evictions are for, and
+	// evictGen counts evictions (see memo.go)
+	preemptors map[string]bool
+	evictGen   uint64
 	// scratch for the hot path: reasons are rendered into why and stored
 	// through text; sizes and pl serve tryAdmit.
 	why   []byte
@@ -267,8 +274,7 @@ func (st *state) addNodes(snap Snapshot) {
 		ji.flavor = adm.Flavor
 		ji.used = AdmittedRequest(j)
 		if p := j.Status.Preemption; p != nil {
-			ji.evicting, ji.by = true, p.By
-			st.evicting = append(st.evicting, ji)
+			st.evicted(ji, p.By)
 		}
 		if j.Status.StartTime != nil {
 			ji.start = j.Status.StartTime.Time
@@ -431,6 +437,9 @@ func (st *state) consider(q *queueState, j *jobInfo, pos int) (admitted, blocks 
 		st.waiting.set(j.key, "namespace "+quote(j.job.Namespace)+" may not submit to queue "+quote(q.name)+": use a queue that lists it in spec.namespaces")
 		return false, false
 	}
+	if m := st.recall(q, j); m != "" {
+		return false, st.waitWith(q, j, pos, append(st.why[:0], m...))
+	}
 	a := st.tryAdmit(q, j)
 	if a.ok {
 		st.admit(Admission{Namespace: j.job.Namespace, Name: j.job.Name,
@@ -446,14 +455,22 @@ func (st *state) consider(q *queueState, j *jobInfo, pos int) (admitted, blocks 
 			b = append(b, "; "...)
 			b = append(b, msg...)
 		}
+	} else {
+		st.remember(q, j, b)
 	}
+	return false, st.waitWith(q, j, pos, b)
+}
+
+// waitWith records j's waiting reason b with j's position in q, and
+// reports whether j blocks the rest of a StrictFIFO queue.
+func (st *state) waitWith(q *queueState, j *jobInfo, pos int, b []byte) bool {
 	b = append(b, "; position "...)
 	b = strconv.AppendInt(b, int64(pos), 10)
 	b = append(b, " in queue "...)
 	b = append(b, q.name...)
 	st.why = b
 	st.waiting.set(j.key, st.text.str(b))
-	return false, q.strict
+	return q.strict
 }
 
 type attempt struct {
@@ -503,6 +520,7 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 				ok, topo = pl.place()
 				if ok {
 					qf.add(req)
+					*q.gen++
 					a.ok, a.flavor, a.placements = true, qf.name, pl.placements()
 					st.why = b[:0]
 					return a
