@@ -45,6 +45,7 @@ type SchedulingLoop struct {
 	kick          chan struct{}
 	informers     map[string]cache.SharedIndexInformer
 	assumed       assumeCache
+	sched         scheduler.Scheduler // Cycle's; keeps what it read from pending jobs
 	mu            sync.Mutex
 	reasonWritten map[string]time.Time
 }
@@ -192,7 +193,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 	}
 	pending, held := holdForNamespaceLimits(pending, snap.Admitted, cached[v1alpha1.Namespace](l, "Namespace"))
 	now := l.Clock.Now()
-	plan := scheduler.Schedule(snap, pending, now)
+	plan := l.sched.Schedule(snap, pending, now)
 	if plan.Waiting == nil {
 		plan.Waiting = map[string]string{}
 	}

@@ -21,4 +21,8 @@
 //   - backfill.go: reservations for blocked jobs from running jobs'
 //     expected ends, so backfilled jobs never delay them.
 //   - feasible.go: the admission-time check that a job could ever run.
+//   - memo.go: within a cycle, a queue's quota failures are remembered so
+//     that jobs asking for the same thing reuse the outcome.
+//   - cache.go: Scheduler, which keeps what it read from pending jobs
+//     between cycles (the live server's way of calling the core).
 package scheduler

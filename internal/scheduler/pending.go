@@ -121,9 +121,7 @@ func sortPending(seg []pendingKey, pending []*v1alpha1.Job, buf []pendingKey) []
 // beside addNodes.
 func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 	pj := &pendingJobs{segs: make([]int32, len(st.queueList))}
-	keys := make([]pendingKey, len(pending))
-	qidx := make([]int32, len(pending))
-	read := make([]jobInfo, len(pending)) // in submission order, at first
+	keys, qidx, read := st.cache.buffers(len(pending)) // read: in submission order, at first
 	// The jobs are read in two halves when there are many.
 	half := len(pending)
 	if len(pending) >= parallelMin {
@@ -132,7 +130,9 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 	type halfResult struct {
 		counts  []int32
 		missing []waitEntry
+		misses  []int32 // jobs the cache did not know, to add to it
 	}
+	cache := st.cache
 	readHalf := func(lo, hi int, r *halfResult) {
 		r.counts = make([]int32, len(st.queueList))
 		var missing map[string]string
@@ -144,7 +144,16 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 		var headers [][]groupInfo
 		for i := lo; i < hi; i++ {
 			j := pending[i]
-			name := j.Spec.Queue
+			var known *cachedJob
+			var name string
+			if cache != nil {
+				known = cache.jobs[j]
+			}
+			if known != nil {
+				name = known.queue
+			} else {
+				name = j.Spec.Queue
+			}
 			q := last
 			if q == nil || q.name != name {
 				q = st.queues[name]
@@ -160,17 +169,23 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 					missing[name] = reason
 				}
 				r.missing = append(r.missing, waitEntry{Key(j), reason})
-				keys[i].pos = int32(i)
+				keys[i] = pendingKey{pos: int32(i)}
 				continue
 			}
 			last = q
 			qidx[i] = int32(q.idx)
 			r.counts[q.idx]++
 			ji := &read[i]
+			if known != nil {
+				known.seen = cache.cycle
+				*ji = known.info
+				keys[i] = pendingKey{sec: ji.sec, nsec: ji.nsec, prio: ji.prio, pos: int32(i)}
+				continue
+			}
 			kb = append(kb[:0], j.Namespace...)
 			kb = append(kb, '/')
 			kb = append(kb, j.Name...)
-			ji.job, ji.key = j, arena.str(kb)
+			*ji = jobInfo{job: j, key: arena.str(kb)}
 			var g *[]groupInfo
 			if n := len(j.Spec.ReplicaGroups); n != 1 {
 				if cap(more)-len(more) < n {
@@ -185,6 +200,9 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 			}
 			ji.fill(g)
 			keys[i] = pendingKey{sec: ji.sec, nsec: ji.nsec, prio: ji.prio, pos: int32(i)}
+			if cache != nil {
+				r.misses = append(r.misses, int32(i))
+			}
 		}
 	}
 	var first, second halfResult
@@ -205,6 +223,13 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 		readHalf(0, len(pending), &first)
 	}
 	pj.missing = append(first.missing, second.missing...)
+	if cache != nil {
+		for _, misses := range [][]int32{first.misses, second.misses} {
+			for _, i := range misses {
+				cache.jobs[pending[i]] = &cachedJob{info: read[i], queue: pending[i].Spec.Queue, seen: cache.cycle}
+			}
+		}
+	}
 	// Queue by queue, in submission order (counts become the ends).
 	counts := pj.segs
 	n := int32(0)

@@ -225,6 +225,9 @@ type state struct {
 	// evictGen counts evictions (see memo.go)
 	preemptors map[string]bool
 	evictGen   uint64
+	// cache, when not nil, holds what earlier cycles read from pending
+	// jobs (see Scheduler)
+	cache *jobCache
 	// scratch for the hot path: reasons are rendered into why and stored
 	// through text; sizes and pl serve tryAdmit.
 	why   []byte
@@ -331,10 +334,17 @@ func (st *state) release(j *jobInfo, sign int64) {
 // A job that does not fit may preempt (see preempt.go). now dates running
 // jobs' expected ends for backfill.
 func Schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time) Plan {
+	return schedule(snap, pending, now, nil)
+}
+
+// schedule is Schedule, reading pending jobs through cache when it is not
+// nil (see Scheduler).
+func schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time, cache *jobCache) Plan {
 	// Building the state (nodes, indexes, admitted jobs) and reading the
 	// pending jobs are independent once the queues exist: at cluster scale
 	// they run side by side. Neither writes anything the other reads.
 	st := newState(snap, now)
+	st.cache = cache
 	var failed any
 	built := make(chan struct{})
 	go func() {

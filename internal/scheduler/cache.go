@@ -1,0 +1,69 @@
+package scheduler
+
+import (
+	"time"
+
+	"skiff.dev/skiff/api/v1alpha1"
+)
+
+// Scheduler runs cycles like Schedule and keeps, from one cycle to the
+// next, what it derived from each pending job (its key, order, queue and
+// request), so that a cycle reads only the jobs it has not seen before.
+// The live server, which passes the same pending jobs cycle after cycle,
+// uses one.
+//
+// It relies on the informer convention: a job object is never modified
+// once passed in; a changed job is a new object. Callers that modify jobs
+// in place must use Schedule. A Scheduler is not safe for concurrent use.
+type Scheduler struct {
+	cache jobCache
+}
+
+type jobCache struct {
+	jobs  map[*v1alpha1.Job]*cachedJob
+	cycle uint32
+	// a cycle's working arrays, reused by the next (see buffers)
+	keys []pendingKey
+	qidx []int32
+	read []jobInfo
+}
+
+// buffers returns the working arrays for n pending jobs: the cache's,
+// reused from the last cycle (no plan refers to them), or new ones
+// without a cache. Their contents are stale; readPending overwrites
+// every element it later reads.
+func (c *jobCache) buffers(n int) ([]pendingKey, []int32, []jobInfo) {
+	if c == nil {
+		return make([]pendingKey, n), make([]int32, n), make([]jobInfo, n)
+	}
+	if cap(c.read) < n {
+		c.keys, c.qidx, c.read = make([]pendingKey, n), make([]int32, n), make([]jobInfo, n)
+	}
+	return c.keys[:n], c.qidx[:n], c.read[:n]
+}
+
+type cachedJob struct {
+	info  jobInfo // as a pending job (running is nil)
+	queue string  // spec.queue
+	seen  uint32  // the last cycle that passed the job
+}
+
+// Schedule is Schedule (the function) with the cache.
+func (s *Scheduler) Schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time) Plan {
+	c := &s.cache
+	if c.jobs == nil {
+		c.jobs = make(map[*v1alpha1.Job]*cachedJob, len(pending))
+	}
+	c.cycle++
+	plan := schedule(snap, pending, now, c)
+	// Forget the jobs no longer pending once they make up a quarter of the
+	// cache, so that sweeping costs little per cycle.
+	if len(c.jobs) > len(pending)+len(pending)/4+1024 {
+		for j, e := range c.jobs {
+			if e.seen != c.cycle {
+				delete(c.jobs, j)
+			}
+		}
+	}
+	return plan
+}
