@@ -95,8 +95,8 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		if victims == nil {
 			continue
 		}
-		names := ""
-		for i, v := range victims {
+		names, others := "", 0
+		for _, v := range victims {
 			st.evicted(v, j.key)
 			p := Preemption{Namespace: v.job.Namespace, Name: v.job.Name, By: j.key, Reason: PreemptInQueue}
 			if v.queue == q {
@@ -106,10 +106,22 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 				p.Message = "preempted by " + j.key + ": queue " + q.name + " reclaims the " + qf.name + " quota it lent to queue " + v.queue.name
 			}
 			st.plan.Preemptions = append(st.plan.Preemptions, p)
-			if i > 0 {
+			// The reason is j's owner's to read: other namespaces' jobs
+			// are counted, not named.
+			if v.job.Namespace != j.job.Namespace {
+				others++
+				continue
+			}
+			if names != "" {
 				names += ", "
 			}
 			names += v.key
+		}
+		if others > 0 {
+			if names != "" {
+				names += " and "
+			}
+			names += itoa(others) + " of other namespaces"
 		}
 		return "preempting " + itoa(len(victims)) + " job(s) in flavor " + qf.name + " (" + names + "); admitted once they stop", true
 	}

@@ -382,14 +382,24 @@ func schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time, cache *jobC
 		_, blocks := st.consider(q, j, q.next)
 		if blocks {
 			q.done = true
-			b := append(st.why[:0], "waiting behind "...)
-			b = append(b, j.key...)
-			b = append(b, " in StrictFIFO queue "...)
-			b = append(b, q.name...)
-			b = append(b, "; position "...)
-			prefix := len(b)
-			for i, rest := range q.pending[q.next:] {
-				b = strconv.AppendInt(b[:prefix], int64(q.next+i+1), 10)
+			// Jobs of other namespaces learn that a job blocks them, not
+			// which one.
+			b := st.why[:0]
+			var mine, others string
+			for i := range q.pending[q.next:] {
+				rest := &q.pending[q.next+i]
+				if rest.job.Namespace == j.job.Namespace {
+					if mine == "" {
+						mine = "waiting behind " + j.key + " in StrictFIFO queue " + q.name + "; position "
+					}
+					b = append(b[:0], mine...)
+				} else {
+					if others == "" {
+						others = "waiting behind a job of another namespace in StrictFIFO queue " + q.name + "; position "
+					}
+					b = append(b[:0], others...)
+				}
+				b = strconv.AppendInt(b, int64(q.next+i+1), 10)
 				b = append(b, " in queue "...)
 				b = append(b, q.name...)
 				st.waiting.set(rest.key, st.text.str(b))
