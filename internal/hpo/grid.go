@@ -3,6 +3,7 @@ package hpo
 import (
 	"fmt"
 	"math/bits"
+	"strconv"
 	"slices"
 )
 
@@ -40,7 +41,7 @@ func newGrid(c *compiled, cfg gridConfig, seed uint64) (*grid, error) {
 				if d.Type == Int { // hit the bounds exactly, not the widened edges
 					u = d.toUnit(d.Min) + u*(d.toUnit(d.Max)-d.toUnit(d.Min))
 				}
-				vs = append(vs, d.fromUnit(u))
+				vs = append(vs, tidy(d.fromUnit(u), d))
 			}
 			vs = slices.Compact(vs)
 		}
@@ -63,6 +64,16 @@ func newGrid(c *compiled, cfg gridConfig, seed uint64) (*grid, error) {
 		g.b = rng.Uint64N(g.total)
 	}
 	return g, nil
+}
+
+// tidy rounds a grid value to 12 significant digits, so that a log grid
+// from 1e-4 to 1e-1 reads 0.001 rather than 0.0010000000000000002.
+func tidy(v float64, d dim) float64 {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
+	if err != nil || r < d.Min || r > d.Max {
+		return v
+	}
+	return r
 }
 
 func gcd(a, b uint64) uint64 {
