@@ -3,8 +3,8 @@ package hpo
 import (
 	"fmt"
 	"math/bits"
-	"strconv"
 	"slices"
+	"strconv"
 )
 
 type gridConfig struct {
