@@ -80,7 +80,7 @@ func parseAlgorithm(a Algorithm, path *field.Path) (algorithmConfig, field.Error
 	case AlgorithmTPE:
 		cfg.tpe = tpeConfig{
 			startup:     st.int("startupTrials", 10, 1, 1<<20),
-			gamma:       st.float("gamma", 0.15, 0, 1),
+			gamma:       st.float("gamma", 0.25, 0, 1),
 			maxBelow:    st.int("maxBelow", 25, 1, 1<<20),
 			candidates:  st.int("candidates", 24, 1, 1<<16),
 			priorWeight: st.float("priorWeight", 1, 0, math.Inf(1)),

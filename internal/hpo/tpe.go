@@ -141,9 +141,9 @@ func newParzen(c *compiled, obs []observation, priorWeight float64) *parzen {
 	// Scott-like bandwidth shrinking with the number of observations and
 	// the dimension, with a floor so that a few observations do not
 	// collapse into spikes.
-	bw := 0.2 * math.Pow(float64(max(n, 1)), -1/float64(len(c.dims)+4))
+	shrink := math.Pow(float64(max(n, 1)), -1/float64(len(c.dims)+4))
 	minBW := 1 / math.Min(100, float64(1+k))
-	bw = math.Min(1, math.Max(bw, minBW))
+	bw := math.Min(1, math.Max(0.2*shrink, minBW))
 	p.mu = make([][]float64, len(c.dims))
 	p.sigma = make([][]float64, len(c.dims))
 	p.logZ = make([][]float64, len(c.dims))

@@ -215,8 +215,9 @@ func (t *Table) key(a hpo.Assignment) string {
 
 // Lookup returns the row of a configuration. A configuration the table
 // lacks (a table that is not a full grid) is answered by the nearest row:
-// fewest differing parameters, then the smallest index distance along
-// Discrete parameters, then the first such row.
+// fewest differing parameters, then fewest differing Categorical ones,
+// then the smallest index distance along Discrete ones, then the first
+// such row.
 func (t *Table) Lookup(a hpo.Assignment) int {
 	if i, ok := t.index[t.key(a)]; ok {
 		return i
@@ -230,19 +231,22 @@ func (t *Table) Lookup(a hpo.Assignment) int {
 			want[d] = slices.Index(p.Values, a[p.Name])
 		}
 	}
-	best, bestDiff, bestDist := 0, math.MaxInt, math.MaxInt
+	best, bestDiff, bestCat, bestDist := 0, math.MaxInt, math.MaxInt, math.MaxInt
 	for i, c := range t.coords {
-		diff, dist := 0, 0
+		diff, cat, dist := 0, 0, 0
 		for d := range c {
-			if c[d] != want[d] {
-				diff++
-				if t.Space.Parameters[d].Type == hpo.Discrete {
-					dist += abs(c[d] - want[d])
-				}
+			if c[d] == want[d] {
+				continue
+			}
+			diff++
+			if t.Space.Parameters[d].Type == hpo.Discrete {
+				dist += abs(c[d] - want[d])
+			} else {
+				cat++
 			}
 		}
-		if diff < bestDiff || (diff == bestDiff && dist < bestDist) {
-			best, bestDiff, bestDist = i, diff, dist
+		if diff < bestDiff || (diff == bestDiff && (cat < bestCat || (cat == bestCat && dist < bestDist))) {
+			best, bestDiff, bestCat, bestDist = i, diff, cat, dist
 		}
 	}
 	return best
