@@ -136,7 +136,7 @@ Example:
 				if err != nil {
 					return err
 				}
-				es := hpo.EarlyStopping{Name: a.Name, Settings: a.Settings}
+				es := hpo.EarlyStopping(a)
 				if (es.Name == hpo.StopASHA || es.Name == hpo.StopHyperband) && es.Settings["maxResource"] == "" {
 					if es.Settings == nil {
 						es.Settings = map[string]string{}

@@ -51,10 +51,6 @@ type Assignment map[string]string
 
 var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
-// maxGridInts bounds how many integers an Int parameter may enumerate in a
-// grid before the grid asks for a coarser step.
-const maxGridInts = 1 << 16
-
 // Validate returns the problems of the space, each at its field path below
 // path (e.g. spec.parameters[2].max), with the fix in the detail.
 func (s Space) Validate(path *field.Path) field.ErrorList {

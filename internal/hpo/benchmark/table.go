@@ -86,13 +86,13 @@ func ReadTable(r io.Reader, name string) (*Table, error) {
 			seeds = append(seeds, i)
 		} else {
 			if len(seeds) > 0 {
-				return nil, fmt.Errorf("header: parameter column %q comes after a result column; put parameters first, then seed0, seed1, ...", h)
+				return nil, fmt.Errorf("header: parameter column %q comes after a result column; put parameters first, then seed0, seed1 and so on", h)
 			}
 			params = append(params, i)
 		}
 	}
 	if len(params) == 0 || len(seeds) == 0 {
-		return nil, fmt.Errorf("header %v: need parameter columns followed by result columns named seed0, seed1, ...", header)
+		return nil, fmt.Errorf("header %v: need parameter columns followed by result columns named seed0, seed1 and so on", header)
 	}
 	var raw [][]string
 	var values [][]float64
