@@ -140,9 +140,8 @@ func RunCurves(o CurveOptions) ([]CurveResult, error) {
 	return out, nil
 }
 
-// simulate runs one search: trials start in order on Parallel workers that
-// advance one step per tick; after each step the trial reports and the
-// stopper is asked. It returns the budget fraction used, the relative gap
+// simulate runs one search: trials start in order on Parallel workers;
+// after each step the trial reports and the stopper is asked. It returns the budget fraction used, the relative gap
 // of the returned trial, whether that is within 1% of the best, and
 // whether full training of every trial would have been.
 func simulate(s hpo.Stopper, o CurveOptions, repeat int) (frac, gap float64, within, fullWithin bool) {
@@ -160,31 +159,44 @@ func simulate(s hpo.Stopper, o CurveOptions, repeat int) (frac, gap float64, wit
 	}
 	obs := func(i, t int) float64 { return cs[i].at(t, T) + noise[i][t] }
 
+	// Each trial's steps take their own time (bigger models train slower),
+	// so with Parallel > 1 trials reach rungs out of order, as in a real
+	// cluster: the next event is the step that finishes first.
+	stepTime := make([]float64, o.Trials)
+	for i := range stepTime {
+		stepTime[i] = 0.5 + 1.5*rng.Float64()
+	}
 	trials := make([]hpo.Trial, 0, o.Trials)
-	var running []int
-	steps := 0
-	for len(trials) < o.Trials || len(running) > 0 {
-		for len(running) < o.Parallel && len(trials) < o.Trials {
-			running = append(running, len(trials))
+	next := map[int]float64{} // running trial -> time its next step ends
+	now, steps := 0.0, 0
+	for len(trials) < o.Trials || len(next) > 0 {
+		for len(next) < o.Parallel && len(trials) < o.Trials {
+			i := len(trials)
 			trials = append(trials, hpo.Trial{State: hpo.Running})
+			next[i] = now + stepTime[i]
 		}
-		var still []int
-		for _, i := range running {
-			t := len(trials[i].Reports) + 1
-			steps++
-			v := obs(i, t)
-			trials[i].Reports = append(trials[i].Reports, hpo.Report{Step: int64(t), Value: v})
-			trials[i].Value = v
-			switch {
-			case t == T:
-				trials[i].State = hpo.Succeeded
-			case s.ShouldStop(trials, i).Stop:
-				trials[i].State = hpo.EarlyStopped
-			default:
-				still = append(still, i)
+		i := -1
+		for j, at := range next {
+			if i < 0 || at < next[i] || (at == next[i] && j < i) {
+				i = j
 			}
 		}
-		running = still
+		now = next[i]
+		t := len(trials[i].Reports) + 1
+		steps++
+		v := obs(i, t)
+		trials[i].Reports = append(trials[i].Reports, hpo.Report{Step: int64(t), Value: v})
+		trials[i].Value = v
+		switch {
+		case t == T:
+			trials[i].State = hpo.Succeeded
+			delete(next, i)
+		case s.ShouldStop(trials, i).Stop:
+			trials[i].State = hpo.EarlyStopped
+			delete(next, i)
+		default:
+			next[i] = now + stepTime[i]
+		}
 	}
 	bestTrue := math.Inf(-1)
 	for i := range cs {
