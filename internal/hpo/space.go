@@ -119,15 +119,15 @@ func (p Parameter) validate(pp *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(pp.Child("log"), true, "log applies to double and int parameters only; list the discrete values themselves"))
 		}
 		if len(p.Numbers) == 0 {
-			errs = append(errs, field.Required(pp.Child("values"), "a discrete parameter needs at least one number"))
+			errs = append(errs, field.Required(pp.Child("numbers"), "a discrete parameter needs at least one number"))
 		}
 		seen := map[float64]bool{}
 		for i, v := range p.Numbers {
 			if !finite(v) {
-				errs = append(errs, field.Invalid(pp.Child("values").Index(i), v, "values must be finite numbers"))
+				errs = append(errs, field.Invalid(pp.Child("numbers").Index(i), v, "values must be finite numbers"))
 			}
 			if seen[v] {
-				errs = append(errs, field.Duplicate(pp.Child("values").Index(i), FormatNumber(v)))
+				errs = append(errs, field.Duplicate(pp.Child("numbers").Index(i), FormatNumber(v)))
 			}
 			seen[v] = true
 		}

@@ -47,9 +47,9 @@ func TestSpaceValidate(t *testing.T) {
 		{"categorical duplicate", Space{Parameters: []Parameter{{Name: "x", Type: Categorical, Values: []string{"a", "b", "a"}}}}, []string{"spec.parameters[0].values[2]"}},
 		{"categorical blank", Space{Parameters: []Parameter{{Name: "x", Type: Categorical, Values: []string{" "}}}}, []string{"spec.parameters[0].values[0]"}},
 		{"categorical log", Space{Parameters: []Parameter{{Name: "x", Type: Categorical, Values: []string{"a"}, Log: true}}}, []string{"spec.parameters[0].log"}},
-		{"discrete empty", Space{Parameters: []Parameter{{Name: "x", Type: Discrete}}}, []string{"spec.parameters[0].values"}},
-		{"discrete duplicate", Space{Parameters: []Parameter{{Name: "x", Type: Discrete, Numbers: []float64{1, 2, 1}}}}, []string{"spec.parameters[0].values[2]"}},
-		{"discrete NaN", Space{Parameters: []Parameter{{Name: "x", Type: Discrete, Numbers: []float64{math.NaN()}}}}, []string{"spec.parameters[0].values[0]"}},
+		{"discrete empty", Space{Parameters: []Parameter{{Name: "x", Type: Discrete}}}, []string{"spec.parameters[0].numbers"}},
+		{"discrete duplicate", Space{Parameters: []Parameter{{Name: "x", Type: Discrete, Numbers: []float64{1, 2, 1}}}}, []string{"spec.parameters[0].numbers[2]"}},
+		{"discrete NaN", Space{Parameters: []Parameter{{Name: "x", Type: Discrete, Numbers: []float64{math.NaN()}}}}, []string{"spec.parameters[0].numbers[0]"}},
 		{"no type", Space{Parameters: []Parameter{{Name: "x"}}}, []string{"spec.parameters[0].type"}},
 		{"unknown type", Space{Parameters: []Parameter{{Name: "x", Type: "float"}}}, []string{"spec.parameters[0].type"}},
 	}
