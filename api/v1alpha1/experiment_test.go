@@ -66,8 +66,17 @@ func TestExperimentBadInput(t *testing.T) {
 		field string // the field path the error must name
 		fix   string // and a word of the fix
 	}{
-		{"empty space", func(e *v1alpha1.Experiment) { e.Spec.Parameters = nil; e.Spec.TrialTemplate.ReplicaGroups[0].Template.Args = nil; e.Spec.TrialTemplate.ReplicaGroups[0].Template.Env = nil }, "spec.parameters", "at least one parameter"},
-		{"min above max", func(e *v1alpha1.Experiment) { v := 1.0; e.Spec.Parameters[0].Max = &v; w := 2.0; e.Spec.Parameters[0].Min = &w }, "spec.parameters[0].max", "greater than min"},
+		{"empty space", func(e *v1alpha1.Experiment) {
+			e.Spec.Parameters = nil
+			e.Spec.TrialTemplate.ReplicaGroups[0].Template.Args = nil
+			e.Spec.TrialTemplate.ReplicaGroups[0].Template.Env = nil
+		}, "spec.parameters", "at least one parameter"},
+		{"min above max", func(e *v1alpha1.Experiment) {
+			v := 1.0
+			e.Spec.Parameters[0].Max = &v
+			w := 2.0
+			e.Spec.Parameters[0].Min = &w
+		}, "spec.parameters[0].max", "greater than min"},
 		{"log with zero bound", func(e *v1alpha1.Experiment) { v := 0.0; e.Spec.Parameters[0].Min = &v }, "spec.parameters[0].min", "min > 0"},
 		{"missing max", func(e *v1alpha1.Experiment) { e.Spec.Parameters[1].Max = nil }, "spec.parameters[1].max", "min and max"},
 		{"min on a categorical", func(e *v1alpha1.Experiment) { v := 1.0; e.Spec.Parameters[2].Min = &v }, "spec.parameters[2].min", "values"},
