@@ -84,6 +84,7 @@ func parseAlgorithm(a Algorithm, path *field.Path) (algorithmConfig, field.Error
 			maxBelow:    st.int("maxBelow", 25, 1, 1<<20),
 			candidates:  st.int("candidates", 24, 1, 1<<16),
 			priorWeight: st.float("priorWeight", 1, 0, math.Inf(1)),
+			liar:        st.choice("constantLiar", "true", "true", "false") == "true",
 		}
 	case "":
 		return cfg, field.ErrorList{field.Required(path.Child("name"), "choose random, grid or tpe")}

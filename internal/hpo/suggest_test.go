@@ -226,3 +226,88 @@ func TestAlgorithmSettingsErrors(t *testing.T) {
 		t.Error("NewSuggester accepted an empty space")
 	}
 }
+
+func TestTPEConstantLiarSpreadsParallelTrials(t *testing.T) {
+	space := Space{Parameters: []Parameter{{Name: "x", Type: Double, Min: 0, Max: 1}}}
+	var done []Trial
+	for i := range 20 {
+		x := (float64(i) + 0.5) / 20
+		done = append(done, Trial{Params: Assignment{"x": FormatNumber(x)}, State: Succeeded, Value: (x - 0.3) * (x - 0.3)})
+	}
+	// Three trials already running at the optimum.
+	for range 3 {
+		done = append(done, Trial{Params: Assignment{"x": "0.3"}, State: Running})
+	}
+	spread := func(liar string) float64 {
+		var sum float64
+		for seed := range uint64(30) {
+			s, err := NewSuggester(space, Minimize, Algorithm{Name: "tpe", Settings: map[string]string{"constantLiar": liar}}, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, _ := s.Suggest(done)
+			x, _ := strconv.ParseFloat(a["x"], 64)
+			sum += math.Abs(x - 0.3)
+		}
+		return sum / 30
+	}
+	with, without := spread("true"), spread("false")
+	if with <= without {
+		t.Errorf("mean distance from the running trials: %.4f with constant liar, %.4f without; want larger with", with, without)
+	}
+}
+
+// TestRandomSpacesProperty draws many valid spaces and checks that every
+// algorithm's suggestions lie in the space, in canonical form, for a mix of
+// trial states.
+func TestRandomSpacesProperty(t *testing.T) {
+	rng := rngFor(99, 0)
+	states := []State{Succeeded, Succeeded, Failed, EarlyStopped, Running}
+	for n := range 40 {
+		var space Space
+		for i := range 1 + rng.IntN(5) {
+			name := "p" + strconv.Itoa(i)
+			switch rng.IntN(4) {
+			case 0:
+				lo := math.Pow(10, -rng.Float64()*6)
+				space.Parameters = append(space.Parameters, Parameter{Name: name, Type: Double, Min: lo, Max: lo * (1 + rng.Float64()*1000), Log: rng.IntN(2) == 0})
+			case 1:
+				lo := float64(1 + rng.IntN(10))
+				space.Parameters = append(space.Parameters, Parameter{Name: name, Type: Int, Min: lo, Max: lo + float64(1+rng.IntN(100)), Log: rng.IntN(2) == 0})
+			case 2:
+				var vs []string
+				for k := range 1 + rng.IntN(6) {
+					vs = append(vs, "v"+strconv.Itoa(k))
+				}
+				space.Parameters = append(space.Parameters, Parameter{Name: name, Type: Categorical, Values: vs})
+			default:
+				var ns []float64
+				for k := range 1 + rng.IntN(6) {
+					ns = append(ns, float64(k*k)-3.5)
+				}
+				space.Parameters = append(space.Parameters, Parameter{Name: name, Type: Discrete, Numbers: ns})
+			}
+		}
+		for _, name := range []string{"random", "grid", "tpe"} {
+			s, err := NewSuggester(space, Maximize, Algorithm{Name: name, Settings: map[string]string{}}, uint64(n))
+			if err != nil {
+				t.Fatalf("space %d %+v: %v", n, space, err)
+			}
+			var trials []Trial
+			for k := range 25 {
+				a, err := s.Suggest(trials)
+				if IsExhausted(err) && name == "grid" {
+					break
+				}
+				if err != nil {
+					t.Fatalf("space %d, %s, trial %d: %v", n, name, k, err)
+				}
+				canon, err := space.Encode(a)
+				if err != nil || !cmp.Equal(canon, a) {
+					t.Fatalf("space %d %+v, %s, trial %d: %v is not a canonical point (%v)", n, space, name, k, a, err)
+				}
+				trials = append(trials, Trial{Params: a, State: states[rng.IntN(len(states))], Value: rng.NormFloat64()})
+			}
+		}
+	}
+}

@@ -14,6 +14,7 @@ type tpeConfig struct {
 	maxBelow    int     // cap on the size of the good group
 	candidates  int     // samples from the good density scored per suggestion
 	priorWeight float64 // weight of the uniform prior component in each density
+	liar        bool    // running trials join the bad group (constant liar)
 }
 
 // tpe is the Tree-structured Parzen Estimator (Bergstra et al. 2011) in
@@ -25,8 +26,10 @@ type tpeConfig struct {
 // truncated Gaussians in [0,1] for Double and Int (log-transformed when
 // Log), a discretised Gaussian over the sorted index for Discrete, and an
 // Aitchison-Aitken style kernel for Categorical. Early-stopped trials
-// always join the bad group; running and failed trials are only used to
-// avoid suggesting a configuration twice.
+// always join the bad group, and so do running trials unless constantLiar
+// is off (Optuna's "constant liar"): trials suggested in parallel then
+// spread out instead of piling onto one promising point. Failed trials are
+// only used to avoid suggesting a configuration twice.
 type tpe struct {
 	space *compiled
 	goal  Goal
@@ -42,7 +45,7 @@ type observation struct {
 func (t *tpe) Suggest(trials []Trial) (Assignment, error) {
 	rng := rngFor(t.seed, len(trials))
 	tried := map[string]bool{}
-	var done, stopped []observation
+	var done, stopped, liars []observation
 	for _, tr := range trials {
 		x, err := t.space.encode(tr.Params)
 		if err != nil {
@@ -56,6 +59,10 @@ func (t *tpe) Suggest(trials []Trial) (Assignment, error) {
 			}
 		case EarlyStopped:
 			stopped = append(stopped, observation{x: x})
+		case Running:
+			if t.cfg.liar {
+				liars = append(liars, observation{x: x})
+			}
 		}
 	}
 	if len(done)+len(stopped) < t.cfg.startup || len(done) == 0 {
@@ -65,7 +72,7 @@ func (t *tpe) Suggest(trials []Trial) (Assignment, error) {
 	nBelow := int(math.Ceil(t.cfg.gamma * float64(len(done)+len(stopped))))
 	nBelow = max(1, min(nBelow, t.cfg.maxBelow, len(done)))
 	below := done[:nBelow]
-	above := append(slices.Clone(done[nBelow:]), stopped...)
+	above := append(append(slices.Clone(done[nBelow:]), stopped...), liars...)
 
 	l := newParzen(t.space, below, t.cfg.priorWeight)
 	g := newParzen(t.space, above, t.cfg.priorWeight)
