@@ -12,7 +12,7 @@ func curveOptions() CurveOptions {
 	return CurveOptions{
 		Stoppers: []hpo.EarlyStopping{
 			{Name: "asha", Settings: map[string]string{"maxResource": "81", "minResource": "3"}},
-			{Name: "median"},
+			{Name: "hyperband", Settings: map[string]string{"maxResource": "81"}},
 		},
 		Trials: 81, Parallel: 4, MaxSteps: 81, Noise: 0.005, Repeats: 40, Seed: 1,
 	}
@@ -23,7 +23,7 @@ func TestRunCurves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 2 || res[0].Stopper != "asha/maxResource=81/minResource=3" || res[1].Stopper != "median" {
+	if len(res) != 2 || res[0].Stopper != "asha/maxResource=81/minResource=3" || res[1].Stopper != "hyperband/maxResource=81" {
 		t.Fatalf("results %+v", res)
 	}
 	for _, r := range res {
@@ -45,12 +45,25 @@ func TestRunCurves(t *testing.T) {
 	}
 }
 
+func TestRunCurvesMedian(t *testing.T) {
+	o := curveOptions()
+	o.Stoppers = []hpo.EarlyStopping{{Name: "median"}}
+	o.Trials, o.MaxSteps, o.Repeats = 27, 27, 10
+	res, err := RunCurves(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.BudgetFraction <= 0.05 || r.BudgetFraction >= 0.9 || r.WithinOnePercent < 0.5 {
+		t.Errorf("median: %+v; want some but not all training saved, and the best mostly kept", r)
+	}
+}
+
 func TestRunCurvesWithoutStoppingTrainsEverything(t *testing.T) {
 	// A median rule that needs more peers than there are trials never
 	// stops anything: the budget used is exactly full training.
 	o := curveOptions()
 	o.Stoppers = []hpo.EarlyStopping{{Name: "median", Settings: map[string]string{"minTrials": "1000"}}}
-	o.Repeats = 3
+	o.Trials, o.MaxSteps, o.Repeats = 27, 27, 3
 	res, err := RunCurves(o)
 	if err != nil {
 		t.Fatal(err)
