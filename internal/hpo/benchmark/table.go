@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"skiff.dev/skiff/internal/hpo"
 )
@@ -34,6 +35,10 @@ type Table struct {
 	Dropped int
 
 	index map[string]int // configuration key -> row
+	// nearest caches Lookup's answers for configurations the table lacks;
+	// searches run concurrently.
+	mu      sync.Mutex
+	nearest map[string]int
 	// coords[i][d] is row i's position along parameter d (value index).
 	coords [][]int
 }
@@ -219,9 +224,27 @@ func (t *Table) key(a hpo.Assignment) string {
 // then the smallest index distance along Discrete ones, then the first
 // such row.
 func (t *Table) Lookup(a hpo.Assignment) int {
-	if i, ok := t.index[t.key(a)]; ok {
+	k := t.key(a)
+	if i, ok := t.index[k]; ok {
 		return i
 	}
+	t.mu.Lock()
+	i, ok := t.nearest[k]
+	t.mu.Unlock()
+	if ok {
+		return i
+	}
+	i = t.nearestRow(a)
+	t.mu.Lock()
+	if t.nearest == nil {
+		t.nearest = map[string]int{}
+	}
+	t.nearest[k] = i
+	t.mu.Unlock()
+	return i
+}
+
+func (t *Table) nearestRow(a hpo.Assignment) int {
 	want := make([]int, len(t.Space.Parameters))
 	for d, p := range t.Space.Parameters {
 		if p.Type == hpo.Discrete {
