@@ -30,6 +30,8 @@ func Default(obj Object) {
 		if o.Status.Phase == "" {
 			o.Status.Phase = JobPending
 		}
+	case *Experiment:
+		defaultExperiment(o)
 	case *Queue:
 		if o.Spec.QueueingStrategy == "" {
 			o.Spec.QueueingStrategy = StrictFIFO

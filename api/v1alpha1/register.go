@@ -50,6 +50,8 @@ type Kind struct {
 var kinds = []Kind{
 	{Kind: "Job", Plural: "jobs", Singular: "job", Namespaced: true,
 		New: func() Object { return &Job{} }, NewList: func() runtime.Object { return &JobList{} }},
+	{Kind: "Experiment", Plural: "experiments", Singular: "experiment", ShortNames: []string{"exp"}, Namespaced: true,
+		New: func() Object { return &Experiment{} }, NewList: func() runtime.Object { return &ExperimentList{} }},
 	{Kind: "Queue", Plural: "queues", Singular: "queue", ShortNames: []string{"q"},
 		New: func() Object { return &Queue{} }, NewList: func() runtime.Object { return &QueueList{} }},
 	{Kind: "Flavor", Plural: "flavors", Singular: "flavor",

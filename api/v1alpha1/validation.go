@@ -59,6 +59,8 @@ func ValidateFields(obj Object) field.ErrorList {
 	switch o := obj.(type) {
 	case *Job:
 		errs = append(errs, validateJobSpec(&o.Spec, field.NewPath("spec"))...)
+	case *Experiment:
+		errs = append(errs, validateExperimentSpec(&o.Spec, field.NewPath("spec"))...)
 	case *Queue:
 		errs = append(errs, validateQueueSpec(&o.Spec, field.NewPath("spec"))...)
 	case *Flavor:

@@ -118,8 +118,17 @@ func (a *app) describe(ctx context.Context, c *client.Client, out *bufio.Writer,
 			writeSection(out, strings.ToUpper(key[:1])+key[1:], body[key])
 		}
 	}
+	exp, isExperiment := obj.(*v1alpha1.Experiment)
+	if isExperiment {
+		delete(status, "trials") // printed as a table below
+	}
 	if len(status) > 0 {
 		writeSection(out, "Status", status)
+	}
+	if isExperiment {
+		if err := writeTrials(out, exp); err != nil {
+			return err
+		}
 	}
 	if k.Kind != "Event" {
 		out.WriteString("Conditions:\n")
