@@ -1,0 +1,199 @@
+package metrics
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+
+	"skiff.dev/skiff/api/v1alpha1"
+	"skiff.dev/skiff/internal/runtime"
+	"skiff.dev/skiff/internal/store"
+)
+
+// Replicas is what the collector needs of a runtime.
+type Replicas interface {
+	List(ctx context.Context) ([]runtime.Status, error)
+	LogPath(namespace, name string) (string, error)
+}
+
+// maxChunk bounds one read of a log; a line longer than this is skipped.
+const maxChunk = 1 << 20
+
+// Collector tails the logs of replicas for metric lines and stores the
+// points with the log offset they were read up to, so after a restart it
+// goes on where it stopped and stores no line twice.
+type Collector struct {
+	Replicas Replicas
+	Metrics  store.Metrics
+	// JobOf maps a replica name to its job's name.
+	JobOf func(replica string) (string, bool)
+	Now   func() time.Time
+	// Interval between scans; default 500ms.
+	Interval time.Duration
+	Log      *slog.Logger
+
+	offsets map[replicaKey]int64
+	// done are replicas that exited and whose log was read to its end.
+	done map[replicaKey]bool
+}
+
+type replicaKey struct{ namespace, name string }
+
+// Run scans until ctx ends.
+func (c *Collector) Run(ctx context.Context) error {
+	if c.Interval <= 0 {
+		c.Interval = 500 * time.Millisecond
+	}
+	t := time.NewTicker(c.Interval)
+	defer t.Stop()
+	for {
+		if err := c.Scan(ctx); err != nil && ctx.Err() == nil {
+			c.logger().Warn("collecting metrics from replica logs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Collector) logger() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
+}
+
+// Scan reads what each replica wrote since the last scan.
+func (c *Collector) Scan(ctx context.Context) error {
+	if c.offsets == nil {
+		c.offsets, c.done = map[replicaKey]int64{}, map[replicaKey]bool{}
+	}
+	list, err := c.Replicas.List(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	live := make(map[replicaKey]bool, len(list))
+	for _, st := range list {
+		k := replicaKey{st.Namespace, st.Name}
+		live[k] = true
+		if c.done[k] {
+			continue
+		}
+		job, ok := c.JobOf(st.Name)
+		if !ok {
+			continue
+		}
+		exited := st.State != runtime.Running
+		eof, err := c.read(ctx, k, job, exited)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if exited && eof {
+			c.done[k] = true
+			delete(c.offsets, k)
+		}
+	}
+	for k := range c.done {
+		if !live[k] {
+			delete(c.done, k)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// read stores the metric lines of one replica's log past its offset. final
+// means the replica exited, so a last line without a newline is complete.
+// It reports whether the log was read to its end.
+func (c *Collector) read(ctx context.Context, k replicaKey, job string, final bool) (bool, error) {
+	off, ok := c.offsets[k]
+	if !ok {
+		var err error
+		if off, err = c.Metrics.LogOffset(ctx, k.namespace, k.name); err != nil {
+			return false, err
+		}
+		c.offsets[k] = off
+	}
+	path, err := c.Replicas.LogPath(k.namespace, k.name)
+	if err != nil {
+		return false, err
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("replica %s/%s: %w", k.namespace, k.name, err)
+	}
+	defer f.Close()
+	buf := make([]byte, maxChunk)
+	for {
+		n, err := f.ReadAt(buf, off)
+		if err != nil && err != io.EOF {
+			return false, fmt.Errorf("replica %s/%s: reading its log: %w", k.namespace, k.name, err)
+		}
+		atEOF := err == io.EOF
+		chunk := buf[:n]
+		end := bytes.LastIndexByte(chunk, '\n') + 1
+		switch {
+		case end == 0 && n == len(buf):
+			end = n // a line longer than a chunk: skip it
+		case atEOF && final:
+			end = n
+		}
+		if end == 0 {
+			return atEOF, nil
+		}
+		// The offset is stored with points only: after a restart, lines
+		// since the last metric line are read again, which stores nothing
+		// twice, and output without metrics costs no write.
+		if points := c.parse(k, chunk[:end]); len(points) > 0 {
+			if err := c.Metrics.AppendFromLog(ctx, k.namespace, job, k.name, off+int64(end), points); err != nil {
+				return false, err
+			}
+		}
+		off += int64(end)
+		c.offsets[k] = off
+		if atEOF && end == n {
+			return true, nil
+		}
+	}
+}
+
+func (c *Collector) parse(k replicaKey, data []byte) []v1alpha1.MetricPoint {
+	var out []v1alpha1.MetricPoint
+	now := c.Now().UTC()
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if !bytes.HasPrefix(line, []byte(LinePrefix)) {
+			continue
+		}
+		pts, ok, err := ParseLine(string(line))
+		if !ok {
+			continue
+		}
+		if err != nil {
+			c.logger().Debug("ignoring a malformed metric line", "replica", k.namespace+"/"+k.name, "err", err)
+			continue
+		}
+		for i := range pts {
+			pts[i].Time = now
+		}
+		out = append(out, pts...)
+	}
+	return out
+}

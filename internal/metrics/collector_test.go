@@ -1,0 +1,101 @@
+package metrics
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"skiff.dev/skiff/api/v1alpha1"
+	"skiff.dev/skiff/internal/runtime"
+	"skiff.dev/skiff/internal/store"
+)
+
+// fakeReplicas serves logs from a directory: <dir>/<namespace>/<name>.
+type fakeReplicas struct {
+	dir    string
+	states map[string]runtime.State
+}
+
+func (f *fakeReplicas) List(context.Context) ([]runtime.Status, error) {
+	var out []runtime.Status
+	for name, st := range f.states {
+		out = append(out, runtime.Status{Namespace: "ns", Name: name, State: st})
+	}
+	return out, nil
+}
+
+func (f *fakeReplicas) LogPath(ns, name string) (string, error) {
+	return filepath.Join(f.dir, ns, name), nil
+}
+
+func (f *fakeReplicas) write(t *testing.T, name, s string) {
+	t.Helper()
+	p, _ := f.LogPath("ns", name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if _, err := fh.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func jobOf(name string) (string, bool) { return "train", name != "" }
+
+func TestCollectorTailsLogsOnce(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	rep := &fakeReplicas{dir: t.TempDir(), states: map[string]runtime.State{"train-worker-0-0": runtime.Running}}
+	m := store.NewMemoryMetrics(0)
+	newCollector := func() *Collector {
+		return &Collector{Replicas: rep, Metrics: m, JobOf: jobOf, Now: func() time.Time { return now }}
+	}
+	c := newCollector()
+	rep.write(t, "train-worker-0-0", "starting\nskiff:metric loss=0.9 step=1\nskiff:metric bad\nskiff:metric loss=0.8 st")
+	if err := c.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pt := func(step int64, v float64) v1alpha1.MetricPoint {
+		return v1alpha1.MetricPoint{Name: "loss", Step: step, Value: v, Time: now}
+	}
+	got, _ := m.Series(ctx, "ns", "train", "")
+	if d := cmp.Diff([]v1alpha1.MetricPoint{pt(1, 0.9)}, got); d != "" {
+		t.Errorf("after the first scan (-want +got):\n%s", d)
+	}
+	// The half-written line is completed; a collector started afresh (a
+	// server restart) goes on from the stored offset.
+	rep.write(t, "train-worker-0-0", "ep=2\n")
+	c = newCollector()
+	now = now.Add(time.Second)
+	if err := c.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = m.Series(ctx, "ns", "train", "")
+	first := pt(1, 0.9)
+	first.Time = now.Add(-time.Second)
+	want := []v1alpha1.MetricPoint{first, pt(2, 0.8)}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("after a restart (-want +got):\n%s", d)
+	}
+	// An exited replica's last line counts without a newline, and the
+	// replica is then left alone.
+	rep.write(t, "train-worker-0-0", "skiff:metric loss=0.7 step=3")
+	rep.states["train-worker-0-0"] = runtime.Exited
+	if err := c.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !c.done[replicaKey{"ns", "train-worker-0-0"}] {
+		t.Error("an exited replica read to its end should be done")
+	}
+	if got, _ := m.Latest(ctx, "ns", "train"); len(got) != 1 || got[0].Step != 3 {
+		t.Errorf("latest = %v, want step 3", got)
+	}
+}
