@@ -185,9 +185,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		Metrics:    metricStore,
 
 		DefaultStopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second,
-		Logs:       &logSource{store: st, runtime: rt, poll: 100 * time.Millisecond},
-		Version:    opts.Version,
-		Logger:     log,
+		Logs:             &logSource{store: st, runtime: rt, poll: 100 * time.Millisecond},
+		Version:          opts.Version,
+		Logger:           log,
 	})
 	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 
