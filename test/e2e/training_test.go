@@ -1,0 +1,266 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"skiff.dev/skiff/api/v1alpha1"
+)
+
+// These tests run examples/ddp through the binary: a data-parallel job that
+// checkpoints and reports metrics, killed or preempted in the middle.
+
+var (
+	finalLossRE = regexp.MustCompile(`final loss=(\S+) steps=(\d+)`)
+	resumedRE   = regexp.MustCompile(`resumed from step ([0-9]+)`)
+)
+
+// exampleManifest reads an examples/ddp manifest with the repository path
+// filled in, as its header tells users to do, after edit.
+func exampleManifest(t *testing.T, file string, edit func(string) string) string {
+	t.Helper()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(repo, "examples", "ddp", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := strings.ReplaceAll(string(b), "@REPO@", repo)
+	if edit != nil {
+		m = edit(m)
+	}
+	return m
+}
+
+// shorter makes an example run steps steps over 1024 samples, sleeping
+// delay per step (so that a kill or preemption lands mid-run), with a
+// checkpoint every 5 steps.
+func shorter(steps int, delay string) func(string) string {
+	return func(m string) string {
+		m = strings.Replace(m, `"--steps", "200"`, fmt.Sprintf(`"--steps", "%d", "--samples", "1024", "--checkpoint-every", "5"`, steps), 1)
+		return strings.Replace(m, `"--step-delay", "0.01"`, `"--step-delay", "`+delay+`"`, 1)
+	}
+}
+
+// finalLoss is the "final loss=" a replica's log ends with.
+func (s *server) finalLoss(job, replica string, attempt int32) string {
+	s.t.Helper()
+	out := s.mustSkiff("", "logs", "job/"+job, "--replica", replica, "--attempt", strconv.Itoa(int(attempt)))
+	m := finalLossRE.FindStringSubmatch(out)
+	if m == nil {
+		s.t.Fatalf("%s %s attempt %d has no final loss:\n%s", job, replica, attempt, out)
+	}
+	return m[1]
+}
+
+// waitCheckpoint waits until the job's rank 0 wrote a checkpoint.
+func (s *server) waitCheckpoint(job string) {
+	s.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		j := s.getJob("default", job)
+		if j.Status.CheckpointDir != "" {
+			if _, err := os.Stat(filepath.Join(j.Status.CheckpointDir, "checkpoint.json")); err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) || j.Status.Phase == v1alpha1.JobSucceeded || j.Status.Phase == v1alpha1.JobFailed {
+			s.t.Fatalf("job %s wrote no checkpoint while running: %+v", job, j.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// metrics runs `skiff metrics job/NAME -o json`.
+func (s *server) metrics(job string, args ...string) []v1alpha1.MetricPoint {
+	s.t.Helper()
+	out := s.mustSkiff("", append([]string{"metrics", "job/" + job, "-o", "json"}, args...)...)
+	var pts []v1alpha1.MetricPoint
+	if err := json.Unmarshal([]byte(out), &pts); err != nil {
+		s.t.Fatalf("metrics -o json is not a point array: %v\n%s", err, out)
+	}
+	return pts
+}
+
+func TestDDPWorkerKilledGangRestartsFromCheckpoint(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir, t.TempDir())
+	s.mustSkiff(exampleManifest(t, "single.yaml", shorter(80, "")), "apply", "-f", "-")
+	s.mustSkiff(exampleManifest(t, "job.yaml", shorter(80, "0.02")), "apply", "-f", "-")
+	s.waitCheckpoint("ddp")
+
+	// SIGKILL rank 1, as the OOM killer or a crash would.
+	raw, err := os.ReadFile(filepath.Join(dataDir, "replicas", "default", "ddp-worker-1-0", "pid.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid struct {
+		PID int `json:"pid"`
+	}
+	if err := json.Unmarshal(raw, &pid); err != nil || pid.PID <= 0 {
+		t.Fatalf("pid.json: %v %s", err, raw)
+	}
+	if err := syscall.Kill(pid.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := s.skiff("", "wait", "job/ddp", "--for=condition=Succeeded", "--timeout=3m"); code != 0 {
+		j := s.getJob("default", "ddp")
+		t.Fatalf("ddp did not succeed after the kill: %s\n%s\n%s", errOut, conditionMessages(j), s.mustSkiff("", "logs", "job/ddp", "--replica", "worker-0"))
+	}
+	j := s.getJob("default", "ddp")
+	if j.Status.Restarts != 1 || j.Status.Attempt != 1 {
+		t.Errorf("restarts %d attempt %d, want one gang restart", j.Status.Restarts, j.Status.Attempt)
+	}
+	if !strings.Contains(conditionMessages(j)+s.mustSkiff("", "describe", "job", "ddp"), "replica worker-1 exited with code 137") {
+		t.Errorf("nothing says worker-1 was killed:\n%s", s.mustSkiff("", "describe", "job", "ddp"))
+	}
+	logs := s.mustSkiff("", "logs", "job/ddp", "--replica", "worker-0")
+	m := resumedRE.FindStringSubmatch(logs)
+	if m == nil || m[1] == "0" {
+		t.Fatalf("attempt 1 did not resume from a checkpoint:\n%s", logs)
+	}
+	s.mustSkiff("", "wait", "job/ddp-single", "--for=condition=Succeeded", "--timeout=3m")
+	got, want := s.finalLoss("ddp", "worker-0", 1), s.finalLoss("ddp-single", "worker-0", 0)
+	if got != want {
+		t.Errorf("4 ranks, killed and resumed at step %s: final loss %s; one process: %s", m[1], got, want)
+	}
+
+	// The loss curve arrived through the API (the job's token) and, for the
+	// single-process job, through skiff:metric lines in its log.
+	pts := s.metrics("ddp")
+	steps := map[string]int{}
+	var final float64
+	for _, p := range pts {
+		steps[p.Name]++
+		if p.Name == "final_loss" {
+			final = p.Value
+		}
+		if p.Time.IsZero() {
+			t.Errorf("point without time: %+v", p)
+		}
+	}
+	if steps["loss"] != 8 || steps["progress"] != 8 || steps["final_loss"] != 1 {
+		t.Errorf("ddp metrics per name = %v, want 8 loss and progress points (every 10 of 80 steps) and final_loss", steps)
+	}
+	if strconv.FormatFloat(final, 'g', -1, 64) != want {
+		t.Errorf("final_loss metric %v, logged %s", final, want)
+	}
+	h := s.metrics("ddp-single", "--name", "loss", "--latest")
+	if len(h) != 1 || h[0].Step != 80 {
+		t.Errorf("latest loss of ddp-single = %+v, want step 80", h)
+	}
+	table := s.mustSkiff("", "metrics", "job/ddp-single", "--name", "final_loss")
+	if !strings.Contains(table, "final_loss") || !strings.Contains(table, " 80 ") {
+		t.Errorf("metrics table:\n%s", table)
+	}
+}
+
+func TestPreemptedDDPJobIsRequeuedAndResumes(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), t.TempDir())
+	s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
+kind: Queue
+metadata: {name: train}
+spec:
+  preemption: {withinQueue: LowerPriority}
+  flavors: [{name: default, resources: [{name: gpu, nominalQuota: 2}, {name: cpu, nominalQuota: 64}, {name: memory, nominalQuota: 64Gi}]}]
+`, "apply", "-f", "-")
+	s.mustSkiff(exampleManifest(t, "job.yaml", func(m string) string {
+		m = strings.Replace(m, "spec:\n", "spec:\n  queue: train\n", 1)
+		m = strings.Replace(m, "replicas: 4", "replicas: 2", 1)
+		m = strings.Replace(m, "{cpu: 250m, memory: 256Mi}", "{cpu: 250m, memory: 256Mi, gpu: 1}", 1)
+		return shorter(100, "0.02")(m)
+	}), "apply", "-f", "-")
+	s.waitCheckpoint("ddp")
+	s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: urgent}
+spec:
+  queue: train
+  priority: 100
+  replicaGroups:
+  - name: worker
+    template:
+      command: ["true"]
+      resources: {gpu: 2}
+`, "apply", "-f", "-")
+	s.mustSkiff("", "wait", "job/urgent", "--for=condition=Succeeded", "--timeout=3m")
+	if _, errOut, code := s.skiff("", "wait", "job/ddp", "--for=condition=Succeeded", "--timeout=3m"); code != 0 {
+		t.Fatalf("the preempted job did not finish: %s\n%s", errOut, conditionMessages(s.getJob("default", "ddp")))
+	}
+	j := s.getJob("default", "ddp")
+	if j.Status.Preemptions != 1 || j.Status.Restarts != 0 {
+		t.Errorf("preemptions %d restarts %d, want 1 and 0 (a preemption is no failure)", j.Status.Preemptions, j.Status.Restarts)
+	}
+	// Attempt 0 got SIGTERM, read the notice through $SKIFF_API with its
+	// token, checkpointed and exited; attempt 1 resumed from there.
+	first := s.mustSkiff("", "logs", "job/ddp", "--replica", "worker-0", "--attempt", "0")
+	if !strings.Contains(first, "(SIGTERM); checkpoint written") || !strings.Contains(first, `"stop": true, "reason": "Preempted"`) || !strings.Contains(first, "default/urgent") {
+		t.Errorf("attempt 0 did not checkpoint on the preemption notice:\n%s", first)
+	}
+	second := s.mustSkiff("", "logs", "job/ddp", "--replica", "worker-0")
+	m := resumedRE.FindStringSubmatch(second)
+	if m == nil || m[1] == "0" {
+		t.Fatalf("the requeued attempt did not resume:\n%s", second)
+	}
+	stopped := regexp.MustCompile(`stopping at step (\d+)`).FindStringSubmatch(first)
+	if stopped == nil || stopped[1] != m[1] {
+		t.Errorf("stopped at step %v, resumed from %s: the checkpoint written on SIGTERM should be the one resumed", stopped, m[1])
+	}
+	// Same loss as the uninterrupted single process.
+	s.mustSkiff(exampleManifest(t, "single.yaml", shorter(100, "")), "apply", "-f", "-")
+	s.mustSkiff("", "wait", "job/ddp-single", "--for=condition=Succeeded", "--timeout=3m")
+	if got, want := s.finalLoss("ddp", "worker-0", j.Status.Attempt), s.finalLoss("ddp-single", "worker-0", 0); got != want {
+		t.Errorf("preempted and resumed: final loss %s; one process: %s", got, want)
+	}
+}
+
+func TestJobTokenCannotReportForAnotherJob(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), t.TempDir())
+	s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: victim}
+spec:
+  replicaGroups: [{name: worker, template: {command: ["sh", "-c", "echo 'skiff:metric loss=1.5 step=3'"]}}]
+`, "apply", "-f", "-")
+	s.mustSkiff("", "wait", "job/victim", "--for=condition=Succeeded", "--timeout=2m")
+	script := `
+import json, os, sys, urllib.request, urllib.error
+base = os.environ["SKIFF_API"] + "/apis/skiff.dev/v1alpha1/namespaces/default/jobs/"
+def post(job):
+    req = urllib.request.Request(base + job + "/metrics", method="POST",
+        data=json.dumps({"points": [{"name": "loss", "step": 1, "value": 9}]}).encode(),
+        headers={"Authorization": "Bearer " + os.environ["SKIFF_TOKEN"], "Content-Type": "application/json"})
+    try:
+        return urllib.request.urlopen(req).status
+    except urllib.error.HTTPError as e:
+        return e.code
+print("own", post(os.environ["SKIFF_JOB"]), "other", post("victim"), flush=True)
+`
+	s.mustSkiff(fmt.Sprintf(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: spy}
+spec:
+  replicaGroups: [{name: worker, template: {command: ["python3", "-c", %q]}}]
+`, script), "apply", "-f", "-")
+	s.mustSkiff("", "wait", "job/spy", "--for=condition=Succeeded", "--timeout=2m")
+	if out := s.mustSkiff("", "logs", "job/spy"); !strings.Contains(out, "own 204 other 403") {
+		t.Errorf("spy log = %q, want its own report accepted and the other refused", out)
+	}
+	pts := s.metrics("victim")
+	if len(pts) != 1 || pts[0].Value != 1.5 || pts[0].Step != 3 {
+		t.Errorf("victim's metrics = %+v, want only its own line", pts)
+	}
+}
