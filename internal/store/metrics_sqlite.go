@@ -52,6 +52,9 @@ type sqliteMetrics struct {
 	mu  sync.Mutex // serialises writers on w
 	w   *sql.DB
 	r   *sql.DB
+	// counts are the points per job, counted once per job and then kept
+	// current by the writer, so appending to a long series costs no count.
+	counts map[seriesKey]int
 }
 
 // OpenSQLiteMetrics opens (creating if needed) the metrics database at
@@ -80,7 +83,7 @@ func OpenSQLiteMetrics(path string, maxPerJob int) (Metrics, error) {
 		return nil, fmt.Errorf("open metrics %s: read pool: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	return &sqliteMetrics{max: maxPerJob, w: w, r: r}, nil
+	return &sqliteMetrics{max: maxPerJob, w: w, r: r, counts: map[seriesKey]int{}}, nil
 }
 
 func (m *sqliteMetrics) Append(ctx context.Context, namespace, job string, points []v1alpha1.MetricPoint) error {
@@ -108,13 +111,26 @@ func (m *sqliteMetrics) write(ctx context.Context, namespace, job string, points
 			err = fmt.Errorf("storing metrics of %s/%s: %w", namespace, job, err)
 		}
 	}()
+	k := seriesKey{namespace, job}
+	count, counted := m.counts[k]
 	if len(points) > 0 {
+		if !counted {
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM points WHERE namespace = ? AND job = ?`, namespace, job).Scan(&count); err != nil {
+				return err
+			}
+		}
+		// A new step is inserted and counted; a repeated one is updated.
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO points (namespace, job, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (namespace, job, name, step) DO UPDATE SET value = excluded.value, time = excluded.time`)
+			ON CONFLICT (namespace, job, name, step) DO NOTHING`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
+		upd, err := tx.PrepareContext(ctx, `UPDATE points SET value = ?, time = ? WHERE namespace = ? AND job = ? AND name = ? AND step = ?`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
 		lat, err := tx.PrepareContext(ctx, `INSERT INTO latest (namespace, job, name, step, value, time) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (namespace, job, name) DO UPDATE SET step = excluded.step, value = excluded.value, time = excluded.time
 			WHERE excluded.step >= latest.step`)
@@ -124,28 +140,39 @@ func (m *sqliteMetrics) write(ctx context.Context, namespace, job string, points
 		defer lat.Close()
 		for _, pt := range points {
 			t := pt.Time.UnixNano()
-			if _, err := ins.ExecContext(ctx, namespace, job, pt.Name, pt.Step, pt.Value, t); err != nil {
+			res, err := ins.ExecContext(ctx, namespace, job, pt.Name, pt.Step, pt.Value, t)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				count++
+			} else if _, err := upd.ExecContext(ctx, pt.Value, t, namespace, job, pt.Name, pt.Step); err != nil {
 				return err
 			}
 			if _, err := lat.ExecContext(ctx, namespace, job, pt.Name, pt.Step, pt.Value, t); err != nil {
 				return err
 			}
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM points WHERE namespace = ? AND job = ?`, namespace, job).Scan(&n); err != nil {
-			return err
-		}
-		if n > m.max {
+		if count > m.max {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM points WHERE id IN
-				(SELECT id FROM points WHERE namespace = ? AND job = ? ORDER BY id LIMIT ?)`, namespace, job, n-m.max); err != nil {
+				(SELECT id FROM points WHERE namespace = ? AND job = ? ORDER BY id LIMIT ?)`, namespace, job, count-m.max); err != nil {
 				return err
 			}
+			count = m.max
 		}
 	}
 	if err := extra(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if len(points) > 0 {
+		m.counts[k] = count
+	}
+	return nil
 }
 
 func (m *sqliteMetrics) LogOffset(ctx context.Context, namespace, replica string) (int64, error) {
@@ -199,6 +226,8 @@ func (m *sqliteMetrics) query(ctx context.Context, q string, args ...any) ([]v1a
 func (m *sqliteMetrics) DeleteJob(ctx context.Context, namespace, job string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Counted afresh on the next append, whatever happens below.
+	delete(m.counts, seriesKey{namespace, job})
 	tx, err := m.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("deleting metrics of %s/%s: %w", namespace, job, err)

@@ -136,3 +136,23 @@ func TestSQLiteMetricsSurviveReopen(t *testing.T) {
 		t.Errorf("offset after reopening = %d, want 99", off)
 	}
 }
+
+func TestSQLiteMetricsBoundHoldsAcrossReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "metrics.db")
+	m, err := store.OpenSQLiteMetrics(path, 3)
+	must(t, err)
+	must(t, m.Append(ctx, "a", "j", []v1alpha1.MetricPoint{pt("loss", 1, 1), pt("loss", 2, 2), pt("loss", 3, 3)}))
+	must(t, m.Close())
+	m, err = store.OpenSQLiteMetrics(path, 3)
+	must(t, err)
+	defer m.Close()
+	// A repeated step is no new point; a new one pushes the oldest out.
+	must(t, m.Append(ctx, "a", "j", []v1alpha1.MetricPoint{pt("loss", 3, 3.5)}))
+	must(t, m.Append(ctx, "a", "j", []v1alpha1.MetricPoint{pt("loss", 4, 4)}))
+	got, err := m.Series(ctx, "a", "j", "")
+	must(t, err)
+	if d := cmp.Diff([]v1alpha1.MetricPoint{pt("loss", 2, 2), pt("loss", 3, 3.5), pt("loss", 4, 4)}, got); d != "" {
+		t.Errorf("after reopening (-want +got):\n%s", d)
+	}
+}
