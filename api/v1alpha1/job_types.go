@@ -225,6 +225,11 @@ type JobStatus struct {
 	CheckpointDir string `json:"checkpointDir,omitempty"`
 }
 
+// PreemptionResize is the PreemptionNotice reason of an elastic job that is
+// restarted at a larger size because capacity freed up; it is no
+// preemption and is not counted as one.
+const PreemptionResize = "Resize"
+
 // PreemptionNotice records why and for whom a job was preempted.
 type PreemptionNotice struct {
 	// Reason is InQueue (a higher-priority job of the same queue) or

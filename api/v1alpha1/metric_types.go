@@ -101,9 +101,11 @@ func ValidateMetricReport(r *MetricReport) field.ErrorList {
 // +kubebuilder:object:generate=false
 type JobNotice struct {
 	// Stop is true while the current attempt is being stopped by a
-	// preemption or a suspend; the job resumes when it is admitted again.
+	// preemption, a suspend or an elastic resize; the job resumes when it is
+	// admitted again.
 	Stop bool `json:"stop"`
-	// Reason is Preempted or Suspended when Stop is true.
+	// Reason is Preempted, Suspended or Resized (an elastic job restarted
+	// at a larger size) when Stop is true.
 	Reason  string       `json:"reason,omitempty"`
 	Message string       `json:"message,omitempty"`
 	Time    *metav1.Time `json:"time,omitempty"`

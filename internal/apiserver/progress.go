@@ -129,6 +129,10 @@ func Notice(job *v1alpha1.Job, defaultGrace time.Duration) v1alpha1.JobNotice {
 	}
 	switch {
 	case isFinishedJob(job):
+	case job.Status.Preemption != nil && job.Status.Preemption.Reason == v1alpha1.PreemptionResize:
+		p := job.Status.Preemption
+		n.Stop, n.Reason, n.Time = true, "Resized", p.Time.DeepCopy()
+		n.Message = p.Message + ": checkpoint now; the job restarts at the larger size"
 	case job.Status.Preemption != nil:
 		p := job.Status.Preemption
 		n.Stop, n.Reason, n.Time = true, "Preempted", p.Time.DeepCopy()

@@ -25,8 +25,14 @@ func (c *JobController) evict(ctx context.Context, s *reconcileState) error {
 	}
 	p := st.Preemption
 	st.Preemption = nil
-	st.Preemptions++
 	st.Phase = v1alpha1.JobPending
+	if p.Reason == v1alpha1.PreemptionResize {
+		setCondition(job, v1alpha1.JobConditionRunning, false, "Resizing", p.Message, s.now)
+		setCondition(job, v1alpha1.JobConditionAdmitted, false, "Resizing", p.Message+"; waiting to be admitted at the larger size", s.now)
+		s.event(v1alpha1.EventNormal, "Resized", "%s", p.Message)
+		return nil
+	}
+	st.Preemptions++
 	msg := fmt.Sprintf("preempted (%s) for %s", p.Reason, p.By)
 	if p.Message != "" {
 		msg += ": " + p.Message

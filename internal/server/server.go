@@ -38,6 +38,9 @@ type Config struct {
 	StopGraceSeconds int `json:"stopGraceSeconds,omitempty"`
 	// BackoffBaseSeconds is the delay before a job's first restart.
 	BackoffBaseSeconds float64 `json:"backoffBaseSeconds,omitempty"`
+	// ElasticGrowAfterSeconds is how long an elastic job admitted below
+	// its full size runs before it may be restarted larger (default 10).
+	ElasticGrowAfterSeconds float64 `json:"elasticGrowAfterSeconds,omitempty"`
 }
 
 // DefaultListen is loopback only: reaching the API from elsewhere is a
@@ -207,6 +210,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		// metric lines; a runtime passed in (the simulated one) has none.
 		collector := &metrics.Collector{Replicas: rt, Metrics: metricStore, JobOf: controller.JobOfReplica, Now: clk.Now, Log: log}
 		runs = append(runs, collector.Run)
+		// Growing elastic jobs restarts real processes; `skiff bench`
+		// (which passes its own runtime) measures the scheduler without it.
+		grower := &controller.ElasticGrower{Store: st, Clock: clk, Log: log,
+			MinRuntime: time.Duration(cfg.ElasticGrowAfterSeconds * float64(time.Second))}
+		runs = append(runs, grower.Run)
 	}
 	for _, run := range runs {
 		wg.Add(1)

@@ -264,3 +264,46 @@ spec:
 		t.Errorf("victim's metrics = %+v, want only its own line", pts)
 	}
 }
+
+func TestElasticDDPJobGrowsWhenAnotherJobEnds(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), t.TempDir(), "--config", writeConfig(t, "elasticGrowAfterSeconds: 0.5\n"))
+	// One of the two GPUs is taken for a moment.
+	s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: holder}
+spec:
+  replicaGroups: [{name: worker, template: {command: ["sleep", "1.5"], resources: {gpu: 1}}}]
+`, "apply", "-f", "-")
+	s.waitPhase("default", "holder", v1alpha1.JobRunning, time.Minute)
+	s.mustSkiff(exampleManifest(t, "job.yaml", func(m string) string {
+		m = strings.Replace(m, "replicas: 4", "replicas: 2\n    minReplicas: 1", 1)
+		m = strings.Replace(m, "{cpu: 250m, memory: 256Mi}", "{cpu: 250m, memory: 256Mi, gpu: 1}", 1)
+		return shorter(150, "0.02")(m)
+	}), "apply", "-f", "-")
+	if _, errOut, code := s.skiff("", "wait", "job/ddp", "--for=condition=Succeeded", "--timeout=3m"); code != 0 {
+		t.Fatalf("the elastic job did not finish: %s\n%s", errOut, conditionMessages(s.getJob("default", "ddp")))
+	}
+	j := s.getJob("default", "ddp")
+	if j.Status.Attempt != 1 || len(j.Status.Admission.Placements) != 2 || j.Status.Preemptions != 0 || j.Status.Restarts != 0 {
+		t.Fatalf("attempt %d with %d replicas (preemptions %d, restarts %d), want attempt 1 grown to 2",
+			j.Status.Attempt, len(j.Status.Admission.Placements), j.Status.Preemptions, j.Status.Restarts)
+	}
+	first := s.mustSkiff("", "logs", "job/ddp", "--replica", "worker-0", "--attempt", "0")
+	second := s.mustSkiff("", "logs", "job/ddp", "--replica", "worker-0")
+	if !strings.Contains(first, "rank 0 of 1") || !strings.Contains(first, `"reason": "Resized"`) {
+		t.Errorf("attempt 0 should run alone and checkpoint on the resize notice:\n%s", first)
+	}
+	m := resumedRE.FindStringSubmatch(second)
+	if !strings.Contains(second, "rank 0 of 2") || m == nil || m[1] == "0" {
+		t.Errorf("attempt 1 should run 2 ranks from the checkpoint:\n%s", second)
+	}
+	if !strings.Contains(s.mustSkiff("", "describe", "job", "ddp"), "restarting with 2 replicas instead of 1") {
+		t.Errorf("no Resized event:\n%s", s.mustSkiff("", "describe", "job", "ddp"))
+	}
+	s.mustSkiff(exampleManifest(t, "single.yaml", shorter(150, "")), "apply", "-f", "-")
+	s.mustSkiff("", "wait", "job/ddp-single", "--for=condition=Succeeded", "--timeout=3m")
+	if got, want := s.finalLoss("ddp", "worker-0", 1), s.finalLoss("ddp-single", "worker-0", 0); got != want {
+		t.Errorf("grown from 1 to 2 ranks mid-run: final loss %s; one process: %s", got, want)
+	}
+}
