@@ -19,6 +19,7 @@ import (
 // Replicas is what the collector needs of a runtime.
 type Replicas interface {
 	List(ctx context.Context) ([]runtime.Status, error)
+	Status(ctx context.Context, namespace, name string) (runtime.Status, error)
 	LogPath(namespace, name string) (string, error)
 }
 
@@ -36,11 +37,19 @@ type Collector struct {
 	Now   func() time.Time
 	// Interval between scans; default 500ms.
 	Interval time.Duration
-	Log      *slog.Logger
+	// ListEvery is how many scans apart the runtime's whole listing is read
+	// to find new replicas (default 4); the scans between look only at the
+	// replicas still being read, so finished replicas kept on disk cost
+	// nothing once read.
+	ListEvery int
+	Log       *slog.Logger
 
 	offsets map[replicaKey]int64
 	// done are replicas that exited and whose log was read to its end.
 	done map[replicaKey]bool
+	// active are the replicas not done, from the last listing on.
+	active map[replicaKey]bool
+	scans  int
 }
 
 type replicaKey struct{ namespace, name string }
@@ -74,13 +83,34 @@ func (c *Collector) logger() *slog.Logger {
 // Scan reads what each replica wrote since the last scan.
 func (c *Collector) Scan(ctx context.Context) error {
 	if c.offsets == nil {
-		c.offsets, c.done = map[replicaKey]int64{}, map[replicaKey]bool{}
+		c.offsets, c.done, c.active = map[replicaKey]int64{}, map[replicaKey]bool{}, map[replicaKey]bool{}
 	}
-	list, err := c.Replicas.List(ctx)
-	if err != nil {
-		return err
+	if c.ListEvery <= 0 {
+		c.ListEvery = 4
 	}
+	full := c.scans%c.ListEvery == 0
+	c.scans++
+	var list []runtime.Status
 	var errs []error
+	if full {
+		var err error
+		if list, err = c.Replicas.List(ctx); err != nil {
+			return err
+		}
+	} else {
+		for k := range c.active {
+			st, err := c.Replicas.Status(ctx, k.namespace, k.name)
+			if errors.Is(err, runtime.ErrNotFound) {
+				delete(c.active, k)
+				continue
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			list = append(list, st)
+		}
+	}
 	live := make(map[replicaKey]bool, len(list))
 	for _, st := range list {
 		k := replicaKey{st.Namespace, st.Name}
@@ -88,6 +118,7 @@ func (c *Collector) Scan(ctx context.Context) error {
 		if c.done[k] {
 			continue
 		}
+		c.active[k] = true
 		job, ok := c.JobOf(st.Name)
 		if !ok {
 			continue
@@ -101,11 +132,21 @@ func (c *Collector) Scan(ctx context.Context) error {
 		if exited && eof {
 			c.done[k] = true
 			delete(c.offsets, k)
+			delete(c.active, k)
 		}
 	}
-	for k := range c.done {
-		if !live[k] {
-			delete(c.done, k)
+	if full {
+		// Forget what the runtime no longer has (removed with its job).
+		for k := range c.done {
+			if !live[k] {
+				delete(c.done, k)
+			}
+		}
+		for k := range c.active {
+			if !live[k] {
+				delete(c.active, k)
+				delete(c.offsets, k)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -18,14 +18,25 @@ import (
 type fakeReplicas struct {
 	dir    string
 	states map[string]runtime.State
+	lists  int // List calls, less Status calls
 }
 
 func (f *fakeReplicas) List(context.Context) ([]runtime.Status, error) {
+	f.lists += 1000
 	var out []runtime.Status
 	for name, st := range f.states {
 		out = append(out, runtime.Status{Namespace: "ns", Name: name, State: st})
 	}
 	return out, nil
+}
+
+func (f *fakeReplicas) Status(_ context.Context, ns, name string) (runtime.Status, error) {
+	f.lists--
+	st, ok := f.states[name]
+	if !ok {
+		return runtime.Status{}, runtime.ErrNotFound
+	}
+	return runtime.Status{Namespace: ns, Name: name, State: st}, nil
 }
 
 func (f *fakeReplicas) LogPath(ns, name string) (string, error) {
@@ -97,5 +108,35 @@ func TestCollectorTailsLogsOnce(t *testing.T) {
 	}
 	if got, _ := m.Latest(ctx, "ns", "train"); len(got) != 1 || got[0].Step != 3 {
 		t.Errorf("latest = %v, want step 3", got)
+	}
+}
+
+func TestCollectorListsOnlyEveryFewScans(t *testing.T) {
+	ctx := context.Background()
+	rep := &fakeReplicas{dir: t.TempDir(), states: map[string]runtime.State{"train-worker-0-0": runtime.Running, "train-worker-1-0": runtime.Exited}}
+	rep.write(t, "train-worker-0-0", "skiff:metric loss=1 step=1\n")
+	rep.write(t, "train-worker-1-0", "skiff:metric acc=1 step=1\n")
+	m := store.NewMemoryMetrics(0)
+	c := &Collector{Replicas: rep, Metrics: m, JobOf: jobOf, Now: time.Now, ListEvery: 3}
+	for i := 0; i < 3; i++ {
+		if err := c.Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Scan 1 lists; scans 2 and 3 ask only about the running replica (the
+	// exited one was read to its end).
+	if rep.lists != 1000-2 {
+		t.Errorf("lists-statuses = %d, want one listing and 2 status calls", rep.lists)
+	}
+	rep.write(t, "train-worker-0-0", "skiff:metric loss=0.5 step=2\n")
+	rep.states["train-worker-0-0"] = runtime.Exited
+	rep.states["train-worker-0-1"] = runtime.Running // found by the next listing
+	rep.write(t, "train-worker-0-1", "skiff:metric loss=0.25 step=3\n")
+	if err := c.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := m.Series(ctx, "ns", "train", "loss")
+	if len(got) != 3 {
+		t.Errorf("loss points = %v, want steps 1, 2 and 3", got)
 	}
 }
