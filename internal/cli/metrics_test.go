@@ -59,6 +59,9 @@ func TestMetricsCommand(t *testing.T) {
 	if out := e.mustRun("metrics", "job/train", "--name", "progress", "-o", "json"); strings.Contains(out, "loss") {
 		t.Errorf("--name progress printed: %s", out)
 	}
+	if desc := e.mustRun("describe", "job", "train"); !strings.Contains(desc, "Metrics (latest):") || !strings.Contains(desc, "progress  2     0.1") {
+		t.Errorf("describe:\n%s", desc)
+	}
 	for _, args := range [][]string{{"metrics", "queue/x"}, {"metrics", "job/train", "-o", "yaml"}, {"metrics", "job/nope"}} {
 		if err := e.mustFail(args...); err == nil {
 			t.Errorf("%v succeeded", args)
