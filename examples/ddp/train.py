@@ -13,7 +13,7 @@ and whether or not the run was interrupted and resumed from a checkpoint.
 Environment (set by Skiff's pytorch preset and the job controller):
   WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT  the rendezvous (absent: 1 process)
   SKIFF_CHECKPOINT_DIR                        where rank 0 keeps checkpoint.json
-  SKIFF_API, SKIFF_TOKEN, SKIFF_NAMESPACE, SKIFF_JOB
+  SKIFF_API, SKIFF_JOB_TOKEN, SKIFF_NAMESPACE, SKIFF_JOB
                                               metrics are POSTed there when set
 
 On SIGTERM (a preemption, a suspend, a gang restart) rank 0 reads the job's
@@ -209,7 +209,7 @@ class Reporter:
         self.mode, self.pending = mode, []
         ns, job = os.environ.get("SKIFF_NAMESPACE", ""), os.environ.get("SKIFF_JOB", "")
         self.base = f"{self.api}/apis/skiff.dev/v1alpha1/namespaces/{ns}/jobs/{job}"
-        self.token = os.environ.get("SKIFF_TOKEN", "")
+        self.token = os.environ.get("SKIFF_JOB_TOKEN", "")
 
     def request(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None

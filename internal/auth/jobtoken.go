@@ -11,7 +11,7 @@ import (
 const JobTokenPrefix = "skj_"
 
 // JobTokens issues and checks the tokens injected into a job's replicas as
-// $SKIFF_TOKEN. A job token is
+// $SKIFF_JOB_TOKEN. A job token is
 //
 //	skj_<base64url(namespace/job/uid)>.<base64url(HMAC-SHA256(key, same))>
 //

@@ -53,13 +53,16 @@ type JobController struct {
 	// (<DataDir>/checkpoints/<namespace>/...), passed as SKIFF_CHECKPOINT_DIR.
 	DataDir string
 	// APIURL and Tokens, when set, give every replica SKIFF_API and a
-	// SKIFF_TOKEN that reaches its own job's metrics and notice only.
+	// SKIFF_JOB_TOKEN that reaches its own job's metrics and notice only.
 	APIURL string
 	Tokens JobTokenIssuer
 	// Metrics, when set, forgets a deleted job's metrics.
 	Metrics interface {
 		DeleteJob(ctx context.Context, namespace, job string) error
 	}
+	// Logs, when set, is told about each replica exit before it is
+	// recorded, to store the metric lines the replica printed last.
+	Logs LogFlusher
 
 	queue workqueue.TypedRateLimitingInterface[string]
 }
@@ -453,6 +456,13 @@ func (c *JobController) observe(ctx context.Context, s *reconcileState, rs *v1al
 	if err != nil {
 		return false, fmt.Errorf("replica %s: %w", rs.Name, err)
 	}
+	if status.State != runtime.Running && c.Logs != nil {
+		// Metrics are not worth failing the job over: the collector's
+		// next scan reads what this could not.
+		if err := c.Logs.Flush(ctx, s.job.Namespace, rs.Name); err != nil && ctx.Err() == nil {
+			c.Log.Warn("reading the last metric lines of a replica", "replica", rs.Name, "err", err)
+		}
+	}
 	applyRuntimeStatus(rs, status)
 	return true, nil
 }
@@ -545,7 +555,7 @@ func (c *JobController) replicaSpec(job *v1alpha1.Job, rs *v1alpha1.ReplicaStatu
 		env = append(env, "SKIFF_CHECKPOINT_DIR="+ckpt)
 	}
 	if c.APIURL != "" && c.Tokens != nil {
-		env = append(env, "SKIFF_API="+c.APIURL, "SKIFF_TOKEN="+c.Tokens.Issue(job.Namespace, job.Name, string(job.UID)))
+		env = append(env, "SKIFF_API="+c.APIURL, "SKIFF_JOB_TOKEN="+c.Tokens.Issue(job.Namespace, job.Name, string(job.UID)))
 	}
 	for _, e := range t.Env {
 		env = append(env, e.Name+"="+e.Value)

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -12,9 +13,15 @@ import (
 )
 
 // JobTokenIssuer makes the token a job's replicas use to reach the API
-// ($SKIFF_TOKEN). *auth.JobTokens implements it.
+// ($SKIFF_JOB_TOKEN). *auth.JobTokens implements it.
 type JobTokenIssuer interface {
 	Issue(namespace, job, uid string) string
+}
+
+// LogFlusher stores what an exited replica's log holds that was not read
+// yet (metric lines). *metrics.Collector implements it.
+type LogFlusher interface {
+	Flush(ctx context.Context, namespace, replica string) error
 }
 
 // grace is how long the job's replicas get between SIGTERM and SIGKILL.

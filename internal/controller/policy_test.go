@@ -159,7 +159,12 @@ type fakeIssuer struct{}
 
 func (fakeIssuer) Issue(ns, job, uid string) string { return "skj_" + ns + "." + job + "." + uid }
 
-type recordingMetrics struct{ deleted chan string }
+type recordingMetrics struct{ deleted, flushed chan string }
+
+func (m recordingMetrics) Flush(_ context.Context, ns, replica string) error {
+	m.flushed <- ns + "/" + replica
+	return nil
+}
 
 func (m recordingMetrics) DeleteJob(_ context.Context, ns, job string) error {
 	m.deleted <- ns + "/" + job
@@ -168,9 +173,9 @@ func (m recordingMetrics) DeleteJob(_ context.Context, ns, job string) error {
 
 func TestReplicaEnvCheckpointDirAndGrace(t *testing.T) {
 	data := t.TempDir()
-	metrics := recordingMetrics{deleted: make(chan string, 4)}
+	metrics := recordingMetrics{deleted: make(chan string, 4), flushed: make(chan string, 64)}
 	h := newHarnessConfigured(t, 10*time.Millisecond, func(c *controller.JobController) {
-		c.DataDir, c.APIURL, c.Tokens, c.Metrics = data, "http://127.0.0.1:7400", fakeIssuer{}, metrics
+		c.DataDir, c.APIURL, c.Tokens, c.Metrics, c.Logs = data, "http://127.0.0.1:7400", fakeIssuer{}, metrics, metrics
 	})
 	h.createSpec("ckpt", map[string]int32{"worker": 1}, []string{"worker"}, func(s *v1alpha1.JobSpec) {
 		grace := int64(42)
@@ -180,7 +185,7 @@ func TestReplicaEnvCheckpointDirAndGrace(t *testing.T) {
 	j := h.job("ckpt")
 	dir := filepath.Join(data, "checkpoints", "default", "_jobs", "ckpt")
 	env := h.env("ckpt-worker-0-0")
-	for _, want := range []string{"SKIFF_CHECKPOINT_DIR=" + dir, "SKIFF_API=http://127.0.0.1:7400", "SKIFF_TOKEN=skj_default.ckpt." + string(j.UID)} {
+	for _, want := range []string{"SKIFF_CHECKPOINT_DIR=" + dir, "SKIFF_API=http://127.0.0.1:7400", "SKIFF_JOB_TOKEN=skj_default.ckpt." + string(j.UID)} {
 		if !strings.Contains(env, want) {
 			t.Errorf("env lacks %s: %s", want, env)
 		}
@@ -194,6 +199,14 @@ func TestReplicaEnvCheckpointDirAndGrace(t *testing.T) {
 	// A gang restart keeps the directory and its checkpoint.
 	h.rt.exit("default", "ckpt-worker-0-0", 1, "")
 	h.waitFor("attempt 1", func() bool { return h.rt.startCount("default", "ckpt-worker-0-1") == 1 })
+	select {
+	case got := <-metrics.flushed:
+		if got != "default/ckpt-worker-0-0" {
+			t.Errorf("flushed %s, want the exited replica", got)
+		}
+	default:
+		t.Error("the exited replica's log was not flushed before its exit was recorded")
+	}
 	if env := h.env("ckpt-worker-0-1"); !strings.Contains(env, "SKIFF_CHECKPOINT_DIR="+dir) {
 		t.Errorf("attempt 1 env: %s", env)
 	}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"skiff.dev/skiff/api/v1alpha1"
@@ -44,6 +45,7 @@ type Collector struct {
 	ListEvery int
 	Log       *slog.Logger
 
+	mu      sync.Mutex // Scan and Flush may run at once
 	offsets map[replicaKey]int64
 	// done are replicas that exited and whose log was read to its end.
 	done map[replicaKey]bool
@@ -80,14 +82,44 @@ func (c *Collector) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Scan reads what each replica wrote since the last scan.
-func (c *Collector) Scan(ctx context.Context) error {
+func (c *Collector) init() {
 	if c.offsets == nil {
 		c.offsets, c.done, c.active = map[replicaKey]int64{}, map[replicaKey]bool{}, map[replicaKey]bool{}
 	}
 	if c.ListEvery <= 0 {
 		c.ListEvery = 4
 	}
+}
+
+// Flush reads the rest of an exited replica's log now. The job controller
+// calls it before it records the exit, so that once a job reads as
+// finished every metric line its replicas printed is stored.
+func (c *Collector) Flush(ctx context.Context, namespace, name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	k := replicaKey{namespace, name}
+	job, ok := c.JobOf(name)
+	if c.done[k] || !ok {
+		return nil
+	}
+	eof, err := c.read(ctx, k, job, true)
+	if err != nil {
+		return err
+	}
+	if eof {
+		c.done[k] = true
+		delete(c.offsets, k)
+		delete(c.active, k)
+	}
+	return nil
+}
+
+// Scan reads what each replica wrote since the last scan.
+func (c *Collector) Scan(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
 	full := c.scans%c.ListEvery == 0
 	c.scans++
 	var list []runtime.Status

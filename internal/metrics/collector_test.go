@@ -140,3 +140,28 @@ func TestCollectorListsOnlyEveryFewScans(t *testing.T) {
 		t.Errorf("loss points = %v, want steps 1, 2 and 3", got)
 	}
 }
+
+func TestFlushReadsAnExitedReplicaAtOnce(t *testing.T) {
+	ctx := context.Background()
+	rep := &fakeReplicas{dir: t.TempDir(), states: map[string]runtime.State{"train-worker-0-0": runtime.Exited}}
+	rep.write(t, "train-worker-0-0", "skiff:metric loss=0.5 step=9")
+	m := store.NewMemoryMetrics(0)
+	c := &Collector{Replicas: rep, Metrics: m, JobOf: jobOf, Now: time.Now}
+	if err := c.Flush(ctx, "ns", "train-worker-0-0"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Latest(ctx, "ns", "train"); len(got) != 1 || got[0].Step != 9 {
+		t.Errorf("after Flush: %v, want the last line without a newline", got)
+	}
+	if rep.lists != 0 {
+		t.Error("Flush listed the runtime")
+	}
+	// A later scan does not store it again.
+	rep.write(t, "train-worker-0-0", "\nskiff:metric loss=0.1 step=10\n")
+	if err := c.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Series(ctx, "ns", "train", ""); len(got) != 1 {
+		t.Errorf("a flushed replica was read again: %v", got)
+	}
+}

@@ -242,7 +242,7 @@ base = os.environ["SKIFF_API"] + "/apis/skiff.dev/v1alpha1/namespaces/default/jo
 def post(job):
     req = urllib.request.Request(base + job + "/metrics", method="POST",
         data=json.dumps({"points": [{"name": "loss", "step": 1, "value": 9}]}).encode(),
-        headers={"Authorization": "Bearer " + os.environ["SKIFF_TOKEN"], "Content-Type": "application/json"})
+        headers={"Authorization": "Bearer " + os.environ["SKIFF_JOB_TOKEN"], "Content-Type": "application/json"})
     try:
         return urllib.request.urlopen(req).status
     except urllib.error.HTTPError as e:
@@ -268,12 +268,12 @@ spec:
 func TestElasticDDPJobGrowsWhenAnotherJobEnds(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), t.TempDir(), "--config", writeConfig(t, "elasticGrowAfterSeconds: 0.5\n"))
-	// One of the two GPUs is taken for a moment.
+	// One of the two GPUs is taken until the elastic job has a checkpoint.
 	s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
 kind: Job
 metadata: {name: holder}
 spec:
-  replicaGroups: [{name: worker, template: {command: ["sleep", "1.5"], resources: {gpu: 1}}}]
+  replicaGroups: [{name: worker, template: {command: ["sleep", "300"], resources: {gpu: 1}}}]
 `, "apply", "-f", "-")
 	s.waitPhase("default", "holder", v1alpha1.JobRunning, time.Minute)
 	s.mustSkiff(exampleManifest(t, "job.yaml", func(m string) string {
@@ -281,6 +281,8 @@ spec:
 		m = strings.Replace(m, "{cpu: 250m, memory: 256Mi}", "{cpu: 250m, memory: 256Mi, gpu: 1}", 1)
 		return shorter(150, "0.02")(m)
 	}), "apply", "-f", "-")
+	s.waitCheckpoint("ddp")
+	s.mustSkiff("", "delete", "job", "holder")
 	if _, errOut, code := s.skiff("", "wait", "job/ddp", "--for=condition=Succeeded", "--timeout=3m"); code != 0 {
 		t.Fatalf("the elastic job did not finish: %s\n%s", errOut, conditionMessages(s.getJob("default", "ddp")))
 	}
