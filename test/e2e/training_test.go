@@ -263,6 +263,28 @@ spec:
 	if len(pts) != 1 || pts[0].Value != 1.5 || pts[0].Step != 3 {
 		t.Errorf("victim's metrics = %+v, want only its own line", pts)
 	}
+
+	// Bad training input is refused with the field path, and nothing is stored.
+	for _, tc := range []struct{ spec, want string }{
+		{"checkpointDir: /etc", `spec.checkpointDir: "/etc" is outside the data directory's checkpoints for namespace default`},
+		{"checkpointDir: ../team-b/run", `spec.checkpointDir: "../team-b/run" leaves the namespace's checkpoint directory`},
+		{"failurePolicy: {restartPolicy: Always}", `spec.failurePolicy.restartPolicy: "Always" is not a policy`},
+		{"successPolicy: {group: launcher}", `spec.successPolicy.group: "launcher" is not a replica group of this job`},
+	} {
+		_, errOut, code := s.skiff(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: bad}
+spec:
+  `+tc.spec+`
+  replicaGroups: [{name: worker, template: {command: ["true"]}}]
+`, "apply", "-f", "-")
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q, want %q", tc.spec, code, errOut, tc.want)
+		}
+		if _, _, code := s.skiff("", "get", "job", "bad"); code == 0 {
+			t.Fatalf("%s: the job was stored", tc.spec)
+		}
+	}
 }
 
 func TestElasticDDPJobGrowsWhenAnotherJobEnds(t *testing.T) {
