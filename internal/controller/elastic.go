@@ -114,16 +114,18 @@ func (g *ElasticGrower) Check(ctx context.Context) error {
 	for _, j := range candidates {
 		byKey[scheduler.Key(j)] = j
 	}
-	for _, gr := range scheduler.Grow(snap, candidates, now) {
-		job := byKey[gr.Namespace+"/"+gr.Name].DeepCopy()
-		msg := fmt.Sprintf("capacity freed up: restarting with %d replicas instead of %d", gr.To, gr.From)
-		job.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: v1alpha1.PreemptionResize, Message: msg, Time: metav1.NewTime(now)}
-		if err := g.Store.Update(ctx, job); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("growing %s: %w", gr.Name, err)
-		}
-		// Only one job per check: the next check sees the first one's
-		// restart and decides on fresh state.
+	growths := scheduler.Grow(snap, candidates, now)
+	if len(growths) == 0 {
 		return nil
+	}
+	// Only one job per check: each growth was computed as if it alone
+	// grew, so the next check decides on the state after this restart.
+	gr := growths[0]
+	job := byKey[gr.Namespace+"/"+gr.Name].DeepCopy()
+	msg := fmt.Sprintf("capacity freed up: restarting with %d replicas instead of %d", gr.To, gr.From)
+	job.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: v1alpha1.PreemptionResize, Message: msg, Time: metav1.NewTime(now)}
+	if err := g.Store.Update(ctx, job); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("growing %s: %w", gr.Name, err)
 	}
 	return nil
 }
