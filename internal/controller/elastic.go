@@ -110,18 +110,20 @@ func (g *ElasticGrower) Check(ctx context.Context) error {
 		Queues:   listOf[v1alpha1.Queue](g.informers["Queue"]),
 		Admitted: admitted,
 	}
-	byKey := map[string]*v1alpha1.Job{}
-	for _, j := range candidates {
-		byKey[scheduler.Key(j)] = j
+	// One job per check, the first that can grow: each growth is computed
+	// as if it alone grew, so the next check decides on the state after
+	// this restart.
+	var gr scheduler.Growth
+	var job *v1alpha1.Job
+	for _, c := range candidates {
+		if gs := scheduler.Grow(snap, []*v1alpha1.Job{c}, now); len(gs) > 0 {
+			gr, job = gs[0], c.DeepCopy()
+			break
+		}
 	}
-	growths := scheduler.Grow(snap, candidates, now)
-	if len(growths) == 0 {
+	if job == nil {
 		return nil
 	}
-	// Only one job per check: each growth was computed as if it alone
-	// grew, so the next check decides on the state after this restart.
-	gr := growths[0]
-	job := byKey[gr.Namespace+"/"+gr.Name].DeepCopy()
 	msg := fmt.Sprintf("capacity freed up: restarting with %d replicas instead of %d", gr.To, gr.From)
 	job.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: v1alpha1.PreemptionResize, Message: msg, Time: metav1.NewTime(now)}
 	if err := g.Store.Update(ctx, job); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
