@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -110,6 +111,17 @@ func (g *ElasticGrower) Check(ctx context.Context) error {
 		Queues:   listOf[v1alpha1.Queue](g.informers["Queue"]),
 		Admitted: admitted,
 	}
+	// Higher priority first, then the oldest.
+	sort.Slice(candidates, func(a, b int) bool {
+		ja, jb := candidates[a], candidates[b]
+		if ja.Spec.Priority != jb.Spec.Priority {
+			return ja.Spec.Priority > jb.Spec.Priority
+		}
+		if !ja.CreationTimestamp.Equal(&jb.CreationTimestamp) {
+			return ja.CreationTimestamp.Before(&jb.CreationTimestamp)
+		}
+		return scheduler.Key(ja) < scheduler.Key(jb)
+	})
 	// One job per check, the first that can grow: each growth is computed
 	// as if it alone grew, so the next check decides on the state after
 	// this restart.
