@@ -29,7 +29,8 @@ type ElasticGrower struct {
 	Store store.Store
 	Clock clock.WithTicker
 	Log   *slog.Logger
-	// Interval between checks; default 2s.
+	// Interval between checks when nothing happens; default 2s. A job that
+	// finishes or goes away triggers a check sooner.
 	Interval time.Duration
 	// MinRuntime is how long an attempt runs before it may be grown, so
 	// that a job is not restarted over and over while capacity comes and
@@ -37,7 +38,11 @@ type ElasticGrower struct {
 	MinRuntime time.Duration
 
 	informers map[string]cache.SharedIndexInformer
+	kick      chan struct{}
 }
+
+// minCheckGap spaces checks triggered by job changes.
+const minCheckGap = 100 * time.Millisecond
 
 // Run checks until ctx ends.
 func (g *ElasticGrower) Run(ctx context.Context) error {
@@ -51,9 +56,32 @@ func (g *ElasticGrower) Run(ctx context.Context) error {
 		g.Log = slog.Default()
 	}
 	g.informers = map[string]cache.SharedIndexInformer{}
+	g.kick = make(chan struct{}, 1)
+	kick := func() {
+		select {
+		case g.kick <- struct{}{}:
+		default:
+		}
+	}
 	var synced []cache.InformerSynced
 	for _, k := range []v1alpha1.Kind{kindJob, kindQueue, kindFlavor, kindNode} {
 		inf := newInformer(ctx, g.Store, k)
+		if k.Kind == "Job" {
+			// Capacity frees up when a job finishes, is suspended or goes.
+			_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+				UpdateFunc: func(old, cur any) {
+					o, ok1 := old.(*v1alpha1.Job)
+					c, ok2 := cur.(*v1alpha1.Job)
+					if ok1 && ok2 && scheduler.HoldsResources(o) && !scheduler.HoldsResources(c) {
+						kick()
+					}
+				},
+				DeleteFunc: func(any) { kick() },
+			})
+			if err != nil {
+				return fmt.Errorf("watching jobs: %w", err)
+			}
+		}
 		g.informers[k.Kind] = inf
 		synced = append(synced, inf.HasSynced)
 		go inf.RunWithContext(ctx)
@@ -68,9 +96,15 @@ func (g *ElasticGrower) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C():
+		case <-g.kick:
 		}
 		if err := g.Check(ctx); err != nil && ctx.Err() == nil {
 			g.Log.Warn("growing elastic jobs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-g.Clock.After(minCheckGap):
 		}
 	}
 }

@@ -180,7 +180,7 @@ spec:
 		m = strings.Replace(m, "spec:\n", "spec:\n  queue: train\n", 1)
 		m = strings.Replace(m, "replicas: 4", "replicas: 2", 1)
 		m = strings.Replace(m, "{cpu: 250m, memory: 256Mi}", "{cpu: 250m, memory: 256Mi, gpu: 1}", 1)
-		return shorter(100, "0.02")(m)
+		return shorter(150, "0.02")(m)
 	}), "apply", "-f", "-")
 	s.waitCheckpoint("ddp")
 	s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
@@ -219,7 +219,7 @@ spec:
 		t.Errorf("stopped at step %v, resumed from %s: the checkpoint written on SIGTERM should be the one resumed", stopped, m[1])
 	}
 	// Same loss as the uninterrupted single process.
-	s.mustSkiff(exampleManifest(t, "single.yaml", shorter(100, "")), "apply", "-f", "-")
+	s.mustSkiff(exampleManifest(t, "single.yaml", shorter(150, "")), "apply", "-f", "-")
 	s.mustSkiff("", "wait", "job/ddp-single", "--for=condition=Succeeded", "--timeout=3m")
 	if got, want := s.finalLoss("ddp", "worker-0", j.Status.Attempt), s.finalLoss("ddp-single", "worker-0", 0); got != want {
 		t.Errorf("preempted and resumed: final loss %s; one process: %s", got, want)
