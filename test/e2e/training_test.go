@@ -331,3 +331,70 @@ spec:
 		t.Errorf("grown from 1 to 2 ranks mid-run: final loss %s; one process: %s", got, want)
 	}
 }
+
+func TestReplicaRestartScopeAndSuccessPolicy(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), t.TempDir(), "--config", writeConfig(t, "backoffBaseSeconds: 0.1\n"))
+	runs := filepath.Join(t.TempDir(), "runs")
+	// worker-1 fails on its first run; only it is restarted, worker-0 runs once.
+	s.mustSkiff(fmt.Sprintf(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: ps}
+spec:
+  replicaGroups:
+  - name: worker
+    replicas: 2
+    template:
+      command: ["sh", "-c", "echo run $SKIFF_REPLICA attempt $SKIFF_ATTEMPT | tee -a %s; if [ $SKIFF_REPLICA = worker-1 ] && [ $SKIFF_ATTEMPT = 0 ]; then exit 3; fi; sleep 1"]
+  failurePolicy: {restartScope: Replica, maxRestarts: 1}
+`, runs), "apply", "-f", "-")
+	s.mustSkiff("", "wait", "job/ps", "--for=condition=Succeeded", "--timeout=2m")
+	j := s.getJob("default", "ps")
+	if j.Status.Restarts != 1 || j.Status.Replicas[0].Attempt != 0 || j.Status.Replicas[1].Attempt != 1 || j.Status.Replicas[1].Restarts != 1 {
+		t.Errorf("status: restarts %d, replicas %+v", j.Status.Restarts, j.Status.Replicas)
+	}
+	b, _ := os.ReadFile(runs)
+	if strings.Count(string(b), "run worker-0") != 1 || strings.Count(string(b), "run worker-1") != 2 {
+		t.Errorf("runs:\n%s", b)
+	}
+	// Logs follow each replica to its own latest attempt.
+	if out := s.mustSkiff("", "logs", "job/ps", "--replica", "worker-1"); !strings.Contains(out, "run worker-1 attempt 1") {
+		t.Errorf("worker-1 log = %q", out)
+	}
+	if out := s.mustSkiff("", "logs", "job/ps", "--replica", "worker-0"); !strings.Contains(out, "run worker-0 attempt 0") {
+		t.Errorf("worker-0 log = %q", out)
+	}
+
+	// The launcher's success ends the job; its workers are stopped.
+	s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: mpi}
+spec:
+  framework: mpi
+  successPolicy: {group: launcher}
+  replicaGroups:
+  - name: launcher
+    template: {command: ["sh", "-c", "test -s $SKIFF_HOSTFILE && sleep 0.5"]}
+  - name: worker
+    replicas: 2
+    template: {command: ["sleep", "300"]}
+`, "apply", "-f", "-")
+	s.mustSkiff("", "wait", "job/mpi", "--for=condition=Succeeded", "--timeout=2m")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		j := s.getJob("default", "mpi")
+		stopped := 0
+		for _, r := range j.Status.Replicas {
+			if r.Group == "worker" && r.Reason == "Stopped" {
+				stopped++
+			}
+		}
+		if stopped == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workers of a succeeded job still run: %+v", j.Status.Replicas)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
