@@ -115,6 +115,24 @@ func (c *Collector) Flush(ctx context.Context, namespace, name string) error {
 	return nil
 }
 
+// DeleteJob forgets a deleted job's metrics. It holds off scans and
+// flushes meanwhile, so that none reads a log of the job (already removed
+// by then) and stores its points after they were deleted.
+func (c *Collector) DeleteJob(ctx context.Context, namespace, job string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	for _, m := range []map[replicaKey]bool{c.done, c.active} {
+		for k := range m {
+			if j, ok := c.JobOf(k.name); ok && k.namespace == namespace && j == job {
+				delete(m, k)
+				delete(c.offsets, k)
+			}
+		}
+	}
+	return c.Metrics.DeleteJob(ctx, namespace, job)
+}
+
 // Scan reads what each replica wrote since the last scan.
 func (c *Collector) Scan(ctx context.Context) error {
 	c.mu.Lock()

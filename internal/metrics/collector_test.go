@@ -165,3 +165,27 @@ func TestFlushReadsAnExitedReplicaAtOnce(t *testing.T) {
 		t.Errorf("a flushed replica was read again: %v", got)
 	}
 }
+
+func TestDeleteJobForgetsItsReplicas(t *testing.T) {
+	ctx := context.Background()
+	rep := &fakeReplicas{dir: t.TempDir(), states: map[string]runtime.State{"train-worker-0-0": runtime.Running}}
+	rep.write(t, "train-worker-0-0", "skiff:metric loss=0.5 step=1\n")
+	m := store.NewMemoryMetrics(0)
+	c := &Collector{Replicas: rep, Metrics: m, JobOf: jobOf, Now: time.Now}
+	if err := c.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	delete(rep.states, "train-worker-0-0") // removed with the job
+	if err := c.DeleteJob(ctx, "ns", "train"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Series(ctx, "ns", "train", ""); len(got) != 0 {
+		t.Errorf("points after DeleteJob: %v", got)
+	}
+	if len(c.active) != 0 || len(c.offsets) != 0 {
+		t.Errorf("state kept for a deleted job: %v %v", c.active, c.offsets)
+	}
+}

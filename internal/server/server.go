@@ -209,7 +209,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		// Replicas of the local runtime write log files to tail for
 		// metric lines; a runtime passed in (the simulated one) has none.
 		collector := &metrics.Collector{Replicas: rt, Metrics: metricStore, JobOf: controller.JobOfReplica, Now: clk.Now, Log: log}
-		jobs.Logs = collector
+		jobs.Logs, jobs.Metrics = collector, collector
 		runs = append(runs, collector.Run)
 		// Growing elastic jobs restarts real processes; `skiff bench`
 		// (which passes its own runtime) measures the scheduler without it.
