@@ -398,3 +398,41 @@ spec:
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestSuspendedDDPJobResumesFromItsCheckpoint(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), t.TempDir())
+	manifest := func(suspend bool) string {
+		return exampleManifest(t, "job.yaml", func(m string) string {
+			m = strings.Replace(m, "replicas: 4", "replicas: 2", 1)
+			m = strings.Replace(m, "  runPolicy:\n", fmt.Sprintf("  runPolicy:\n    suspend: %v\n", suspend), 1)
+			return shorter(150, "0.02")(m)
+		})
+	}
+	s.mustSkiff(manifest(false), "apply", "-f", "-")
+	s.waitCheckpoint("ddp")
+	if out := s.mustSkiff(manifest(true), "apply", "-f", "-"); !strings.Contains(out, "configured") {
+		t.Fatalf("apply with suspend: true: %s", out)
+	}
+	s.waitPhase("default", "ddp", v1alpha1.JobSuspended, 2*time.Minute)
+	first := s.mustSkiff("", "logs", "job/ddp", "--replica", "worker-0", "--attempt", "0")
+	stopped := regexp.MustCompile(`stopping at step (\d+) \(SIGTERM\); checkpoint written`).FindStringSubmatch(first)
+	if stopped == nil || !strings.Contains(first, `"reason": "Suspended"`) {
+		t.Fatalf("the suspended attempt did not checkpoint on the notice:\n%s", first)
+	}
+	s.mustSkiff(manifest(false), "apply", "-f", "-")
+	s.mustSkiff("", "wait", "job/ddp", "--for=condition=Succeeded", "--timeout=3m")
+	second := s.mustSkiff("", "logs", "job/ddp", "--replica", "worker-0")
+	if m := resumedRE.FindStringSubmatch(second); m == nil || m[1] != stopped[1] {
+		t.Errorf("resumed from %v, want step %s where the suspend stopped it:\n%s", m, stopped[1], second)
+	}
+	j := s.getJob("default", "ddp")
+	if j.Status.Restarts != 0 || j.Status.Preemptions != 0 {
+		t.Errorf("restarts %d preemptions %d: a suspend is neither", j.Status.Restarts, j.Status.Preemptions)
+	}
+	s.mustSkiff(exampleManifest(t, "single.yaml", shorter(150, "")), "apply", "-f", "-")
+	s.mustSkiff("", "wait", "job/ddp-single", "--for=condition=Succeeded", "--timeout=3m")
+	if got, want := s.finalLoss("ddp", "worker-0", j.Status.Attempt), s.finalLoss("ddp-single", "worker-0", 0); got != want {
+		t.Errorf("suspended and resumed: final loss %s; one process: %s", got, want)
+	}
+}
