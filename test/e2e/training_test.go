@@ -215,6 +215,7 @@ spec:
 		t.Fatalf("the requeued attempt did not resume:\n%s", second)
 	}
 	stopped := regexp.MustCompile(`stopping at step (\d+)`).FindStringSubmatch(first)
+	t.Logf("preempted at %v of 150 steps", stopped)
 	if stopped == nil || stopped[1] != m[1] {
 		t.Errorf("stopped at step %v, resumed from %s: the checkpoint written on SIGTERM should be the one resumed", stopped, m[1])
 	}
