@@ -20,12 +20,14 @@ lint:
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-# Each fuzz target runs for a bounded time (20 s in all): the replica path
-# resolver that logs go through and the manifest decoder every write uses.
+# Each fuzz target runs for a bounded time (30 s in all): the replica path
+# resolver that logs go through, the manifest decoder every write uses and
+# the metric line parser that reads every replica's output.
 FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReplicaDir$$' -fuzztime $(FUZZTIME) ./internal/runtime/local
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./api/v1alpha1
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) ./internal/metrics
 
 # Benchmarks print their numbers; see README.md for what each measures.
 bench:

@@ -39,7 +39,59 @@ type JobSpec struct {
 	// torchrun reads), mpi (a hostfile for the launcher group), jax
 	// (JAX_COORDINATOR_ADDRESS...), or none (default: SKIFF_* identity only).
 	Framework string `json:"framework,omitempty"`
+	// SuccessPolicy says when the job has succeeded; nil means when every
+	// replica exited with code 0.
+	SuccessPolicy *SuccessPolicy `json:"successPolicy,omitempty"`
+	// FailurePolicy says what a failed replica leads to; nil means the whole
+	// gang is restarted after any failure, up to runPolicy.backoffLimit times.
+	FailurePolicy *FailurePolicy `json:"failurePolicy,omitempty"`
+	// CheckpointDir is where replicas keep checkpoints ($SKIFF_CHECKPOINT_DIR),
+	// kept across restarts, preemptions and suspends. A relative path is
+	// resolved under <data-dir>/checkpoints/<namespace>/; an absolute one
+	// must lie there too. Empty means a directory of the job's own, which
+	// is removed with the job.
+	CheckpointDir string `json:"checkpointDir,omitempty"`
 }
+
+// SuccessPolicy names what must succeed for the job to succeed.
+type SuccessPolicy struct {
+	// Group, when set, makes the job succeed as soon as every replica of
+	// this group exited with code 0 (e.g. an MPI launcher); the other
+	// replicas are then stopped.
+	Group string `json:"group,omitempty"`
+}
+
+// FailurePolicy says how replica failures are handled.
+type FailurePolicy struct {
+	// RestartScope is Gang (default: every replica of the attempt is
+	// stopped and the gang starts again) or Replica (only the failed
+	// replica starts again; the others keep running).
+	RestartScope string `json:"restartScope,omitempty"`
+	// RestartPolicy is OnFailure (default: any failure is retried), ExitCode
+	// (exit codes 1-127 are permanent and fail the job at once; 128 and up,
+	// killed by a signal, are retried) or Never (the first failure fails the
+	// job).
+	RestartPolicy string `json:"restartPolicy,omitempty"`
+	// MaxRestarts is how many restarts are allowed before the job fails;
+	// it replaces runPolicy.backoffLimit when set. In Replica scope it
+	// counts per replica.
+	MaxRestarts *int32 `json:"maxRestarts,omitempty"`
+	// BackoffSeconds is the delay before the first restart; it doubles
+	// with every restart up to MaxBackoffSeconds. Unset: the server's
+	// default (1s, doubling up to 5 minutes).
+	BackoffSeconds    *int32 `json:"backoffSeconds,omitempty"`
+	MaxBackoffSeconds *int32 `json:"maxBackoffSeconds,omitempty"`
+}
+
+// Restart scopes and policies of a FailurePolicy.
+const (
+	RestartGang            = "Gang"
+	RestartReplica         = "Replica"
+	RestartOnFailure       = "OnFailure"
+	RestartOnExitCode      = "ExitCode"
+	RestartNever           = "Never"
+	MaxBackoffSecondsLimit = 86400
+)
 
 // Framework presets.
 const (
@@ -113,6 +165,11 @@ type RunPolicy struct {
 	// EstimatedSeconds is the user's runtime estimate; backfill uses it (or
 	// activeDeadlineSeconds) to tell whether a job delays a reserved start.
 	EstimatedSeconds *int64 `json:"estimatedSeconds,omitempty"`
+	// TerminationGracePeriodSeconds is how long replicas get between
+	// SIGTERM and SIGKILL when they are stopped (preemption, suspend, a
+	// gang restart, the deadline): time to write a checkpoint. Unset: the
+	// server's default (stopGraceSeconds, 10s).
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
 }
 
 // JobPhase is the coarse state of a job.
@@ -163,7 +220,15 @@ type JobStatus struct {
 	// Preemption, while set, says the scheduler evicted the current attempt:
 	// the controller stops its replicas and requeues the job.
 	Preemption *PreemptionNotice `json:"preemption,omitempty"`
+	// CheckpointDir is the resolved $SKIFF_CHECKPOINT_DIR of the job's
+	// replicas, the same for every attempt.
+	CheckpointDir string `json:"checkpointDir,omitempty"`
 }
+
+// PreemptionResize is the PreemptionNotice reason of an elastic job that is
+// restarted at a larger size because capacity freed up; it is no
+// preemption and is not counted as one.
+const PreemptionResize = "Resize"
 
 // PreemptionNotice records why and for whom a job was preempted.
 type PreemptionNotice struct {
@@ -218,6 +283,11 @@ type ReplicaStatus struct {
 	Message    string       `json:"message,omitempty"`
 	StartedAt  *metav1.Time `json:"startedAt,omitempty"`
 	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	// Restarts counts how often this replica alone was restarted
+	// (failurePolicy.restartScope: Replica).
+	Restarts int32 `json:"restarts,omitempty"`
+	// NotBefore delays the start of a restarted replica (its backoff).
+	NotBefore *metav1.Time `json:"notBefore,omitempty"`
 }
 
 // JobList is a list of Jobs.

@@ -200,6 +200,7 @@ func validateJobSpec(s *JobSpec, p *field.Path) field.ErrorList {
 	if t := s.RunPolicy.TTLSecondsAfterFinished; t != nil && *t < 0 {
 		errs = append(errs, detail(rp.Child("ttlSecondsAfterFinished"), "must be 0 or more"))
 	}
+	errs = append(errs, validateJobPolicies(s, p)...)
 	return errs
 }
 

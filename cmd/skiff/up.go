@@ -32,8 +32,8 @@ the local runtime, in this process. Stop it with Ctrl-C (SIGINT) or SIGTERM:
 replicas are stopped and state is flushed.
 
 Settings come from flags, or from a YAML file given with --config whose keys
-are dataDir, listen, gpus, gpuModel, nodeName, stopGraceSeconds and
-backoffBaseSeconds. Flags win over the file.`,
+are dataDir, listen, gpus, gpuModel, nodeName, stopGraceSeconds,
+backoffBaseSeconds and elasticGrowAfterSeconds. Flags win over the file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			merged := server.Config{}
@@ -43,7 +43,7 @@ backoffBaseSeconds. Flags win over the file.`,
 					return fmt.Errorf("reading --config: %w", err)
 				}
 				if err := yaml.UnmarshalStrict(data, &merged); err != nil {
-					return fmt.Errorf("--config %s: %w: valid keys are dataDir, listen, gpus, gpuModel, nodeName, stopGraceSeconds, backoffBaseSeconds", configFile, err)
+					return fmt.Errorf("--config %s: %w: valid keys are dataDir, listen, gpus, gpuModel, nodeName, stopGraceSeconds, backoffBaseSeconds, elasticGrowAfterSeconds", configFile, err)
 				}
 			}
 			f := cmd.Flags()

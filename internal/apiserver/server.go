@@ -96,6 +96,12 @@ type Config struct {
 	// answer. Caches of tokens and policies use it so that a revocation or
 	// a new policy holds for the very next request.
 	AfterWrite func(op Operation, obj v1alpha1.Object)
+	// Metrics keeps jobs' metric time series; nil answers the metrics
+	// routes with 503.
+	Metrics MetricStore
+	// DefaultStopGrace is the grace period replicas get when their job sets
+	// no runPolicy.terminationGracePeriodSeconds (told in notices).
+	DefaultStopGrace time.Duration
 	// Ready, when set, decides /readyz (e.g. the store has been opened and
 	// controllers have synced); nil means always ready.
 	Ready func() error
@@ -301,6 +307,14 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveLog(w, r, t)
+	case t.sub == "metrics" && t.kind.Kind == "Job":
+		s.serveMetrics(w, r, t)
+	case t.sub == "notice" && t.kind.Kind == "Job":
+		if r.Method != http.MethodGet {
+			writeError(w, methodNotAllowed(r.Method, r.URL.Path))
+			return
+		}
+		s.serveNotice(w, r, t)
 	case t.sub != "":
 		writeError(w, notFoundPath(r.URL.Path))
 	case t.name == "":

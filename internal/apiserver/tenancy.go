@@ -102,6 +102,10 @@ func verbOf(r *http.Request, t target) authz.Verb {
 	switch {
 	case t.sub == "log":
 		return authz.Logs
+	case (t.sub == "metrics" || t.sub == "notice") && r.Method == http.MethodPost:
+		return authz.Report
+	case t.sub == "metrics" || t.sub == "notice":
+		return authz.Get
 	case r.Method == http.MethodGet && t.name == "" && isTrue(r.URL.Query().Get("watch")):
 		return authz.Watch
 	case r.Method == http.MethodGet && t.name == "":
@@ -135,6 +139,12 @@ func (s *Server) authorizeTarget(r *http.Request, t target, verb authz.Verb) (ta
 	listing := verb == authz.List || verb == authz.Watch
 	switch {
 	case id.Admin:
+		return t, nil, nil
+	case t.kind.Kind == "Job" && (t.sub == "metrics" || t.sub == "notice"):
+		if d := authz.AuthorizeJobProgress(id, verb, t.namespace, t.name); !d.Allowed {
+			ri.denied = true
+			return t, nil, forbidden(t, t.name, d)
+		}
 		return t, nil, nil
 	case t.kind.Kind == "Token":
 		if verb == authz.Create {

@@ -35,6 +35,11 @@ type Identity struct {
 	// TokenID names the Token object the identity came from ("" for the
 	// bootstrap admin token).
 	TokenID string
+	// Job and JobUID, when set, make this a job's own token (see
+	// JobTokens): it reaches that job's metrics and notice in Namespace
+	// and nothing else.
+	Job    string
+	JobUID string
 }
 
 // NewToken returns a fresh random token: TokenPrefix followed by 32 random

@@ -21,6 +21,8 @@ const (
 	Delete Verb = "delete"
 	// Logs reads a job's replica logs.
 	Logs Verb = "logs"
+	// Report posts metrics of a job.
+	Report Verb = "report"
 )
 
 // AuditKind is the pseudo-kind of the audit log route.
@@ -53,6 +55,9 @@ func isRead(v Verb) bool { return v == Get || v == List || v == Watch || v == Lo
 func Authorize(id auth.Identity, verb Verb, kind, namespace string) Decision {
 	if id.Admin {
 		return allow()
+	}
+	if id.Job != "" {
+		return deny(id, verb, kind, namespace, "a job's token reaches only that job's metrics and notice")
 	}
 	if id.Namespace == "" || !v1alpha1.ValidRole(id.Role) {
 		return deny(id, verb, kind, namespace, "ask an admin for a token")
@@ -96,6 +101,26 @@ func Authorize(id auth.Identity, verb Verb, kind, namespace string) Decision {
 		return deny(id, verb, kind, namespace, "viewers may only read: ask an admin of the namespace for an editor token")
 	}
 	return allow()
+}
+
+// AuthorizeJobProgress decides whether id may read (Get) or post (Report)
+// the metrics and read the notice of job in namespace. A job's own token
+// may do both for its job only; users need Get on jobs to read and Update
+// on jobs to post.
+func AuthorizeJobProgress(id auth.Identity, verb Verb, namespace, job string) Decision {
+	if verb != Get && verb != Report {
+		return deny(id, verb, "Job", namespace, "unknown verb")
+	}
+	if id.Job != "" {
+		if id.Namespace == namespace && id.Job == job {
+			return allow()
+		}
+		return deny(id, verb, "Job", namespace, fmt.Sprintf("a job's token reaches only its own job (%s/%s)", id.Namespace, id.Job))
+	}
+	if verb == Report {
+		verb = Update
+	}
+	return Authorize(id, verb, "Job", namespace)
 }
 
 // ListNamespace is the namespace a list or watch of a namespaced kind

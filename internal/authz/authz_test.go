@@ -74,3 +74,36 @@ func TestListNamespace(t *testing.T) {
 		t.Errorf("tenant lists %q, want team-a", ns)
 	}
 }
+
+func TestAuthorizeJobProgress(t *testing.T) {
+	job := auth.Identity{Name: "system:job:a/train", Namespace: "a", Job: "train", JobUID: "u"}
+	viewer := auth.Identity{Name: "v", Namespace: "a", Role: "viewer"}
+	editor := auth.Identity{Name: "e", Namespace: "a", Role: "editor"}
+	for _, tc := range []struct {
+		id        auth.Identity
+		verb      Verb
+		ns, job   string
+		wantAllow bool
+	}{
+		{job, Report, "a", "train", true},
+		{job, Get, "a", "train", true},
+		{job, Report, "a", "other", false},
+		{job, Report, "b", "train", false},
+		{job, Update, "a", "train", false},
+		{viewer, Get, "a", "train", true},
+		{viewer, Report, "a", "train", false},
+		{editor, Report, "a", "train", true},
+		{editor, Get, "b", "train", false},
+		{auth.Identity{Name: "admin", Admin: true}, Report, "b", "x", true},
+	} {
+		if d := AuthorizeJobProgress(tc.id, tc.verb, tc.ns, tc.job); d.Allowed != tc.wantAllow {
+			t.Errorf("%s %s %s/%s: allowed=%v (%s), want %v", tc.id.Name, tc.verb, tc.ns, tc.job, d.Allowed, d.Reason, tc.wantAllow)
+		}
+	}
+	// Anywhere else a job's token is refused, in its own namespace too.
+	for _, kind := range []string{"Job", "Event", "Queue", "Token"} {
+		if d := Authorize(job, Get, kind, "a"); d.Allowed {
+			t.Errorf("a job token may get %s", kind)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -128,6 +129,21 @@ func (a *app) describe(ctx context.Context, c *client.Client, out *bufio.Writer,
 	if isExperiment {
 		if err := writeTrials(out, exp); err != nil {
 			return err
+		}
+	}
+	if k.Kind == "Job" {
+		// The newest value of each metric the job reported; a server that
+		// keeps no metrics, or a read that fails, leaves the section out.
+		if pts, err := c.Metrics(ctx, ns, name, client.MetricsOptions{Latest: true}); err == nil && len(pts) > 0 {
+			out.WriteString("Metrics (latest):\n")
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "  NAME\tSTEP\tVALUE\tAGE")
+			for _, p := range pts {
+				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", p.Name, p.Step, strconv.FormatFloat(p.Value, 'g', 6, 64), age(now, metav1.NewTime(p.Time)))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
 		}
 	}
 	if k.Kind != "Event" {

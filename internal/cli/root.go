@@ -66,7 +66,7 @@ and follow it with 'skiff get jobs', 'skiff logs -f job/NAME'.`,
 		return fmt.Errorf("%w: see '%s --help'", err, c.CommandPath())
 	})
 	root.AddCommand(
-		a.applyCmd(), a.getCmd(), a.describeCmd(), a.deleteCmd(), a.logsCmd(), a.waitCmd(),
+		a.applyCmd(), a.getCmd(), a.describeCmd(), a.deleteCmd(), a.logsCmd(), a.waitCmd(), a.metricsCmd(),
 		a.versionCmd(), completionCmd(root), a.tokenCmd(), a.auditCmd(),
 	)
 	root.AddCommand(extra...)

@@ -25,11 +25,12 @@ type fakeRuntime struct {
 	replicas map[string]*runtime.Status
 	specs    map[string]runtime.Replica
 	starts   map[string]int
+	graces   map[string]time.Duration
 	exits    chan runtime.Status
 }
 
 func newFakeRuntime() *fakeRuntime {
-	return &fakeRuntime{replicas: map[string]*runtime.Status{}, specs: map[string]runtime.Replica{}, starts: map[string]int{}, exits: make(chan runtime.Status, 100)}
+	return &fakeRuntime{replicas: map[string]*runtime.Status{}, specs: map[string]runtime.Replica{}, starts: map[string]int{}, graces: map[string]time.Duration{}, exits: make(chan runtime.Status, 100)}
 }
 
 func (f *fakeRuntime) Start(_ context.Context, r runtime.Replica) (runtime.Status, error) {
@@ -69,7 +70,10 @@ func (f *fakeRuntime) exit(ns, name string, code int, reason string) bool {
 	return true
 }
 
-func (f *fakeRuntime) Stop(_ context.Context, ns, name string, _ time.Duration) error {
+func (f *fakeRuntime) Stop(_ context.Context, ns, name string, grace time.Duration) error {
+	f.mu.Lock()
+	f.graces[ns+"/"+name] = grace
+	f.mu.Unlock()
 	f.exit(ns, name, 143, "Stopped")
 	return nil
 }
@@ -114,6 +118,13 @@ func newHarness(t *testing.T) *harness { return newHarnessWith(t, 10*time.Millis
 
 func newHarnessWith(t *testing.T, backoff time.Duration) *harness {
 	t.Helper()
+	return newHarnessConfigured(t, backoff, nil)
+}
+
+// newHarnessConfigured is newHarnessWith where edit, when set, adjusts the
+// job controller before it runs.
+func newHarnessConfigured(t *testing.T, backoff time.Duration, edit func(*controller.JobController)) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	clk := clock.RealClock{}
@@ -136,6 +147,9 @@ func newHarnessWith(t *testing.T, backoff time.Duration) *harness {
 	}
 	rec := &controller.Recorder{Store: st, Clock: clk, Source: "test"}
 	jobs := &controller.JobController{Store: st, Runtime: h.rt, Clock: clk, Recorder: rec, BackoffBase: backoff, StopGrace: time.Second}
+	if edit != nil {
+		edit(jobs)
+	}
 	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Interval: 100 * time.Millisecond}
 	go func() { _ = jobs.Run(ctx) }()
 	go func() { _ = sched.Run(ctx) }()

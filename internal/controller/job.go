@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +49,20 @@ type JobController struct {
 	// PickPort returns a free port for a job's rendezvous; nil asks the
 	// kernel for one on loopback.
 	PickPort func() (int, error)
+	// DataDir, when set, holds jobs' checkpoint directories
+	// (<DataDir>/checkpoints/<namespace>/...), passed as SKIFF_CHECKPOINT_DIR.
+	DataDir string
+	// APIURL and Tokens, when set, give every replica SKIFF_API and a
+	// SKIFF_JOB_TOKEN that reaches its own job's metrics and notice only.
+	APIURL string
+	Tokens JobTokenIssuer
+	// Metrics, when set, forgets a deleted job's metrics.
+	Metrics interface {
+		DeleteJob(ctx context.Context, namespace, job string) error
+	}
+	// Logs, when set, is told about each replica exit before it is
+	// recorded, to store the metric lines the replica printed last.
+	Logs LogFlusher
 
 	queue workqueue.TypedRateLimitingInterface[string]
 }
@@ -289,7 +302,7 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 	}
 
 	var failed, interrupted []string
-	running, succeeded, started := 0, 0, 0
+	running, started := 0, 0
 	for i := range st.Replicas {
 		rs := &st.Replicas[i]
 		wasPending := rs.State == v1alpha1.ReplicaPending
@@ -309,8 +322,6 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 		switch rs.State {
 		case v1alpha1.ReplicaRunning, v1alpha1.ReplicaPending:
 			running++
-		case v1alpha1.ReplicaSucceeded:
-			succeeded++
 		case v1alpha1.ReplicaFailed:
 			switch rs.Reason {
 			case "Shutdown":
@@ -328,6 +339,22 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 		}
 		s.event(v1alpha1.EventNormal, "Started", "attempt %d: started %d of %d replicas", st.Attempt, started, len(st.Replicas))
 	}
+	if ok, msg := succeeded(job); ok {
+		// Replicas outside a success policy's group may still run; the
+		// finished job stops them.
+		c.succeed(s, msg)
+		return nil
+	}
+	if perm := permanentFailures(job); len(perm) > 0 {
+		c.fail(s, "PermanentFailure", fmt.Sprintf("%s; not retried under failurePolicy.restartPolicy %s", strings.Join(perm, ", "), job.Spec.FailurePolicy.RestartPolicy))
+		return c.stopReplicas(ctx, job, st.Replicas)
+	}
+	if len(failed) > 0 && len(interrupted) == 0 && job.Spec.RestartScope() == v1alpha1.RestartReplica {
+		if !c.restartReplicas(s) {
+			return c.stopReplicas(ctx, job, st.Replicas)
+		}
+		return nil
+	}
 	if len(failed) > 0 || len(interrupted) > 0 {
 		if running > 0 {
 			// Gang semantics: one replica failed, so the rest stop too.
@@ -338,24 +365,12 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 			c.restart(s, false, "replicas were stopped when the server shut down; starting attempt %d", st.Attempt+1)
 			return nil
 		}
-		if st.Restarts >= job.Spec.RunPolicy.Backoff() {
+		if limit := job.Spec.MaxRestarts(); st.Restarts >= limit {
 			c.fail(s, "BackoffLimitExceeded", fmt.Sprintf("%s; backoffLimit %d reached after %d restarts",
-				strings.Join(failed, ", "), job.Spec.RunPolicy.Backoff(), st.Restarts))
+				strings.Join(failed, ", "), limit, st.Restarts))
 			return nil
 		}
 		c.restart(s, true, "%s; restarting the gang as attempt %d", strings.Join(failed, ", "), st.Attempt+1)
-		return nil
-	}
-	if succeeded == len(st.Replicas) {
-		st.Phase = v1alpha1.JobSucceeded
-		now := metav1.NewTime(s.now)
-		st.CompletionTime = &now
-		setCondition(job, v1alpha1.JobConditionRunning, false, "Completed", "all replicas finished", s.now)
-		setCondition(job, v1alpha1.JobConditionSucceeded, true, "Completed", fmt.Sprintf("all %d replicas exited with code 0", succeeded), s.now)
-		s.event(v1alpha1.EventNormal, "Succeeded", "all %d replicas exited with code 0", succeeded)
-		if ttl := job.Spec.RunPolicy.TTLSecondsAfterFinished; ttl != nil {
-			s.requeue(time.Duration(*ttl) * time.Second)
-		}
 		return nil
 	}
 	if st.Phase != v1alpha1.JobRunning {
@@ -363,6 +378,20 @@ func (c *JobController) runAttempt(ctx context.Context, s *reconcileState) error
 		setCondition(job, v1alpha1.JobConditionRunning, true, "ReplicasRunning", fmt.Sprintf("attempt %d: %d replicas running", st.Attempt, len(st.Replicas)), s.now)
 	}
 	return nil
+}
+
+func (c *JobController) succeed(s *reconcileState, msg string) {
+	job := s.job
+	st := &job.Status
+	st.Phase = v1alpha1.JobSucceeded
+	now := metav1.NewTime(s.now)
+	st.CompletionTime = &now
+	setCondition(job, v1alpha1.JobConditionRunning, false, "Completed", "the job finished", s.now)
+	setCondition(job, v1alpha1.JobConditionSucceeded, true, "Completed", msg, s.now)
+	s.event(v1alpha1.EventNormal, "Succeeded", "%s", msg)
+	if ttl := job.Spec.RunPolicy.TTLSecondsAfterFinished; ttl != nil {
+		s.requeue(time.Duration(*ttl) * time.Second)
+	}
 }
 
 func describeExit(rs *v1alpha1.ReplicaStatus) string {
@@ -388,6 +417,10 @@ func (c *JobController) startOrObserve(ctx context.Context, s *reconcileState, r
 	known, err := c.observe(ctx, s, rs)
 	if err != nil || known || rs.State != v1alpha1.ReplicaPending {
 		return err
+	}
+	if rs.NotBefore != nil && s.now.Before(rs.NotBefore.Time) {
+		s.requeue(rs.NotBefore.Sub(s.now))
+		return nil
 	}
 	spec, err := c.replicaSpec(s.job, rs)
 	if err != nil {
@@ -422,6 +455,13 @@ func (c *JobController) observe(ctx context.Context, s *reconcileState, rs *v1al
 	}
 	if err != nil {
 		return false, fmt.Errorf("replica %s: %w", rs.Name, err)
+	}
+	if status.State != runtime.Running && c.Logs != nil {
+		// Metrics are not worth failing the job over: the collector's
+		// next scan reads what this could not.
+		if err := c.Logs.Flush(ctx, s.job.Namespace, rs.Name); err != nil && ctx.Err() == nil {
+			c.Log.Warn("reading the last metric lines of a replica", "replica", rs.Name, "err", err)
+		}
 	}
 	applyRuntimeStatus(rs, status)
 	return true, nil
@@ -507,6 +547,16 @@ func (c *JobController) replicaSpec(job *v1alpha1.Job, rs *v1alpha1.ReplicaStatu
 		}
 	}
 	env = append(env, frameworkEnv(job, rs.Group, rs.Index, c.address, hostfile)...)
+	ckpt, err := c.checkpointDir(job)
+	if err != nil {
+		return runtime.Replica{}, err
+	}
+	if ckpt != "" {
+		env = append(env, "SKIFF_CHECKPOINT_DIR="+ckpt)
+	}
+	if c.APIURL != "" && c.Tokens != nil {
+		env = append(env, "SKIFF_API="+c.APIURL, "SKIFF_JOB_TOKEN="+c.Tokens.Issue(job.Namespace, job.Name, string(job.UID)))
+	}
 	for _, e := range t.Env {
 		env = append(env, e.Name+"="+e.Value)
 	}
@@ -540,10 +590,7 @@ func (c *JobController) restart(s *reconcileState, count bool, format string, ar
 	st := &s.job.Status
 	delay := time.Duration(0)
 	if count {
-		delay = c.BackoffBase << st.Restarts
-		if delay > c.BackoffMax || delay <= 0 {
-			delay = c.BackoffMax
-		}
+		delay = c.backoff(s.job, st.Restarts)
 		st.Restarts++
 	}
 	st.Attempt++
@@ -599,150 +646,6 @@ func (c *JobController) finished(ctx context.Context, s *reconcileState) error {
 		return err
 	}
 	return nil
-}
-
-// evict carries out a preemption the scheduler recorded: the current
-// attempt stops (SIGTERM, then SIGKILL after the grace period), the
-// admission is released and the job is requeued, not failed.
-func (c *JobController) evict(ctx context.Context, s *reconcileState) error {
-	job := s.job
-	st := &job.Status
-	if done, err := c.endAttempt(ctx, s); !done || err != nil {
-		return err
-	}
-	p := st.Preemption
-	st.Preemption = nil
-	st.Preemptions++
-	st.Phase = v1alpha1.JobPending
-	msg := fmt.Sprintf("preempted (%s) for %s", p.Reason, p.By)
-	if p.Message != "" {
-		msg += ": " + p.Message
-	}
-	setCondition(job, v1alpha1.JobConditionRunning, false, "Preempted", msg, s.now)
-	setCondition(job, v1alpha1.JobConditionAdmitted, false, "Preempted", msg+"; requeued", s.now)
-	s.event(v1alpha1.EventWarning, "Preempted", "%s; requeued", msg)
-	return nil
-}
-
-// endAttempt stops the current attempt's replicas and, once none runs,
-// releases the admission and moves to a new attempt number so that the
-// next admission starts fresh replica names. It reports whether the
-// attempt has ended; until then the job is requeued.
-func (c *JobController) endAttempt(ctx context.Context, s *reconcileState) (bool, error) {
-	st := &s.job.Status
-	if len(st.Replicas) == 0 && st.Admission != nil && st.NextAttemptTime == nil {
-		// A pass may have started the replicas and lost the status write
-		// that listed them (a conflict with the scheduler's preemption
-		// notice, say): the names are derived from the admission, so ask
-		// the runtime about every one of them.
-		st.Replicas = derivedReplicas(s.job)
-	}
-	running := false
-	for i := range st.Replicas {
-		if _, err := c.observe(ctx, s, &st.Replicas[i]); err != nil {
-			return false, err
-		}
-		if st.Replicas[i].State == v1alpha1.ReplicaRunning {
-			running = true
-		}
-	}
-	if running {
-		s.requeue(200 * time.Millisecond)
-		return false, c.stopReplicas(ctx, s.job, st.Replicas)
-	}
-	if len(st.Replicas) > 0 {
-		st.Attempt++
-	}
-	st.Replicas = nil
-	st.Admission = nil
-	st.NextAttemptTime = nil
-	st.CoordinatorPort = 0
-	return true, nil
-}
-
-// derivedReplicas lists the replicas the current attempt's admission
-// implies, all Pending until observed.
-func derivedReplicas(job *v1alpha1.Job) []v1alpha1.ReplicaStatus {
-	st := &job.Status
-	out := make([]v1alpha1.ReplicaStatus, 0, len(st.Admission.Placements))
-	for _, p := range st.Admission.Placements {
-		out = append(out, v1alpha1.ReplicaStatus{
-			Name: ReplicaName(job.Name, p.Group, p.Index, st.Attempt), Group: p.Group, Index: p.Index,
-			Attempt: st.Attempt, State: v1alpha1.ReplicaPending,
-		})
-	}
-	return out
-}
-
-// suspend stops the current attempt and releases the admission.
-func (c *JobController) suspend(ctx context.Context, s *reconcileState) error {
-	job := s.job
-	st := &job.Status
-	if st.Phase == v1alpha1.JobSuspended {
-		return nil
-	}
-	if done, err := c.endAttempt(ctx, s); !done || err != nil {
-		return err
-	}
-	st.Phase = v1alpha1.JobSuspended
-	setCondition(job, v1alpha1.JobConditionRunning, false, "Suspended", "runPolicy.suspend is true", s.now)
-	setCondition(job, v1alpha1.JobConditionAdmitted, false, "Suspended", "runPolicy.suspend is true; set it to false to resume", s.now)
-	s.event(v1alpha1.EventNormal, "Suspended", "job suspended; its resources are released")
-	return nil
-}
-
-func (c *JobController) stopReplicas(ctx context.Context, job *v1alpha1.Job, replicas []v1alpha1.ReplicaStatus) error {
-	for _, rs := range replicas {
-		if rs.State == v1alpha1.ReplicaRunning || rs.State == v1alpha1.ReplicaPending {
-			if err := c.Runtime.Stop(ctx, job.Namespace, rs.Name, c.StopGrace); err != nil {
-				return fmt.Errorf("stopping replica %s: %w", rs.Name, err)
-			}
-		}
-	}
-	return nil
-}
-
-// finalize stops and removes every replica the job ever had, then lets the
-// store delete the job.
-func (c *JobController) finalize(ctx context.Context, job *v1alpha1.Job) (time.Duration, error) {
-	if !hasString(job.Finalizers, ReplicasFinalizer) {
-		return 0, nil
-	}
-	waiting := false
-	for attempt := int32(0); attempt <= job.Status.Attempt; attempt++ {
-		for _, g := range job.Spec.ReplicaGroups {
-			for i := int32(0); i < g.Replicas; i++ {
-				name := ReplicaName(job.Name, g.Name, i, attempt)
-				st, err := c.Runtime.Status(ctx, job.Namespace, name)
-				if errors.Is(err, runtime.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return 0, err
-				}
-				if st.State == runtime.Running {
-					waiting = true
-					if err := c.Runtime.Stop(ctx, job.Namespace, name, c.StopGrace); err != nil {
-						return 0, err
-					}
-					continue
-				}
-				if err := c.Runtime.Remove(ctx, job.Namespace, name); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-					return 0, err
-				}
-			}
-		}
-	}
-	if waiting {
-		return 200 * time.Millisecond, nil
-	}
-	if c.WorkDir != "" {
-		if err := os.RemoveAll(c.jobDir(job)); err != nil {
-			return 0, fmt.Errorf("removing the job's files: %w", err)
-		}
-	}
-	job.Finalizers = removeString(job.Finalizers, ReplicasFinalizer)
-	return 0, c.Store.Update(ctx, job)
 }
 
 func setCondition(job *v1alpha1.Job, typ string, status bool, reason, msg string, now time.Time) {

@@ -20,6 +20,8 @@ type admitter struct {
 	store store.Store
 	// capacity, when set, answers the common case without store reads.
 	capacity *capacityCache
+	// dataDir, when set, is where checkpoint directories must lie.
+	dataDir string
 }
 
 // Admit rejects jobs that could never run and adds the replica finalizer to
@@ -42,6 +44,11 @@ func (a *admitter) Admit(ctx context.Context, op apiserver.Operation, obj, old v
 		}
 		if !found {
 			job.Finalizers = append(job.Finalizers, controller.ReplicasFinalizer)
+		}
+	}
+	if a.dataDir != "" {
+		if _, ferr := v1alpha1.CheckpointPath(a.dataDir, job); ferr != nil {
+			return v1alpha1.NewValidationError("Job", job.Name, field.ErrorList{ferr})
 		}
 	}
 	if op == apiserver.Update {

@@ -47,6 +47,13 @@ func (l *logSource) OpenLog(ctx context.Context, namespace, jobName, replica str
 		return nil, err
 	}
 	attempt := job.Status.Attempt
+	// After a restart of one replica (failurePolicy.restartScope: Replica)
+	// the current replicas carry different attempts: use the one listed.
+	for _, rs := range job.Status.Replicas {
+		if rs.Group == group && rs.Index == index {
+			attempt = rs.Attempt
+		}
+	}
 	if opts.Attempt != nil {
 		if *opts.Attempt < 0 || *opts.Attempt > job.Status.Attempt {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("attempt %d does not exist: job %s has attempts 0 to %d", *opts.Attempt, jobName, job.Status.Attempt))

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/auth"
 	"skiff.dev/skiff/internal/controller"
+	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/runtime"
 	"skiff.dev/skiff/internal/runtime/local"
 	"skiff.dev/skiff/internal/store"
@@ -36,6 +38,9 @@ type Config struct {
 	StopGraceSeconds int `json:"stopGraceSeconds,omitempty"`
 	// BackoffBaseSeconds is the delay before a job's first restart.
 	BackoffBaseSeconds float64 `json:"backoffBaseSeconds,omitempty"`
+	// ElasticGrowAfterSeconds is how long an elastic job admitted below
+	// its full size runs before it may be restarted larger (default 10).
+	ElasticGrowAfterSeconds float64 `json:"elasticGrowAfterSeconds,omitempty"`
 }
 
 // DefaultListen is loopback only: reaching the API from elsewhere is a
@@ -77,6 +82,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	if cfg.DataDir == "" {
 		return errors.New("no data directory: pass --data-dir")
 	}
+	if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
@@ -91,6 +99,13 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
+	// The key job tokens are signed with; kept so that replicas running
+	// across a server restart keep working tokens.
+	jobKey, err := auth.EnsureAdminToken(filepath.Join(cfg.DataDir, "job-token.key"))
+	if err != nil {
+		return fmt.Errorf("job token key: %w", err)
+	}
+	jobTokens := auth.NewJobTokens(jobKey)
 	clk := clock.RealClock{}
 	st, err := store.OpenSQLite(filepath.Join(cfg.DataDir, "skiff.db"), clk.Now)
 	if err != nil {
@@ -99,6 +114,16 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	defer func() {
 		if cerr := st.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing the store: %w", cerr)
+		}
+	}()
+
+	metricStore, err := store.OpenSQLiteMetrics(filepath.Join(cfg.DataDir, "metrics.db"), 0)
+	if err != nil {
+		return fmt.Errorf("opening the metrics store in %s: %w", cfg.DataDir, err)
+	}
+	defer func() {
+		if cerr := metricStore.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the metrics store: %w", cerr)
 		}
 	}()
 
@@ -156,13 +181,16 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	defer ten.close()
 	api := apiserver.New(apiserver.Config{
 		Store:      st,
-		Auth:       ten.tokens,
+		Auth:       auth.Chain{Users: ten.tokens, Jobs: jobTokens},
 		Audit:      ten.audit,
 		AfterWrite: ten.afterWrite,
-		Admit:      ten.admit((&admitter{store: st, capacity: capacity}).Admit),
-		Logs:       &logSource{store: st, runtime: rt, poll: 100 * time.Millisecond},
-		Version:    opts.Version,
-		Logger:     log,
+		Admit:      ten.admit((&admitter{store: st, capacity: capacity, dataDir: cfg.DataDir}).Admit),
+		Metrics:    metricStore,
+
+		DefaultStopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second,
+		Logs:             &logSource{store: st, runtime: rt, poll: 100 * time.Millisecond},
+		Version:          opts.Version,
+		Logger:           log,
 	})
 	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 
@@ -171,9 +199,25 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	backoff := time.Duration(cfg.BackoffBaseSeconds * float64(time.Second))
 	jobs := &controller.JobController{Store: st, Runtime: rt, Clock: clk, Recorder: rec, Log: log,
 		WorkDir:   filepath.Join(cfg.DataDir, "jobs"),
-		StopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second, BackoffBase: backoff}
+		StopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second, BackoffBase: backoff,
+		APIURL: replicaAPIURL(ln.Addr()), Tokens: jobTokens, Metrics: metricStore}
 	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Log: log}
-	for _, run := range []func(context.Context) error{jobs.Run, sched.Run} {
+	runs := []func(context.Context) error{jobs.Run, sched.Run}
+	if opts.Runtime == nil {
+		// Only processes can use checkpoint directories.
+		jobs.DataDir = cfg.DataDir
+		// Replicas of the local runtime write log files to tail for
+		// metric lines; a runtime passed in (the simulated one) has none.
+		collector := &metrics.Collector{Replicas: rt, Metrics: metricStore, JobOf: controller.JobOfReplica, Now: clk.Now, Log: log}
+		jobs.Logs, jobs.Metrics = collector, collector
+		runs = append(runs, collector.Run)
+		// Growing elastic jobs restarts real processes; `skiff bench`
+		// (which passes its own runtime) measures the scheduler without it.
+		grower := &controller.ElasticGrower{Store: st, Clock: clk, Log: log,
+			MinRuntime: time.Duration(cfg.ElasticGrowAfterSeconds * float64(time.Second))}
+		runs = append(runs, grower.Run)
+	}
+	for _, run := range runs {
 		wg.Add(1)
 		go func(run func(context.Context) error) {
 			defer wg.Done()
@@ -206,6 +250,20 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		log.Warn("stopping replicas", "err", serr)
 	}
 	return err
+}
+
+// replicaAPIURL is the API URL replicas get as SKIFF_API: the listen
+// address, with loopback for a wildcard one.
+func replicaAPIURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String()
+	}
+	host := tcp.IP
+	if host == nil || host.IsUnspecified() {
+		host = net.IPv4(127, 0, 0, 1)
+	}
+	return "http://" + net.JoinHostPort(host.String(), strconv.Itoa(tcp.Port))
 }
 
 // lockDataDir keeps two servers from sharing a data directory, which would

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"strings"
 	"testing"
 
@@ -61,6 +62,22 @@ func TestSanitizeNodeName(t *testing.T) {
 	for in, want := range map[string]string{"GPU-Box.example.com": "gpu-box-example-com", "___": "local", "-a-": "a"} {
 		if got := sanitizeNodeName(in); got != want {
 			t.Errorf("sanitizeNodeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestReplicaAPIURL(t *testing.T) {
+	for _, tc := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7400}, "http://127.0.0.1:7400"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 80}, "http://127.0.0.1:80"},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 80}, "http://127.0.0.1:80"},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 9}, "http://[::1]:9"},
+	} {
+		if got := replicaAPIURL(tc.addr); got != tc.want {
+			t.Errorf("replicaAPIURL(%v) = %q, want %q", tc.addr, got, tc.want)
 		}
 	}
 }

@@ -11,4 +11,8 @@
 // it, so stored bytes already carry metadata.resourceVersion and lists can
 // stream them undecoded. Backends (memory.go, sqlite.go) only store bytes,
 // count revisions, index owner uids, and report commits in order.
+//
+// Jobs' metric time series are kept beside the objects, not as objects
+// (Metrics, metrics.go): points keyed by job, name and step, bounded per
+// job, with each metric's latest point readable in one indexed read.
 package store

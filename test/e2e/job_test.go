@@ -36,12 +36,18 @@ func TestJobRunsAndServesLogs(t *testing.T) {
 	if !strings.Contains(table, "hello") || !strings.Contains(table, "Succeeded") {
 		t.Errorf("get jobs = %q", table)
 	}
-	desc := s.mustSkiff("", "describe", "job", "hello")
-	for _, want := range []string{"Admitted", "Started", "Succeeded"} {
-		if !strings.Contains(desc, want) {
-			t.Errorf("describe lacks event %s:\n%s", want, desc)
+	// Events land just after the status changes they report.
+	var desc string
+	hasEvents := func() bool {
+		desc = s.mustSkiff("", "describe", "job", "hello")
+		for _, want := range []string{"Admitted", "Started", "Succeeded"} {
+			if !strings.Contains(desc, want) {
+				return false
+			}
 		}
+		return true
 	}
+	waitFor(t, hasEvents)
 }
 
 func TestFailingJobIsRetriedBackoffLimitTimesThenFailed(t *testing.T) {
@@ -134,17 +140,23 @@ spec:
 	if strings.Count(string(b), "start") != 2 || strings.Count(string(b), "done") != 2 {
 		t.Errorf("each replica must run exactly once:\n%s", b)
 	}
-	events := s2.mustSkiff("", "get", "events", "-n", "team-a", "-o", "json")
-	var list v1alpha1.EventList
-	if err := json.Unmarshal([]byte(events), &list); err != nil {
-		t.Fatalf("events JSON: %v", err)
-	}
-	succeeded := 0
-	for _, e := range list.Items {
-		if e.InvolvedObject.Name == "survivor" && e.Reason == "Succeeded" {
-			succeeded++
+	// The Succeeded event is written right after the status that wait saw:
+	// give it a moment to land, then count.
+	succeededEvents := func() int {
+		var list v1alpha1.EventList
+		if err := json.Unmarshal([]byte(s2.mustSkiff("", "get", "events", "-n", "team-a", "-o", "json")), &list); err != nil {
+			t.Fatalf("events JSON: %v", err)
 		}
+		n := 0
+		for _, e := range list.Items {
+			if e.InvolvedObject.Name == "survivor" && e.Reason == "Succeeded" {
+				n++
+			}
+		}
+		return n
 	}
+	waitFor(t, func() bool { return succeededEvents() > 0 })
+	succeeded := succeededEvents()
 	if succeeded != 1 {
 		t.Errorf("job completed %d times, want exactly once", succeeded)
 	}
