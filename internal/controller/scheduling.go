@@ -41,6 +41,8 @@ type SchedulingLoop struct {
 	// ReasonRefresh bounds how often a pending job's reason is rewritten
 	// when only its numbers change.
 	ReasonRefresh time.Duration
+	// Observer, when set, is told about each cycle (metrics, traces).
+	Observer CycleObserver
 
 	kick          chan struct{}
 	informers     map[string]cache.SharedIndexInformer
@@ -133,7 +135,10 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 		case <-t.C():
 		}
 		started := l.Clock.Now()
-		if err := l.Cycle(ctx); err != nil && ctx.Err() == nil {
+		cctx, done := l.observeCycle(ctx)
+		err := l.Cycle(cctx)
+		done(err)
+		if err != nil && ctx.Err() == nil {
 			l.Log.Warn("scheduling cycle", "err", err)
 		}
 		// Pause as long as the cycle took, up to MinInterval: a cheap cycle

@@ -19,9 +19,11 @@ import (
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/auth"
 	"skiff.dev/skiff/internal/controller"
+	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/runtime"
 	"skiff.dev/skiff/internal/runtime/local"
 	"skiff.dev/skiff/internal/store"
+	"skiff.dev/skiff/internal/tracing"
 )
 
 // Config is everything `skiff up` can be told, by flags or a config file.
@@ -36,6 +38,12 @@ type Config struct {
 	StopGraceSeconds int `json:"stopGraceSeconds,omitempty"`
 	// BackoffBaseSeconds is the delay before a job's first restart.
 	BackoffBaseSeconds float64 `json:"backoffBaseSeconds,omitempty"`
+	// OTLPEndpoint turns on trace export over OTLP/HTTP (e.g.
+	// http://127.0.0.1:4318); empty falls back to OTEL_EXPORTER_OTLP_ENDPOINT,
+	// and with neither nothing is sent.
+	OTLPEndpoint string `json:"otlpEndpoint,omitempty"`
+	// GPUSampleSeconds is how often GPU telemetry is read (default 10).
+	GPUSampleSeconds float64 `json:"gpuSampleSeconds,omitempty"`
 }
 
 // DefaultListen is loopback only: reaching the API from elsewhere is a
@@ -92,15 +100,29 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	clk := clock.RealClock{}
-	st, err := store.OpenSQLite(filepath.Join(cfg.DataDir, "skiff.db"), clk.Now)
+	shutdownTracing, err := tracing.Setup(ctx, tracing.Endpoint(cfg.OTLPEndpoint, os.Getenv), opts.Version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if terr := shutdownTracing(sctx); terr != nil {
+			log.Warn("flushing traces", "err", terr)
+		}
+	}()
+	tracer := tracing.Tracer()
+	mx := metrics.New()
+	sqlite, err := store.OpenSQLite(filepath.Join(cfg.DataDir, "skiff.db"), clk.Now)
 	if err != nil {
 		return fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
 	}
 	defer func() {
-		if cerr := st.Close(); cerr != nil && err == nil {
+		if cerr := sqlite.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing the store: %w", cerr)
 		}
 	}()
+	st := &metrics.Store{Store: sqlite, Metrics: mx, Now: clk.Now}
 
 	detected, derr := local.DetectGPUs(ctx)
 	if derr != nil {
@@ -144,7 +166,19 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		log.Warn("the API listens beyond loopback; every request still needs a token", "listen", cfg.Listen)
 	}
 
-	rec := &controller.Recorder{Store: st, Clock: clk, Source: "skiff", Log: log}
+	obs, err := startObserver(ctx, st)
+	if err != nil {
+		return err
+	}
+	sampler := newSampler(obs, machine, clk)
+	mx.Registry.MustRegister(metrics.StateCollector{State: obs}, metrics.FileSizeCollector{Paths: storeFiles(cfg.DataDir)}, sampler)
+	sampleEvery := time.Duration(cfg.GPUSampleSeconds * float64(time.Second))
+	if sampleEvery <= 0 {
+		sampleEvery = 10 * time.Second
+	}
+	go sampler.Run(ctx, sampleEvery)
+
+	rec := &controller.Recorder{Store: st, Clock: clk, Source: "skiff", Log: log, Observe: eventObserver(ctx, mx, tracer)}
 	capacity, err := startCapacityCache(ctx, st)
 	if err != nil {
 		return fmt.Errorf("caching queues, flavors and nodes: %w", err)
@@ -163,16 +197,23 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		Logs:       &logSource{store: st, runtime: rt, poll: 100 * time.Millisecond},
 		Version:    opts.Version,
 		Logger:     log,
+		Metrics:    mx,
+		Routes: map[string]http.Handler{
+			MetricsPath: metricsHandler(mx.Handler()),
+			GPUsPath:    gpusHandler(sampler),
+		},
 	})
 	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 
 	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
+	rt = metrics.WrapRuntime(ctrlCtx, rt, mx)
 	var wg sync.WaitGroup
 	backoff := time.Duration(cfg.BackoffBaseSeconds * float64(time.Second))
 	jobs := &controller.JobController{Store: st, Runtime: rt, Clock: clk, Recorder: rec, Log: log,
 		WorkDir:   filepath.Join(cfg.DataDir, "jobs"),
 		StopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second, BackoffBase: backoff}
-	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Log: log}
+	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Log: log,
+		Observer: cycleObserver{metrics: mx, tracer: tracer, clock: clk}}
 	for _, run := range []func(context.Context) error{jobs.Run, sched.Run} {
 		wg.Add(1)
 		go func(run func(context.Context) error) {

@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/api/v1alpha1"
+	"skiff.dev/skiff/internal/auth"
+	"skiff.dev/skiff/internal/authz"
+	"skiff.dev/skiff/internal/gpu"
+	"skiff.dev/skiff/internal/metrics"
+	"skiff.dev/skiff/internal/store"
+	"skiff.dev/skiff/internal/tracing"
+	"skiff.dev/skiff/internal/watchcache"
+)
+
+// MetricsPath and GPUsPath are the observability routes on the API
+// listener.
+const (
+	MetricsPath = "/metrics"
+	GPUsPath    = "/telemetry/gpus"
+)
+
+// MetricsKind is the pseudo-kind /metrics is authorized as: the metrics
+// name every namespace's jobs, so only cluster-admins may scrape.
+const MetricsKind = "Metrics"
+
+// observer is the state the metrics collectors and the GPU sampler read:
+// informer caches of jobs and queues, kept by this process.
+type observer struct {
+	jobs   cache.SharedIndexInformer
+	queues cache.SharedIndexInformer
+}
+
+func startObserver(ctx context.Context, st store.Store) (*observer, error) {
+	o := &observer{
+		jobs:   watchcache.NewInformer(ctx, st, mustKind("Job")),
+		queues: watchcache.NewInformer(ctx, st, mustKind("Queue")),
+	}
+	go o.jobs.RunWithContext(ctx)
+	go o.queues.RunWithContext(ctx)
+	if !cache.WaitForCacheSync(ctx.Done(), o.jobs.HasSynced, o.queues.HasSynced) {
+		return nil, fmt.Errorf("caching jobs and queues for metrics: %w", ctx.Err())
+	}
+	return o, nil
+}
+
+// Jobs implements metrics.State.
+func (o *observer) Jobs() []*v1alpha1.Job { return cachedAs[v1alpha1.Job](o.jobs) }
+
+// Queues implements metrics.State.
+func (o *observer) Queues() []*v1alpha1.Queue { return cachedAs[v1alpha1.Queue](o.queues) }
+
+func cachedAs[T any](inf cache.SharedIndexInformer) []*T {
+	items := inf.GetStore().List()
+	out := make([]*T, 0, len(items))
+	for _, it := range items {
+		if v, ok := it.(*T); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// newSampler returns the GPU sampler of this machine, registered with m.
+func newSampler(o *observer, m Machine, clk clock.PassiveClock) *gpu.Sampler {
+	total := len(m.GPUs)
+	return &gpu.Sampler{
+		Query: gpu.SMIQuery(),
+		Allocation: func() gpu.Allocation {
+			return gpu.AllocationOf(m.Name, total, o.Jobs())
+		},
+		Now:  clk.Now,
+		Node: m.Name,
+	}
+}
+
+// cycleObserver times scheduling cycles and gives each a span.
+type cycleObserver struct {
+	metrics *metrics.Metrics
+	tracer  trace.Tracer
+	clock   clock.PassiveClock
+}
+
+func (c cycleObserver) StartCycle(ctx context.Context) (context.Context, func(error)) {
+	start := c.clock.Now()
+	ctx, end := tracing.StartCycle(ctx, c.tracer)
+	return ctx, func(err error) {
+		c.metrics.ObserveCycle(c.clock.Since(start), err)
+		end(err)
+	}
+}
+
+// eventObserver turns controller events into metrics and job spans.
+func eventObserver(ctx context.Context, m *metrics.Metrics, tr trace.Tracer) func(v1alpha1.Object, string, string, time.Time) {
+	return func(obj v1alpha1.Object, _ string, reason string, now time.Time) {
+		m.ObserveEvent(obj, reason, now)
+		if job, ok := obj.(*v1alpha1.Job); ok && (reason == "Succeeded" || reason == "Failed") {
+			tracing.RecordJob(ctx, tr, job, now)
+		}
+	}
+}
+
+// storeFiles are the SQLite files whose size skiff_store_size_bytes sums.
+func storeFiles(dataDir string) []string {
+	db := filepath.Join(dataDir, "skiff.db")
+	return []string{db, db + "-wal", db + "-shm"}
+}
+
+// metricsHandler serves /metrics to cluster-admins only.
+func metricsHandler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := auth.IdentityFrom(r.Context())
+		if d := authz.Authorize(id, authz.Get, MetricsKind, ""); !d.Allowed {
+			http.Error(w, "forbidden: /metrics shows every namespace: scrape it with a cluster-admin token", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// gpusHandler serves the GPU report; a tenant sees owners in its own
+// namespace only.
+func gpusHandler(s *gpu.Sampler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			http.Error(w, "use GET", http.StatusMethodNotAllowed)
+			return
+		}
+		id, _ := auth.IdentityFrom(r.Context())
+		rep := s.Report(func(ns string) bool { return id.Admin || ns == id.Namespace })
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(rep)
+	})
+}
