@@ -106,14 +106,14 @@ scrape_configs:
 	base := "http://" + promAddr
 	want := map[string]map[string]string{
 		`up{job="skiff"}`: {"": "1"},
-		`sum by (phase) (skiff_jobs{namespace="default"})`:         {"Succeeded": "2"},
-		`sum(skiff_scheduler_admissions_total)`:                    {"": "2"},
+		`sum by (phase) (skiff_jobs{namespace="default"})`:          {"Succeeded": "2"},
+		`sum(skiff_scheduler_admissions_total)`:                     {"": "2"},
 		`skiff_queue_nominal_quota{queue="default",resource="gpu"}`: {"default": "2"},
-		`sum by (class) (skiff_runtime_replica_exits_total)`:       {"success": "2"},
+		`sum by (class) (skiff_runtime_replica_exits_total)`:        {"success": "2"},
 	}
 	labelOf := map[string]string{`sum by (phase) (skiff_jobs{namespace="default"})`: "phase",
 		`skiff_queue_nominal_quota{queue="default",resource="gpu"}`: "flavor",
-		`sum by (class) (skiff_runtime_replica_exits_total)`:       "class"}
+		`sum by (class) (skiff_runtime_replica_exits_total)`:        "class"}
 	deadline := time.Now().Add(60 * time.Second)
 	for query, expect := range want {
 		for {
