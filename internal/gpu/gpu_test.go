@@ -158,13 +158,13 @@ skiff_gpu_detected_devices{node="n1"} 0
 		t.Error(err)
 	}
 
-	declared := &Sampler{Node: "n1", Now: func() time.Time { return now },
+	declared := &Sampler{Node: "n1", Now: func() time.Time { return now }, Known: []Device{{Index: 0, Model: "H100"}, {Index: 1, Model: "H100"}},
 		Allocation: func() Allocation {
 			return Allocation{Total: 2, Owners: map[int]Owner{1: {Namespace: "a", Job: "j", Replica: "j-w-0-0"}}}
 		}}
 	declared.Sample(context.Background())
 	rep = declared.Report(nil)
-	if rep.Detected || !strings.Contains(rep.Message, "2 GPUs declared with --gpus") || len(rep.GPUs) != 2 || !rep.GPUs[1].Allocated || rep.History[0].Allocated != 1 {
+	if rep.Detected || !strings.Contains(rep.Message, "2 GPUs declared with --gpus") || len(rep.GPUs) != 2 || !rep.GPUs[1].Allocated || rep.History[0].Allocated != 1 || rep.GPUs[0].Model != "H100" {
 		t.Errorf("declared report = %+v", rep)
 	}
 }

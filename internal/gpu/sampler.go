@@ -39,6 +39,10 @@ type Sampler struct {
 	// Keep is the number of history points kept (default 360: an hour at
 	// the default 10 s interval).
 	Keep int
+	// Known are the GPUs registered for this node (detected at start or
+	// declared with --gpus): their index, UUID and model name the GPUs
+	// that have no reading.
+	Known []Device
 
 	mu      sync.Mutex
 	devices []Device
@@ -213,9 +217,13 @@ func (s *Sampler) Report(visible func(namespace string) bool) Report {
 			Utilization: ptr(d.Utilization), MemoryUsedBytes: ptr(d.MemoryUsedBytes), MemoryTotalBytes: ptr(d.MemoryTotalBytes),
 			PowerWatts: ptr(d.PowerWatts), TemperatureCelsius: ptr(d.TemperatureCelsius)}
 	}
+	known := map[int]Device{}
+	for _, d := range s.Known {
+		known[d.Index] = d
+	}
 	for i := 0; i < alloc.Total; i++ {
 		if _, ok := byIndex[i]; !ok {
-			byIndex[i] = GPUView{Index: i}
+			byIndex[i] = GPUView{Index: i, UUID: known[i].UUID, Model: known[i].Model}
 		}
 	}
 	for i, o := range alloc.Owners {

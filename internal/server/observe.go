@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -73,7 +74,12 @@ func cachedAs[T any](inf cache.SharedIndexInformer) []*T {
 // newSampler returns the GPU sampler of this machine, registered with m.
 func newSampler(o *observer, m Machine, clk clock.PassiveClock) *gpu.Sampler {
 	total := len(m.GPUs)
+	known := make([]gpu.Device, 0, total)
+	for _, g := range m.GPUs {
+		known = append(known, gpu.Device{Index: int(g.Index), UUID: g.UUID, Model: g.Model})
+	}
 	return &gpu.Sampler{
+		Known: known,
 		Query: gpu.SMIQuery(),
 		Allocation: func() gpu.Allocation {
 			return gpu.AllocationOf(m.Name, total, o.Jobs())
@@ -139,5 +145,20 @@ func gpusHandler(s *gpu.Sampler) http.Handler {
 		rep := s.Report(func(ns string) bool { return id.Admin || ns == id.Namespace })
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(rep)
+	})
+}
+
+// withDashboard routes /ui/ to the dashboard and everything else to the
+// API.
+func withDashboard(api, dash http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/ui" || r.URL.Path == "/":
+			http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+		case strings.HasPrefix(r.URL.Path, "/ui/"):
+			dash.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
+		}
 	})
 }

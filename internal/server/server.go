@@ -24,6 +24,7 @@ import (
 	"skiff.dev/skiff/internal/runtime/local"
 	"skiff.dev/skiff/internal/store"
 	"skiff.dev/skiff/internal/tracing"
+	"skiff.dev/skiff/internal/ui"
 )
 
 // Config is everything `skiff up` can be told, by flags or a config file.
@@ -203,7 +204,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 			GPUsPath:    gpusHandler(sampler),
 		},
 	})
-	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: withDashboard(api, ui.New(ten.tokens, opts.Version)), ReadHeaderTimeout: 10 * time.Second}
 
 	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
 	rt = metrics.WrapRuntime(ctrlCtx, rt, mx)
@@ -227,7 +228,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(opts.Out, "Skiff is up at %s\nAdmin token: %s\nData: %s\n", url, tokenPath, cfg.DataDir)
+	fmt.Fprintf(opts.Out, "Skiff is up at %s\nDashboard: %s%s\nAdmin token: %s\nData: %s\n", url, url, ui.Prefix, tokenPath, cfg.DataDir)
 	if opts.OnReady != nil {
 		opts.OnReady(url, tokenPath)
 	}
