@@ -80,4 +80,15 @@ func TestMetricsEndpointIsAuthenticatedAndLintClean(t *testing.T) {
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", body)
 	}
+
+	// skiff top shows the same readings; piped, it prints once, uncolored.
+	top := s.mustSkiff("", "top")
+	for _, want := range []string{"NVIDIA H100 80GB HBM3", " 93%", "650W", "71°C", "68.4/79.6 GiB", "default", "QUEUES"} {
+		if !strings.Contains(top, want) {
+			t.Errorf("skiff top lacks %q:\n%s", want, top)
+		}
+	}
+	if strings.Contains(top, "\x1b[") {
+		t.Errorf("skiff top colored its piped output:\n%q", top)
+	}
 }
