@@ -84,4 +84,3 @@ func BenchmarkObserveRequest(b *testing.B) {
 		m.ObserveRequest("get", "Job", 200, time.Millisecond, false)
 	}
 }
-
