@@ -1,6 +1,10 @@
 package controller
 
-import "context"
+import (
+	"context"
+
+	"skiff.dev/skiff/api/v1alpha1"
+)
 
 // CycleObserver watches scheduling cycles from the loop that runs them:
 // Start is called before a cycle with the loop's context and returns the
@@ -16,4 +20,23 @@ func (l *SchedulingLoop) observeCycle(ctx context.Context) (context.Context, fun
 		return ctx, func(error) {}
 	}
 	return l.Observer.StartCycle(ctx)
+}
+
+// CachedJobs returns the jobs in the loop's informer cache (nil until Run
+// has synced it), for readers such as metrics collectors that would
+// otherwise keep a second copy of every job. The objects are shared:
+// read them, never change them.
+func (l *SchedulingLoop) CachedJobs() []*v1alpha1.Job {
+	if !l.cachesReady.Load() {
+		return nil
+	}
+	return cached[v1alpha1.Job](l, "Job")
+}
+
+// CachedQueues is CachedJobs for queues.
+func (l *SchedulingLoop) CachedQueues() []*v1alpha1.Queue {
+	if !l.cachesReady.Load() {
+		return nil
+	}
+	return cached[v1alpha1.Queue](l, "Queue")
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -43,6 +44,9 @@ type SchedulingLoop struct {
 	ReasonRefresh time.Duration
 	// Observer, when set, is told about each cycle (metrics, traces).
 	Observer CycleObserver
+	// cachesReady is set once the informers have synced; CachedJobs and
+	// CachedQueues read them only after (observe.go).
+	cachesReady atomic.Bool
 
 	kick          chan struct{}
 	informers     map[string]cache.SharedIndexInformer
@@ -125,6 +129,7 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return nil
 	}
+	l.cachesReady.Store(true)
 	t := l.Clock.NewTicker(l.Interval)
 	defer t.Stop()
 	for {

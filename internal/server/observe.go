@@ -3,24 +3,21 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
 	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/auth"
 	"skiff.dev/skiff/internal/authz"
+	"skiff.dev/skiff/internal/controller"
 	"skiff.dev/skiff/internal/gpu"
 	"skiff.dev/skiff/internal/metrics"
-	"skiff.dev/skiff/internal/store"
 	"skiff.dev/skiff/internal/tracing"
-	"skiff.dev/skiff/internal/watchcache"
 )
 
 // MetricsPath and GPUsPath are the observability routes on the API
@@ -35,44 +32,20 @@ const (
 const MetricsKind = "Metrics"
 
 // observer is the state the metrics collectors and the GPU sampler read:
-// informer caches of jobs and queues, kept by this process.
+// the scheduling loop's informer caches of jobs and queues, so that no
+// second copy of every job is decoded and kept.
 type observer struct {
-	jobs   cache.SharedIndexInformer
-	queues cache.SharedIndexInformer
-}
-
-func startObserver(ctx context.Context, st store.Store) (*observer, error) {
-	o := &observer{
-		jobs:   watchcache.NewInformer(ctx, st, mustKind("Job")),
-		queues: watchcache.NewInformer(ctx, st, mustKind("Queue")),
-	}
-	go o.jobs.RunWithContext(ctx)
-	go o.queues.RunWithContext(ctx)
-	if !cache.WaitForCacheSync(ctx.Done(), o.jobs.HasSynced, o.queues.HasSynced) {
-		return nil, fmt.Errorf("caching jobs and queues for metrics: %w", ctx.Err())
-	}
-	return o, nil
+	loop *controller.SchedulingLoop
 }
 
 // Jobs implements metrics.State.
-func (o *observer) Jobs() []*v1alpha1.Job { return cachedAs[v1alpha1.Job](o.jobs) }
+func (o observer) Jobs() []*v1alpha1.Job { return o.loop.CachedJobs() }
 
 // Queues implements metrics.State.
-func (o *observer) Queues() []*v1alpha1.Queue { return cachedAs[v1alpha1.Queue](o.queues) }
-
-func cachedAs[T any](inf cache.SharedIndexInformer) []*T {
-	items := inf.GetStore().List()
-	out := make([]*T, 0, len(items))
-	for _, it := range items {
-		if v, ok := it.(*T); ok {
-			out = append(out, v)
-		}
-	}
-	return out
-}
+func (o observer) Queues() []*v1alpha1.Queue { return o.loop.CachedQueues() }
 
 // newSampler returns the GPU sampler of this machine, registered with m.
-func newSampler(o *observer, m Machine, clk clock.PassiveClock) *gpu.Sampler {
+func newSampler(o observer, m Machine, clk clock.PassiveClock) *gpu.Sampler {
 	total := len(m.GPUs)
 	known := make([]gpu.Device, 0, total)
 	for _, g := range m.GPUs {

@@ -167,10 +167,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		log.Warn("the API listens beyond loopback; every request still needs a token", "listen", cfg.Listen)
 	}
 
-	obs, err := startObserver(ctx, st)
-	if err != nil {
-		return err
-	}
+	rec := &controller.Recorder{Store: st, Clock: clk, Source: "skiff", Log: log, Observe: eventObserver(ctx, mx, tracer)}
+	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Log: log,
+		Observer: cycleObserver{metrics: mx, tracer: tracer, clock: clk}}
+	obs := observer{loop: sched}
 	sampler := newSampler(obs, machine, clk)
 	mx.Registry.MustRegister(metrics.StateCollector{State: obs}, metrics.FileSizeCollector{Paths: storeFiles(cfg.DataDir)}, sampler)
 	sampleEvery := time.Duration(cfg.GPUSampleSeconds * float64(time.Second))
@@ -179,7 +179,6 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	}
 	go sampler.Run(ctx, sampleEvery)
 
-	rec := &controller.Recorder{Store: st, Clock: clk, Source: "skiff", Log: log, Observe: eventObserver(ctx, mx, tracer)}
 	capacity, err := startCapacityCache(ctx, st)
 	if err != nil {
 		return fmt.Errorf("caching queues, flavors and nodes: %w", err)
@@ -213,8 +212,6 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	jobs := &controller.JobController{Store: st, Runtime: rt, Clock: clk, Recorder: rec, Log: log,
 		WorkDir:   filepath.Join(cfg.DataDir, "jobs"),
 		StopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second, BackoffBase: backoff}
-	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Log: log,
-		Observer: cycleObserver{metrics: mx, tracer: tracer, clock: clk}}
 	for _, run := range []func(context.Context) error{jobs.Run, sched.Run} {
 		wg.Add(1)
 		go func(run func(context.Context) error) {
