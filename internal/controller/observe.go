@@ -15,6 +15,19 @@ type CycleObserver interface {
 	StartCycle(ctx context.Context) (context.Context, func(err error))
 }
 
+// PlanObserver is an optional extension of a CycleObserver: it is told,
+// for each cycle, how many pending jobs the plan admits and how many it
+// leaves waiting (the cycle's admission attempts).
+type PlanObserver interface {
+	ObservePlan(admitted, waiting int)
+}
+
+func (l *SchedulingLoop) observePlan(admitted, waiting int) {
+	if po, ok := l.Observer.(PlanObserver); ok {
+		po.ObservePlan(admitted, waiting)
+	}
+}
+
 func (l *SchedulingLoop) observeCycle(ctx context.Context) (context.Context, func(error)) {
 	if l.Observer == nil {
 		return ctx, func(error) {}

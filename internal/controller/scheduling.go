@@ -210,6 +210,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 	for k, reason := range held {
 		plan.Waiting[k] = reason
 	}
+	l.observePlan(len(plan.Admissions), len(plan.Waiting))
 
 	// Every write below touches a different job and is guarded by its
 	// resourceVersion, so they run concurrently and share the store's group

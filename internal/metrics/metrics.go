@@ -24,6 +24,7 @@ type Metrics struct {
 
 	cycleDuration   prometheus.Histogram
 	cycles          *prometheus.CounterVec
+	attempts        *prometheus.CounterVec
 	admissions      *prometheus.CounterVec
 	timeToAdmission *prometheus.HistogramVec
 	preemptions     *prometheus.CounterVec
@@ -68,6 +69,10 @@ func New() *Metrics {
 		Name: "skiff_scheduler_cycles_total",
 		Help: "Scheduling cycles by result (success or error).",
 	}, []string{"result"})
+	m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "skiff_scheduler_admission_attempts_total",
+		Help: "Pending jobs the scheduler tried to admit, by result: admitted, or inadmissible (left waiting with a reason).",
+	}, []string{"result"})
 	m.admissions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "skiff_scheduler_admissions_total",
 		Help: "Jobs admitted, by queue.",
@@ -98,7 +103,7 @@ func New() *Metrics {
 		Name: "skiff_runtime_replica_exits_total",
 		Help: "Replica processes that ended, by class: success (code 0), error (non-zero code), signal (killed by a signal) or lost.",
 	}, []string{"class"})
-	m.Registry.MustRegister(m.apiRequests, m.apiDuration, m.storeWrites, m.cycleDuration, m.cycles,
+	m.Registry.MustRegister(m.apiRequests, m.apiDuration, m.storeWrites, m.cycleDuration, m.cycles, m.attempts,
 		m.admissions, m.timeToAdmission, m.preemptions, m.restarts, m.jobsFinished, m.jobDuration, m.replicaExits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -130,6 +135,12 @@ func (m *Metrics) ObserveCycle(took time.Duration, err error) {
 		result = "error"
 	}
 	m.cycles.WithLabelValues(result).Inc()
+}
+
+// ObservePlan records a cycle's admission attempts.
+func (m *Metrics) ObservePlan(admitted, waiting int) {
+	m.attempts.WithLabelValues("admitted").Add(float64(admitted))
+	m.attempts.WithLabelValues("inadmissible").Add(float64(waiting))
 }
 
 // ObserveEvent turns the events the controllers record into counters: it is

@@ -78,6 +78,9 @@ func (c cycleObserver) StartCycle(ctx context.Context) (context.Context, func(er
 	}
 }
 
+// ObservePlan implements controller.PlanObserver.
+func (c cycleObserver) ObservePlan(admitted, waiting int) { c.metrics.ObservePlan(admitted, waiting) }
+
 // eventObserver turns controller events into metrics and job spans.
 func eventObserver(ctx context.Context, m *metrics.Metrics, tr trace.Tracer) func(v1alpha1.Object, string, string, time.Time) {
 	return func(obj v1alpha1.Object, _ string, reason string, now time.Time) {
