@@ -107,7 +107,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		token := strings.TrimSpace(r.PostForm.Get("token"))
 		if _, ok := h.Auth.Authenticate(token); !ok {
 			h.render(w, http.StatusUnauthorized, "login.html", map[string]string{"Next": next,
-				"Error": "That token is not valid (unknown, expired or revoked). Paste a token from `skiff token create` or the admin token file."})
+				"Error": "That token is not valid (unknown, expired or revoked). Paste a token from skiff token create, or the admin token file."})
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: apiserver.SessionCookie, Value: token, Path: "/", HttpOnly: true,

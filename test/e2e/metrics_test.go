@@ -64,6 +64,7 @@ func TestMetricsEndpointIsAuthenticatedAndLintClean(t *testing.T) {
 		`skiff_runtime_replica_exits_total{class="success"} 1`,
 		`skiff_scheduler_time_to_admission_seconds_count{queue="default"} 1`,
 		`skiff_scheduler_cycle_duration_seconds_count`,
+		`skiff_scheduler_admission_attempts_total{result="admitted"} 1`,
 		`skiff_api_requests_total{code="201",kind="Job",verb="create"} 1`,
 		`skiff_store_write_duration_seconds_count{operation="create"}`,
 		`skiff_store_size_bytes`,
