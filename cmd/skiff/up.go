@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
@@ -23,6 +24,7 @@ func upCommand() *cobra.Command {
 		configFile string
 		noUserConf bool
 		logLevel   string
+		gpuSample  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -33,7 +35,7 @@ replicas are stopped and state is flushed.
 
 Settings come from flags, or from a YAML file given with --config whose keys
 are dataDir, listen, gpus, gpuModel, nodeName, stopGraceSeconds,
-backoffBaseSeconds and elasticGrowAfterSeconds. Flags win over the file.`,
+backoffBaseSeconds, elasticGrowAfterSeconds, otlpEndpoint and gpuSampleSeconds. Flags win over the file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			merged := server.Config{}
@@ -43,7 +45,7 @@ backoffBaseSeconds and elasticGrowAfterSeconds. Flags win over the file.`,
 					return fmt.Errorf("reading --config: %w", err)
 				}
 				if err := yaml.UnmarshalStrict(data, &merged); err != nil {
-					return fmt.Errorf("--config %s: %w: valid keys are dataDir, listen, gpus, gpuModel, nodeName, stopGraceSeconds, backoffBaseSeconds, elasticGrowAfterSeconds", configFile, err)
+					return fmt.Errorf("--config %s: %w: valid keys are dataDir, listen, gpus, gpuModel, nodeName, stopGraceSeconds, backoffBaseSeconds, elasticGrowAfterSeconds, otlpEndpoint, gpuSampleSeconds", configFile, err)
 				}
 			}
 			f := cmd.Flags()
@@ -61,6 +63,15 @@ backoffBaseSeconds and elasticGrowAfterSeconds. Flags win over the file.`,
 			}
 			if f.Changed("node-name") {
 				merged.NodeName = cfg.NodeName
+			}
+			if f.Changed("otlp-endpoint") {
+				merged.OTLPEndpoint = cfg.OTLPEndpoint
+			}
+			if f.Changed("gpu-sample-interval") {
+				if gpuSample <= 0 {
+					return fmt.Errorf("--gpu-sample-interval: %s: use a positive duration such as 10s", gpuSample)
+				}
+				merged.GPUSampleSeconds = gpuSample.Seconds()
 			}
 			if merged.GPUs < 0 {
 				return fmt.Errorf("--gpus: %d is negative: declare 0 or more GPUs", merged.GPUs)
@@ -111,6 +122,8 @@ backoffBaseSeconds and elasticGrowAfterSeconds. Flags win over the file.`,
 	f.StringVar(&configFile, "config", "", "YAML file with the same settings")
 	f.BoolVar(&noUserConf, "no-user-config", false, "do not write the CLI config file for this user")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "export traces over OTLP/HTTP to this URL, e.g. http://127.0.0.1:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT; unset: no traces are sent)")
+	f.DurationVar(&gpuSample, "gpu-sample-interval", 10*time.Second, "how often GPU telemetry is read with nvidia-smi")
 	return cmd
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -105,7 +107,28 @@ type Config struct {
 	// Ready, when set, decides /readyz (e.g. the store has been opened and
 	// controllers have synced); nil means always ready.
 	Ready func() error
+	// Requests, when set, is told about every request.
+	Requests RequestObserver
+	// Routes are extra paths (e.g. "/metrics") served after
+	// authentication, with the caller's identity in the request context
+	// (auth.IdentityFrom); each handler authorizes for itself.
+	Routes map[string]http.Handler
+	// Tracer, when set, gets one span per request; nil uses the global
+	// OpenTelemetry provider (a no-op unless tracing was set up).
+	Tracer trace.Tracer
 }
+
+// RequestObserver records API requests (*monitoring.Metrics implements it).
+// longLived marks watches and followed logs, whose duration is how long
+// the client stayed.
+type RequestObserver interface {
+	ObserveRequest(verb, kind string, code int, took time.Duration, longLived bool)
+}
+
+// SessionCookie is the cookie the web dashboard keeps the caller's token in
+// (HttpOnly, SameSite=Strict). The API accepts it for reads only (GET), so
+// a page can never write with it.
+const SessionCookie = "skiff_session"
 
 // Server is the API's http.Handler.
 type Server struct {
@@ -130,6 +153,9 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = otel.Tracer("skiff.dev/skiff/apiserver")
+	}
 	return &Server{cfg: cfg}
 }
 
@@ -138,7 +164,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.cfg.Clock()
 	ri := &requestInfo{}
 	rw := &responseWriter{ResponseWriter: w, info: ri}
-	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
+	ctx, span := s.cfg.Tracer.Start(r.Context(), r.Method+" "+spanRoute(r.URL.Path), trace.WithSpanKind(trace.SpanKindServer))
+	r = r.WithContext(context.WithValue(ctx, infoKey{}, ri))
+	defer func() {
+		s.observe(r, ri, rw.statusCode(), s.cfg.Clock().Sub(start), span)
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -199,6 +229,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, VersionInfo{Version: s.cfg.Version, APIVersion: v1alpha1.APIVersion, GoVersion: goruntime.Version()})
 	case r.URL.Path == AuditPath:
 		s.serveAudit(w, r)
+	case s.cfg.Routes[r.URL.Path] != nil:
+		ri.verb = authz.Get
+		s.cfg.Routes[r.URL.Path].ServeHTTP(w, r)
 	case r.URL.Path == APIPrefix || r.URL.Path == APIPrefix+"/":
 		writeJSON(w, http.StatusOK, discovery())
 	case strings.HasPrefix(r.URL.Path, APIPrefix+"/"):
@@ -212,6 +245,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 // strings are refused on purpose: they end up in logs and browser history.
 func (s *Server) authenticate(r *http.Request) (auth.Identity, bool) {
 	h := r.Header.Get("Authorization")
+	if h == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+			return s.cfg.Auth.Authenticate(c.Value)
+		}
+	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return auth.Identity{}, false

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
@@ -20,6 +21,10 @@ type Recorder struct {
 	Clock  clock.PassiveClock
 	Source string
 	Log    *slog.Logger
+	// Observe, when set, is told about each event before it is written
+	// (metrics and traces are derived from them); obj is the object as
+	// the controller last wrote it.
+	Observe func(obj v1alpha1.Object, eventType, reason string, now time.Time)
 }
 
 // Event records one event; failures are logged, never returned, because an
@@ -30,6 +35,9 @@ func (r *Recorder) Event(ctx context.Context, obj v1alpha1.Object, eventType, re
 		return
 	}
 	now := metav1.NewTime(r.Clock.Now())
+	if r.Observe != nil {
+		r.Observe(obj, eventType, reason, now.Time)
+	}
 	ns := obj.GetNamespace()
 	if ns == "" {
 		ns = v1alpha1.DefaultNamespace

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -41,6 +42,11 @@ type SchedulingLoop struct {
 	// ReasonRefresh bounds how often a pending job's reason is rewritten
 	// when only its numbers change.
 	ReasonRefresh time.Duration
+	// Observer, when set, is told about each cycle (metrics, traces).
+	Observer CycleObserver
+	// cachesReady is set once the informers have synced; CachedJobs and
+	// CachedQueues read them only after (observe.go).
+	cachesReady atomic.Bool
 
 	kick          chan struct{}
 	informers     map[string]cache.SharedIndexInformer
@@ -123,6 +129,7 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return nil
 	}
+	l.cachesReady.Store(true)
 	t := l.Clock.NewTicker(l.Interval)
 	defer t.Stop()
 	for {
@@ -133,7 +140,10 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 		case <-t.C():
 		}
 		started := l.Clock.Now()
-		if err := l.Cycle(ctx); err != nil && ctx.Err() == nil {
+		cctx, done := l.observeCycle(ctx)
+		err := l.Cycle(cctx)
+		done(err)
+		if err != nil && ctx.Err() == nil {
 			l.Log.Warn("scheduling cycle", "err", err)
 		}
 		// Pause as long as the cycle took, up to MinInterval: a cheap cycle
@@ -200,6 +210,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 	for k, reason := range held {
 		plan.Waiting[k] = reason
 	}
+	l.observePlan(len(plan.Admissions), len(plan.Waiting))
 
 	// Every write below touches a different job and is guarded by its
 	// resourceVersion, so they run concurrently and share the store's group

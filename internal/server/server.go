@@ -21,9 +21,12 @@ import (
 	"skiff.dev/skiff/internal/auth"
 	"skiff.dev/skiff/internal/controller"
 	"skiff.dev/skiff/internal/metrics"
+	"skiff.dev/skiff/internal/monitoring"
 	"skiff.dev/skiff/internal/runtime"
 	"skiff.dev/skiff/internal/runtime/local"
 	"skiff.dev/skiff/internal/store"
+	"skiff.dev/skiff/internal/tracing"
+	"skiff.dev/skiff/internal/ui"
 )
 
 // Config is everything `skiff up` can be told, by flags or a config file.
@@ -41,6 +44,12 @@ type Config struct {
 	// ElasticGrowAfterSeconds is how long an elastic job admitted below
 	// its full size runs before it may be restarted larger (default 10).
 	ElasticGrowAfterSeconds float64 `json:"elasticGrowAfterSeconds,omitempty"`
+	// OTLPEndpoint turns on trace export over OTLP/HTTP (e.g.
+	// http://127.0.0.1:4318); empty falls back to OTEL_EXPORTER_OTLP_ENDPOINT,
+	// and with neither nothing is sent.
+	OTLPEndpoint string `json:"otlpEndpoint,omitempty"`
+	// GPUSampleSeconds is how often GPU telemetry is read (default 10).
+	GPUSampleSeconds float64 `json:"gpuSampleSeconds,omitempty"`
 }
 
 // DefaultListen is loopback only: reaching the API from elsewhere is a
@@ -107,15 +116,29 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	}
 	jobTokens := auth.NewJobTokens(jobKey)
 	clk := clock.RealClock{}
-	st, err := store.OpenSQLite(filepath.Join(cfg.DataDir, "skiff.db"), clk.Now)
+	shutdownTracing, err := tracing.Setup(ctx, tracing.Endpoint(cfg.OTLPEndpoint, os.Getenv), opts.Version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if terr := shutdownTracing(sctx); terr != nil {
+			log.Warn("flushing traces", "err", terr)
+		}
+	}()
+	tracer := tracing.Tracer()
+	mx := monitoring.New()
+	sqlite, err := store.OpenSQLite(filepath.Join(cfg.DataDir, "skiff.db"), clk.Now)
 	if err != nil {
 		return fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
 	}
 	defer func() {
-		if cerr := st.Close(); cerr != nil && err == nil {
+		if cerr := sqlite.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing the store: %w", cerr)
 		}
 	}()
+	st := &monitoring.Store{Store: sqlite, Metrics: mx, Now: clk.Now}
 
 	metricStore, err := store.OpenSQLiteMetrics(filepath.Join(cfg.DataDir, "metrics.db"), 0)
 	if err != nil {
@@ -169,7 +192,18 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		log.Warn("the API listens beyond loopback; every request still needs a token", "listen", cfg.Listen)
 	}
 
-	rec := &controller.Recorder{Store: st, Clock: clk, Source: "skiff", Log: log}
+	rec := &controller.Recorder{Store: st, Clock: clk, Source: "skiff", Log: log, Observe: eventObserver(ctx, mx, tracer)}
+	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Log: log,
+		Observer: cycleObserver{metrics: mx, tracer: tracer, clock: clk}}
+	obs := observer{loop: sched}
+	sampler := newSampler(obs, machine, clk)
+	mx.Registry.MustRegister(monitoring.StateCollector{State: obs}, monitoring.FileSizeCollector{Paths: storeFiles(cfg.DataDir)}, sampler)
+	sampleEvery := time.Duration(cfg.GPUSampleSeconds * float64(time.Second))
+	if sampleEvery <= 0 {
+		sampleEvery = 10 * time.Second
+	}
+	go sampler.Run(ctx, sampleEvery)
+
 	capacity, err := startCapacityCache(ctx, st)
 	if err != nil {
 		return fmt.Errorf("caching queues, flavors and nodes: %w", err)
@@ -186,22 +220,27 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		AfterWrite: ten.afterWrite,
 		Admit:      ten.admit((&admitter{store: st, capacity: capacity, dataDir: cfg.DataDir}).Admit),
 		Metrics:    metricStore,
+		Requests:   mx,
+		Routes: map[string]http.Handler{
+			MetricsPath: metricsHandler(mx.Handler()),
+			GPUsPath:    gpusHandler(sampler),
+		},
 
 		DefaultStopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second,
 		Logs:             &logSource{store: st, runtime: rt, poll: 100 * time.Millisecond},
 		Version:          opts.Version,
 		Logger:           log,
 	})
-	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: withDashboard(api, ui.New(ten.tokens, opts.Version)), ReadHeaderTimeout: 10 * time.Second}
 
 	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
+	rt = monitoring.WrapRuntime(ctrlCtx, rt, mx)
 	var wg sync.WaitGroup
 	backoff := time.Duration(cfg.BackoffBaseSeconds * float64(time.Second))
 	jobs := &controller.JobController{Store: st, Runtime: rt, Clock: clk, Recorder: rec, Log: log,
 		WorkDir:   filepath.Join(cfg.DataDir, "jobs"),
 		StopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second, BackoffBase: backoff,
 		APIURL: replicaAPIURL(ln.Addr()), Tokens: jobTokens, Metrics: metricStore}
-	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Log: log}
 	runs := []func(context.Context) error{jobs.Run, sched.Run}
 	if opts.Runtime == nil {
 		// Only processes can use checkpoint directories.
@@ -230,7 +269,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(opts.Out, "Skiff is up at %s\nAdmin token: %s\nData: %s\n", url, tokenPath, cfg.DataDir)
+	fmt.Fprintf(opts.Out, "Skiff is up at %s\nDashboard: %s%s\nAdmin token: %s\nData: %s\n", url, url, ui.Prefix, tokenPath, cfg.DataDir)
 	if opts.OnReady != nil {
 		opts.OnReady(url, tokenPath)
 	}

@@ -63,11 +63,17 @@ func freePort(t *testing.T) string {
 // startServer runs skiff up on dataDir and waits for /healthz.
 func startServer(t *testing.T, dataDir, home string, extra ...string) *server {
 	t.Helper()
+	return startServerEnv(t, dataDir, home, nil, extra...)
+}
+
+// startServerEnv is startServer with extra environment variables (KEY=VALUE).
+func startServerEnv(t *testing.T, dataDir, home string, env []string, extra ...string) *server {
+	t.Helper()
 	s := &server{t: t, dataDir: dataDir, home: home, addr: freePort(t), out: &bytes.Buffer{}}
 	s.url = "http://" + s.addr
 	args := append([]string{"up", "--data-dir", dataDir, "--listen", s.addr, "--gpus", "2", "--gpu-model", "test-gpu", "--log-level", "warn"}, extra...)
 	s.cmd = exec.Command(skiffBin, args...)
-	s.cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+	s.cmd.Env = append(append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config")), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
