@@ -235,7 +235,9 @@ func (f *failCreates) Create(ctx context.Context, obj v1alpha1.Object) error {
 
 func TestCrashBetweenRecordingATrialAndCreatingItsJob(t *testing.T) {
 	h := newHarness(t)
-	h.create(func(e *v1alpha1.Experiment) { e.Spec.Algorithm = v1alpha1.AlgorithmSpec{Name: "tpe", Seed: ptr.To(int64(9))} })
+	h.create(func(e *v1alpha1.Experiment) {
+		e.Spec.Algorithm = v1alpha1.AlgorithmSpec{Name: "tpe", Seed: ptr.To(int64(9))}
+	})
 	fs := &failCreates{Store: h.store, fail: true}
 	h.c.Store = fs
 	if _, err := h.c.Reconcile(h.ctx, "default", "sweep"); err == nil {
