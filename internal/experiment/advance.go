@@ -368,7 +368,7 @@ func endTrial(p *plan, t *v1alpha1.TrialStatus, state v1alpha1.TrialState, reaso
 			obj += fmt.Sprintf(" at step %d", t.Step)
 		}
 	}
-	text := fmt.Sprintf("trial %s %s (%s)", t.Name, strings.ToLower(string(state)), obj)
+	text := fmt.Sprintf("trial %s ended %s (%s)", t.Name, state, obj)
 	if msg != "" {
 		text += ": " + msg
 	}

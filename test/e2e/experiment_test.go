@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"skiff.dev/skiff/api/v1alpha1"
+)
+
+// sweepManifest is examples/sweep/experiment.yaml made small: 8 trials of
+// 9 epochs over 400 samples, ASHA rungs at epochs 1 and 3.
+func sweepManifest(t *testing.T) string {
+	t.Helper()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(repo, "examples", "sweep", "experiment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := strings.ReplaceAll(string(b), "@REPO@", repo)
+	for _, r := range [][2]string{
+		{`"--epochs", "20", "--epoch-delay", "0.2"`, `"--epochs", "9", "--epoch-delay", "0.3", "--samples", "400"`},
+		{`minResource: "2", maxResource: "20"`, `minResource: "1", maxResource: "9"`},
+		{`maxTrials: 30`, `maxTrials: 8`},
+	} {
+		if !strings.Contains(m, r[0]) {
+			t.Fatalf("examples/sweep/experiment.yaml no longer contains %s", r[0])
+		}
+		m = strings.Replace(m, r[0], r[1], 1)
+	}
+	return m
+}
+
+func (s *server) getExperiment(name string) *v1alpha1.Experiment {
+	s.t.Helper()
+	out := s.mustSkiff("", "get", "experiment", name, "-o", "json")
+	e := &v1alpha1.Experiment{}
+	if err := json.Unmarshal([]byte(out), e); err != nil {
+		s.t.Fatalf("decoding experiment JSON: %v\n%s", err, out)
+	}
+	return e
+}
+
+// An experiment of real trial jobs with two in parallel and ASHA survives
+// a SIGKILL of the server: afterwards every trial exists once, with the
+// parameters it was recorded with, and ran as one attempt of one job.
+func TestExperimentWithASHASurvivesServerKill(t *testing.T) {
+	t.Parallel()
+	data, home := t.TempDir(), t.TempDir()
+	s := startServer(t, data, home)
+	s.mustSkiff(sweepManifest(t), "apply", "-f", "-")
+
+	// Kill the server once some trials have finished and others run.
+	var before *v1alpha1.Experiment
+	waitFor(t, func() bool {
+		before = s.getExperiment("sweep")
+		finished, running := 0, 0
+		for _, tr := range before.Status.Trials {
+			switch tr.State {
+			case v1alpha1.TrialRunning:
+				running++
+			case v1alpha1.TrialSucceeded, v1alpha1.TrialEarlyStopped, v1alpha1.TrialFailed:
+				finished++
+			}
+		}
+		return finished >= 2 && running >= 1
+	})
+	s.stop(syscall.SIGKILL)
+
+	s2 := startServer(t, data, home)
+	var e *v1alpha1.Experiment
+	waitFor(t, func() bool {
+		e = s2.getExperiment("sweep")
+		return e.Status.Phase != v1alpha1.ExperimentRunning && e.Status.Phase != ""
+	})
+	if e.Status.Phase != v1alpha1.ExperimentSucceeded || e.Status.Reason != v1alpha1.ReasonMaxTrialsReached {
+		t.Fatalf("experiment %s (%s: %s), want Succeeded MaxTrialsReached\ntrials %+v", e.Status.Phase, e.Status.Reason, e.Status.Message, e.Status.Trials)
+	}
+
+	// No trial lost or duplicated: trials sweep-0..7, each with one job.
+	var want, names []string
+	for i := range 8 {
+		want = append(want, "sweep-"+strconv.Itoa(i))
+	}
+	for _, tr := range e.Status.Trials {
+		names = append(names, tr.Name)
+	}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Fatalf("trials (-want +got):\n%s", diff)
+	}
+	for i, tr := range before.Status.Trials {
+		if diff := cmp.Diff(tr.Parameters, e.Status.Trials[i].Parameters); diff != "" {
+			t.Errorf("trial %s's parameters changed across the restart (-before +after):\n%s", tr.Name, diff)
+		}
+	}
+	var jobs v1alpha1.JobList
+	if err := json.Unmarshal([]byte(s2.mustSkiff("", "get", "jobs", "-o", "json")), &jobs); err != nil {
+		t.Fatal(err)
+	}
+	var jobNames []string
+	for _, j := range jobs.Items {
+		jobNames = append(jobNames, j.Name)
+		if j.Status.Attempt != 0 || j.Status.Restarts != 0 {
+			t.Errorf("job %s: attempt %d restarts %d, want its first attempt only", j.Name, j.Status.Attempt, j.Status.Restarts)
+		}
+	}
+	sort.Strings(want)
+	sort.Strings(jobNames)
+	if diff := cmp.Diff(want, jobNames); diff != "" {
+		t.Fatalf("trial jobs (-want +got):\n%s", diff)
+	}
+
+	// ASHA stopped some trials; they end EarlyStopped, their jobs stopped
+	// with that reason rather than failed by the program.
+	stopped, succeeded := 0, 0
+	for _, tr := range e.Status.Trials {
+		switch tr.State {
+		case v1alpha1.TrialEarlyStopped:
+			stopped++
+			if tr.Objective == nil || tr.Step >= 9 {
+				t.Errorf("early-stopped trial %s: objective %v at step %d, want a report before the last epoch", tr.Name, tr.Objective, tr.Step)
+			}
+			j := s2.getJob("default", tr.Name)
+			if c := meta.FindStatusCondition(j.Status.Conditions, v1alpha1.JobConditionFailed); c == nil || c.Reason != "EarlyStopped" {
+				t.Errorf("job %s of an early-stopped trial: condition %+v, want reason EarlyStopped", tr.Name, c)
+			}
+		case v1alpha1.TrialSucceeded:
+			succeeded++
+			if tr.Objective == nil || tr.Step != 9 {
+				t.Errorf("succeeded trial %s: objective %v at step %d, want the report of epoch 9", tr.Name, tr.Objective, tr.Step)
+			}
+		default:
+			t.Errorf("trial %s ended %s (%s: %s)", tr.Name, tr.State, tr.Reason, tr.Message)
+		}
+	}
+	if stopped == 0 {
+		t.Errorf("no trial was early-stopped: %+v", e.Status.Trials)
+	}
+
+	// The best trial is the succeeded one with the lowest val_loss, and
+	// the CLI shows it.
+	best := ""
+	var bestV float64
+	for _, tr := range e.Status.Trials {
+		if tr.State == v1alpha1.TrialSucceeded && (best == "" || *tr.Objective < bestV) {
+			best, bestV = tr.Name, *tr.Objective
+		}
+	}
+	if e.Status.BestTrial != best {
+		t.Errorf("bestTrial %q, want %q", e.Status.BestTrial, best)
+	}
+	if out := s2.mustSkiff("", "get", "experiments"); !strings.Contains(out, best+"=") || !strings.Contains(out, "8/8") {
+		t.Errorf("get experiments does not show the best trial %s and 8/8 trials:\n%s", best, out)
+	}
+	if out := s2.mustSkiff("", "describe", "experiment", "sweep"); !strings.Contains(out, best+" (best)") || !strings.Contains(out, "EarlyStopped") {
+		t.Errorf("describe does not show the best and the early-stopped trials:\n%s", out)
+	}
+	t.Logf("%d trials succeeded, %d early-stopped; best %s val_loss=%g; killed with %d trials recorded", succeeded, stopped, best, bestV, len(before.Status.Trials))
+}
