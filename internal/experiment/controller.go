@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -204,6 +205,19 @@ func (c *Controller) Reconcile(ctx context.Context, namespace, name string) (tim
 	// The status that records these trials is durable: now act on it.
 	for _, i := range p.create {
 		if err := c.createTrial(ctx, exp, i); err != nil {
+			var invalid *invalidTrialError
+			if errors.As(err, &invalid) {
+				// No Job of this template can be created (a name too long
+				// for a Job, say): end here with the reason, not retry.
+				p := plan{}
+				for j := range exp.Status.Trials {
+					if tr := &exp.Status.Trials[j]; tr.State == v1alpha1.TrialPending && !obs[tr.Name].found {
+						endTrial(&p, tr, v1alpha1.TrialFailed, "InvalidTrialJob", "its job could not be created")
+					}
+				}
+				finish(exp, &p, v1alpha1.ExperimentFailed, "InvalidTrialJob", invalid.Error(), c.Clock.Now())
+				return 0, c.store(ctx, exp, p)
+			}
 			return 0, err
 		}
 	}
@@ -361,9 +375,7 @@ func (c *Controller) createTrial(ctx context.Context, exp *v1alpha1.Experiment, 
 	v1alpha1.SetTypeMeta(job)
 	v1alpha1.Default(job)
 	if err := v1alpha1.Validate(job); err != nil {
-		// The template validated with the experiment; a filled-in value
-		// cannot make it invalid, but say so rather than loop if it does.
-		return fmt.Errorf("trial %s: %w", t.Name, err)
+		return &invalidTrialError{trial: t.Name, err: err}
 	}
 	err := c.Store.Create(ctx, job)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
@@ -371,6 +383,18 @@ func (c *Controller) createTrial(ctx context.Context, exp *v1alpha1.Experiment, 
 	}
 	return nil
 }
+
+// invalidTrialError says a trial's Job would be refused.
+type invalidTrialError struct {
+	trial string
+	err   error
+}
+
+func (e *invalidTrialError) Error() string {
+	return fmt.Sprintf("the job of trial %s is invalid: %v; shorten metadata.name (a trial job is named <experiment>-<index>, at most 63 characters) or fix spec.trialTemplate", e.trial, e.err)
+}
+
+func (e *invalidTrialError) Unwrap() error { return e.err }
 
 // stopTrial asks the job controller to stop a trial's Job, with the
 // trial's reason.

@@ -474,3 +474,29 @@ func mustKind(t *testing.T, name string) v1alpha1.Kind {
 	}
 	return k
 }
+
+func TestTrialJobThatCannotBeCreatedFailsTheExperiment(t *testing.T) {
+	h := newHarness(t)
+	exp := h.create(nil)
+	// A name that fits an Experiment but not "<name>-<index>" as a Job.
+	long := strings.Repeat("a", 62)
+	exp.Name, exp.ResourceVersion, exp.UID = long, "", ""
+	if err := h.store.Create(h.ctx, exp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.c.Reconcile(h.ctx, "default", long); err != nil {
+		t.Fatal(err)
+	}
+	e := &v1alpha1.Experiment{}
+	if err := h.store.Get(h.ctx, "default", long, e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Status.Phase != v1alpha1.ExperimentFailed || e.Status.Reason != "InvalidTrialJob" || !strings.Contains(e.Status.Message, "63 characters") {
+		t.Fatalf("phase %s reason %s message %q, want Failed InvalidTrialJob naming the limit", e.Status.Phase, e.Status.Reason, e.Status.Message)
+	}
+	for _, tr := range e.Status.Trials {
+		if tr.State != v1alpha1.TrialFailed {
+			t.Errorf("trial %s is %s, want Failed", tr.Name, tr.State)
+		}
+	}
+}
