@@ -287,7 +287,15 @@ func advance(exp *v1alpha1.Experiment, obs map[string]observed, alg algorithms, 
 		p.event(v1alpha1.EventNormal, "TrialCreated", "trial %s: %s", TrialName(exp.Name, i), formatParams(params))
 		flying++
 	}
-	if flying > 0 {
+	// The experiment ends when nothing of it runs: stopped trials' Jobs
+	// have ended too.
+	stopping := 0
+	for _, t := range st.Trials {
+		if o := obs[t.Name]; t.State == v1alpha1.TrialEarlyStopped && o.found && !o.foreign && !jobFinished(o.phase) {
+			stopping++
+		}
+	}
+	if flying > 0 || stopping > 0 {
 		p.poll = true
 		return p
 	}

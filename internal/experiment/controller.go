@@ -226,7 +226,7 @@ func (c *Controller) Reconcile(ctx context.Context, namespace, name string) (tim
 			return 0, err
 		}
 	}
-	c.remember(exp, obs, p)
+	c.remember(exp, obs)
 	if p.poll || len(p.stop) > 0 {
 		return c.Poll, nil
 	}
@@ -325,13 +325,8 @@ func (c *Controller) forget(key string) {
 }
 
 // remember marks the trials that reached a final state and whose Job needs
-// nothing more: it ended, is gone, or was asked to stop (before or in this
-// pass, whose actions all succeeded).
-func (c *Controller) remember(exp *v1alpha1.Experiment, obs map[string]observed, p plan) {
-	stopping := map[int]bool{}
-	for _, i := range p.stop {
-		stopping[i] = true
-	}
+// nothing more: it ended or is gone.
+func (c *Controller) remember(exp *v1alpha1.Experiment, obs map[string]observed) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := exp.Namespace + "/" + exp.Name
@@ -340,7 +335,7 @@ func (c *Controller) remember(exp *v1alpha1.Experiment, obs map[string]observed,
 		e = &settledTrials{uid: string(exp.UID), reports: map[string][]hpo.Report{}}
 		c.settled[key] = e
 	}
-	for i, t := range exp.Status.Trials {
+	for _, t := range exp.Status.Trials {
 		if inFlight(t) {
 			continue
 		}
@@ -348,8 +343,8 @@ func (c *Controller) remember(exp *v1alpha1.Experiment, obs map[string]observed,
 			continue
 		}
 		o := obs[t.Name]
-		if t.State == v1alpha1.TrialEarlyStopped && o.found && !o.foreign && !o.stopAsked && !jobFinished(o.phase) && !stopping[i] {
-			continue // its stop has not been asked for yet
+		if o.found && !o.foreign && !jobFinished(o.phase) {
+			continue // being stopped: look again until its Job has ended
 		}
 		e.reports[t.Name] = o.reports
 	}

@@ -500,3 +500,33 @@ func TestTrialJobThatCannotBeCreatedFailsTheExperiment(t *testing.T) {
 		}
 	}
 }
+
+// The experiment ends only when the Jobs of its stopped trials have ended.
+func TestEndsAfterStoppedTrialsJobsEnd(t *testing.T) {
+	h := newHarness(t)
+	h.create(func(e *v1alpha1.Experiment) {
+		e.Spec.MaxTrials = 2
+		e.Spec.EarlyStopping = &v1alpha1.EarlyStoppingSpec{Name: "asha", Settings: map[string]string{"minResource": "1", "maxResource": "4", "reductionFactor": "2"}}
+	})
+	h.reconcile()
+	h.setJob("sweep-0", v1alpha1.JobRunning, "")
+	h.setJob("sweep-1", v1alpha1.JobRunning, "")
+	h.report("sweep-0", "val_loss", 0.1)
+	h.reconcile()
+	h.report("sweep-1", "val_loss", 0.9)
+	h.reconcile()
+	if got := h.exp().Status.Trials[1].State; got != v1alpha1.TrialEarlyStopped {
+		t.Fatalf("trial sweep-1 is %s, want EarlyStopped", got)
+	}
+	h.report("sweep-0", "val_loss", 0.1, 0.08)
+	h.setJob("sweep-0", v1alpha1.JobSucceeded, "")
+	h.reconcile()
+	if e := h.exp(); e.Status.Phase != v1alpha1.ExperimentRunning {
+		t.Fatalf("phase %s while sweep-1's job still stops, want Running", e.Status.Phase)
+	}
+	h.setJob("sweep-1", v1alpha1.JobFailed, experiment.ReasonEarlyStopped)
+	h.reconcile()
+	if e := h.exp(); e.Status.Phase != v1alpha1.ExperimentSucceeded || e.Status.BestTrial != "sweep-0" {
+		t.Fatalf("phase %s best %s, want Succeeded with sweep-0", e.Status.Phase, e.Status.BestTrial)
+	}
+}
