@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -79,6 +80,7 @@ func TestExperimentWithASHASurvivesServerKill(t *testing.T) {
 	})
 	s.stop(syscall.SIGKILL)
 
+	waitUnlocked(t, data)
 	s2 := startServer(t, data, home)
 	var e *v1alpha1.Experiment
 	waitFor(t, func() bool {
@@ -113,7 +115,12 @@ func TestExperimentWithASHASurvivesServerKill(t *testing.T) {
 	for _, j := range jobs.Items {
 		jobNames = append(jobNames, j.Name)
 		if j.Status.Attempt != 0 || j.Status.Restarts != 0 {
-			t.Errorf("job %s: attempt %d restarts %d, want its first attempt only", j.Name, j.Status.Attempt, j.Status.Restarts)
+			t.Errorf("job %s: attempt %d restarts %d, want its first attempt only\nconditions %+v\nreplicas %+v\nserver log:\n%s",
+				j.Name, j.Status.Attempt, j.Status.Restarts, j.Status.Conditions, j.Status.Replicas, s2.out.String())
+			for _, a := range []string{"0", "1"} {
+				out, _, _ := s2.skiff("", "logs", "job/"+j.Name, "--attempt", a)
+				t.Logf("job %s attempt %s log:\n%s", j.Name, a, out)
+			}
 		}
 	}
 	sort.Strings(want)
@@ -175,4 +182,44 @@ func TestExperimentWithASHASurvivesServerKill(t *testing.T) {
 		t.Errorf("describe does not show the best and the early-stopped trials:\n%s", out)
 	}
 	t.Logf("%d trials succeeded, %d early-stopped; best %s val_loss=%g; killed with %d trials recorded", succeeded, stopped, best, bestV, len(before.Status.Trials))
+}
+
+// waitUnlocked waits until no process holds the data directory's lock, as
+// a restarted server needs; if one keeps it, it names the processes that
+// have the lock file open.
+func waitUnlocked(t *testing.T, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, "lock")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		f.Close()
+		if err == nil {
+			if waited := time.Until(deadline.Add(-30 * time.Second)); waited < -100*time.Millisecond {
+				t.Logf("the data directory's lock was held for %v after the server was killed", -waited)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the data directory stays locked after the server was killed; processes with %s open: %s", path, lockHolders(path))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func lockHolders(path string) string {
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	var out []string
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil && target == path {
+			pid := strings.Split(fd, "/")[2]
+			cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+			out = append(out, pid+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return strings.Join(out, "; ")
 }
