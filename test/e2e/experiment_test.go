@@ -56,7 +56,7 @@ func (s *server) getExperiment(name string) *v1alpha1.Experiment {
 
 // An experiment of real trial jobs with two in parallel and ASHA survives
 // a SIGKILL of the server: afterwards every trial exists once, with the
-// parameters it was recorded with, and ran as one attempt of one job.
+// parameters it was recorded with, and ran as exactly one job.
 func TestExperimentWithASHASurvivesServerKill(t *testing.T) {
 	t.Parallel()
 	data, home := t.TempDir(), t.TempDir()
