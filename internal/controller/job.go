@@ -232,6 +232,9 @@ func (c *JobController) step(ctx context.Context, s *reconcileState) error {
 	switch {
 	case isFinished(job):
 		return c.finished(ctx, s)
+	case job.Annotations[v1alpha1.AnnotationStopReason] != "":
+		reason, msg, _ := job.StopRequested()
+		return c.stopRequested(ctx, s, reason, msg)
 	case job.Status.Preemption != nil:
 		return c.evict(ctx, s)
 	case job.Spec.RunPolicy.Suspended():

@@ -20,6 +20,7 @@ import (
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/auth"
 	"skiff.dev/skiff/internal/controller"
+	"skiff.dev/skiff/internal/experiment"
 	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/monitoring"
 	"skiff.dev/skiff/internal/runtime"
@@ -241,7 +242,8 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		WorkDir:   filepath.Join(cfg.DataDir, "jobs"),
 		StopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second, BackoffBase: backoff,
 		APIURL: replicaAPIURL(ln.Addr()), Tokens: jobTokens, Metrics: metricStore}
-	runs := []func(context.Context) error{jobs.Run, sched.Run}
+	exps := &experiment.Controller{Store: st, Metrics: metricStore, Clock: clk, Recorder: rec, Log: log}
+	runs := []func(context.Context) error{jobs.Run, sched.Run, exps.Run}
 	if opts.Runtime == nil {
 		// Only processes can use checkpoint directories.
 		jobs.DataDir = cfg.DataDir
