@@ -21,6 +21,9 @@ const (
 	Delete Verb = "delete"
 	// Logs reads a job's replica logs.
 	Logs Verb = "logs"
+	// Invoke calls a model an InferenceService serves, through the gateway;
+	// every role of the service's namespace may.
+	Invoke Verb = "invoke"
 )
 
 // AuditKind is the pseudo-kind of the audit log route.
@@ -83,7 +86,7 @@ func Authorize(id auth.Identity, verb Verb, kind, namespace string) Decision {
 	if namespace != id.Namespace {
 		return deny(id, verb, kind, namespace, fmt.Sprintf("your token reaches namespace %q only; ask an admin of %q for a token", id.Namespace, namespace))
 	}
-	if isRead(verb) {
+	if isRead(verb) || verb == Invoke {
 		return allow()
 	}
 	if verb != Create && verb != Update && verb != Delete {
