@@ -86,7 +86,7 @@ func Authorize(id auth.Identity, verb Verb, kind, namespace string) Decision {
 	if namespace != id.Namespace {
 		return deny(id, verb, kind, namespace, fmt.Sprintf("your token reaches namespace %q only; ask an admin of %q for a token", id.Namespace, namespace))
 	}
-	if isRead(verb) || verb == Invoke {
+	if isRead(verb) || verb == Invoke && kind == "InferenceService" {
 		return allow()
 	}
 	if verb != Create && verb != Update && verb != Delete {
