@@ -115,6 +115,8 @@ type Gateway struct {
 }
 
 type service struct {
+	// ns and name never change; cfg is read and written under Gateway.mu.
+	ns, name    string
 	cfg         Service
 	eps         map[string]*endpoint
 	ready       []*endpoint // not draining, by name
@@ -183,7 +185,7 @@ func (g *Gateway) SetService(s Service) {
 	k := serviceKey(s.Namespace, s.Name)
 	svc, ok := g.services[k]
 	if !ok {
-		svc = &service{eps: map[string]*endpoint{}, wake: make(chan struct{})}
+		svc = &service{ns: s.Namespace, name: s.Name, eps: map[string]*endpoint{}, wake: make(chan struct{})}
 		g.services[k] = svc
 	}
 	svc.cfg = s

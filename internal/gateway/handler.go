@@ -114,7 +114,7 @@ func (g *Gateway) resolve(id auth.Identity, model string) (*service, string, *ap
 	var candidates []*service
 	if ns, m, ok := strings.Cut(model, "/"); ok {
 		for _, s := range g.models[m] {
-			if s.cfg.Namespace == ns {
+			if s.ns == ns {
 				candidates = append(candidates, s)
 			}
 		}
@@ -130,7 +130,7 @@ func (g *Gateway) resolve(id auth.Identity, model string) (*service, string, *ap
 	}
 	var mine []*service
 	for _, s := range candidates {
-		if authz.Authorize(id, authz.Invoke, invokeKind, s.cfg.Namespace).Allowed {
+		if authz.Authorize(id, authz.Invoke, invokeKind, s.ns).Allowed {
 			mine = append(mine, s)
 		}
 	}
@@ -145,7 +145,7 @@ func (g *Gateway) resolve(id auth.Identity, model string) (*service, string, *ap
 	case len(mine) > 1:
 		var names []string
 		for _, s := range mine {
-			names = append(names, s.cfg.Namespace+"/"+name)
+			names = append(names, s.ns+"/"+name)
 		}
 		return nil, "", errBadRequest(fmt.Sprintf("model %q is served in several namespaces: name one of %s", model, strings.Join(names, ", ")), "model")
 	}
@@ -155,15 +155,18 @@ func (g *Gateway) resolve(id auth.Identity, model string) (*service, string, *ap
 }
 
 func (g *Gateway) limitChecks(svc *service, id auth.Identity) []limitCheck {
+	g.mu.Lock()
+	keyLimit, nsLimit := svc.cfg.KeyLimit, svc.cfg.NamespaceLimit
+	g.mu.Unlock()
 	ns := id.Namespace
 	if ns == "" {
-		ns = svc.cfg.Namespace
+		ns = svc.ns
 	}
-	sk := svc.cfg.Namespace + "/" + svc.cfg.Name
+	sk := svc.ns + "/" + svc.name
 	key := keyName(id)
 	return []limitCheck{
-		{key: "key/" + key + "/" + sk, what: "key " + key + " on " + sk, limit: svc.cfg.KeyLimit},
-		{key: "ns/" + ns + "/" + sk, what: "namespace " + ns + " on " + sk, limit: svc.cfg.NamespaceLimit},
+		{key: "key/" + key + "/" + sk, what: "key " + key + " on " + sk, limit: keyLimit},
+		{key: "ns/" + ns + "/" + sk, what: "namespace " + ns + " on " + sk, limit: nsLimit},
 	}
 }
 
@@ -189,7 +192,7 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errRateLimited(msg+": retry after the Retry-After header's seconds", wait))
 		return
 	}
-	rec := RequestRecord{Namespace: svc.cfg.Namespace, Service: svc.cfg.Name, Model: model, Key: keyName(id),
+	rec := RequestRecord{Namespace: svc.ns, Service: svc.name, Model: model, Key: keyName(id),
 		Path: r.URL.Path, Stream: req.Stream, Start: start}
 	up, hideUsage, err := upstreamBody(body, req, model, r.URL.Path)
 	if err != nil {
@@ -310,12 +313,12 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request) {
 	data := []modelEntry{}
 	seen := map[string]int{}
 	for _, svc := range g.services {
-		if !authz.Authorize(id, authz.Invoke, invokeKind, svc.cfg.Namespace).Allowed {
+		if !authz.Authorize(id, authz.Invoke, invokeKind, svc.ns).Allowed {
 			continue
 		}
 		for _, m := range svc.cfg.Models {
 			seen[m]++
-			data = append(data, modelEntry{ID: m, Object: "model", OwnedBy: svc.cfg.Namespace})
+			data = append(data, modelEntry{ID: m, Object: "model", OwnedBy: svc.ns})
 		}
 	}
 	g.mu.Unlock()

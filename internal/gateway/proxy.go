@@ -33,7 +33,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, bo
 		ep, aerr := g.waitForReplica(r.Context(), svc, key, tried, rec)
 		if aerr != nil {
 			if lastErr != nil && aerr.Status == http.StatusServiceUnavailable {
-				aerr = errBadGateway(fmt.Sprintf("no replica of %s/%s could be reached (%v): the gateway keeps serving; retry shortly", svc.cfg.Namespace, svc.cfg.Name, lastErr))
+				aerr = errBadGateway(fmt.Sprintf("no replica of %s/%s could be reached (%v): the gateway keeps serving; retry shortly", svc.ns, svc.name, lastErr))
 			}
 			rec.Status = aerr.Status
 			writeError(w, aerr)
@@ -53,7 +53,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, bo
 				continue
 			}
 			rec.Status = http.StatusBadGateway
-			writeError(w, errBadGateway(fmt.Sprintf("replica %s of %s/%s failed: %v", ep.Name, svc.cfg.Namespace, svc.cfg.Name, err)))
+			writeError(w, errBadGateway(fmt.Sprintf("replica %s of %s/%s failed: %v", ep.Name, svc.ns, svc.name, err)))
 			return false
 		}
 		g.copyResponse(w, r.Context(), resp, hideUsage, rec)
@@ -62,7 +62,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, bo
 		return true
 	}
 	rec.Status = http.StatusBadGateway
-	writeError(w, errBadGateway(fmt.Sprintf("no replica of %s/%s could be reached after %d tries (%v): retry shortly", svc.cfg.Namespace, svc.cfg.Name, maxAttempts, lastErr)))
+	writeError(w, errBadGateway(fmt.Sprintf("no replica of %s/%s could be reached after %d tries (%v): retry shortly", svc.ns, svc.name, maxAttempts, lastErr)))
 	return false
 }
 
@@ -103,7 +103,7 @@ func (g *Gateway) waitForReplica(ctx context.Context, svc *service, key string, 
 			if svc.queued >= max {
 				g.mu.Unlock()
 				return nil, errUnavailable(fmt.Sprintf("%s/%s has no ready replica and %d requests already wait for one: retry after the Retry-After header's seconds",
-					svc.cfg.Namespace, svc.cfg.Name, max), 5*time.Second)
+					svc.ns, svc.name, max), 5*time.Second)
 			}
 			svc.queued++
 			queuedAt = g.cfg.Now()
@@ -114,7 +114,7 @@ func (g *Gateway) waitForReplica(ctx context.Context, svc *service, key string, 
 		wake := svc.wake
 		g.mu.Unlock()
 		if g.cfg.OnDemand != nil {
-			g.cfg.OnDemand(svc.cfg.Namespace, svc.cfg.Name)
+			g.cfg.OnDemand(svc.ns, svc.name)
 		}
 		select {
 		case <-wake:
@@ -122,7 +122,7 @@ func (g *Gateway) waitForReplica(ctx context.Context, svc *service, key string, 
 			return nil, &apiError{Status: 499, Type: typeServer, Message: "the client closed the request"}
 		case <-deadline:
 			return nil, errUnavailable(fmt.Sprintf("no replica of %s/%s became ready within %s: check `skiff describe inferenceservice %s -n %s`",
-				svc.cfg.Namespace, svc.cfg.Name, g.cfg.ColdStartTimeout, svc.cfg.Name, svc.cfg.Namespace), 5*time.Second)
+				svc.ns, svc.name, g.cfg.ColdStartTimeout, svc.name, svc.ns), 5*time.Second)
 		}
 	}
 }
