@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// The official Go SDK is the client: what it accepts, OpenAI clients do.
+func sdkClient(h *harness, token string) openai.Client {
+	return openai.NewClient(option.WithBaseURL(h.srv.URL+"/v1/"), option.WithAPIKey(token), option.WithMaxRetries(0))
+}
+
+func TestOpenAIGoSDKChatStreamAndErrors(t *testing.T) {
+	h := newHarness(t, nil)
+	s := tinyService("team-a", PrefixAffinity)
+	s.KeyLimit = Limit{TokensPerMinute: 15}
+	h.serve(s, newBackend(t, "a"), newBackend(t, "b"))
+	ctx := context.Background()
+	c := sdkClient(h, teamAToken)
+
+	resp, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model:    "tiny-chat",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("be brief"), openai.UserMessage("hello")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Choices) != 1 || resp.Usage.TotalTokens != 12 {
+		t.Errorf("answer %+v", resp)
+	}
+	first := resp.Choices[0].Message.Content
+
+	stream := c.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+		Model:         "tiny-chat",
+		Messages:      []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("be brief"), openai.UserMessage("hello")},
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
+	})
+	var text strings.Builder
+	var usage int64
+	for stream.Next() {
+		ch := stream.Current()
+		if len(ch.Choices) > 0 {
+			text.WriteString(ch.Choices[0].Delta.Content)
+		}
+		if ch.Usage.TotalTokens > 0 {
+			usage = ch.Usage.TotalTokens
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Prefix affinity: the same conversation went to the same replica.
+	if want := first + "-0" + first + "-1" + first + "-2"; text.String() != want || usage != 10 {
+		t.Errorf("stream text %q usage %d, want %q and 10", text.String(), usage, want)
+	}
+
+	// 22 tokens used against a 15/min budget: the SDK sees a 429.
+	_, err = c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "tiny-chat",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("again")}})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests || apiErr.Type != typeRateLimit {
+		t.Fatalf("over the token limit: %v", err)
+	}
+	if apiErr.Response.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+
+	for _, tc := range []struct {
+		token, model string
+		code         int
+	}{{teamAToken, "missing", 404}, {"skf_nope", "tiny-chat", 401}, {teamBToken, "tiny-chat", 403}} {
+		other := sdkClient(h, tc.token)
+		_, err := other.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: tc.model,
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("x")}})
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != tc.code || apiErr.Message == "" {
+			t.Errorf("%s with %s: %v, want %d", tc.model, tc.token, err, tc.code)
+		}
+	}
+
+	models, err := c.Models.List(ctx)
+	if err != nil || len(models.Data) != 1 || models.Data[0].ID != "tiny-chat" {
+		t.Errorf("models %+v %v", models, err)
+	}
+}
