@@ -22,6 +22,7 @@ func benchCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(benchSchedulerCommand())
+	cmd.AddCommand(benchServeCommand())
 	return cmd
 }
 
