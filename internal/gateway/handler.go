@@ -61,14 +61,19 @@ func keyName(id auth.Identity) string {
 	}
 }
 
-// inferenceRequest is the part of a request body the gateway reads.
+// inferenceRequest is the part of a request body every request needs read.
 type inferenceRequest struct {
-	Model         string          `json:"model"`
-	Stream        bool            `json:"stream"`
-	StreamOptions *streamOptions  `json:"stream_options"`
-	Messages      []chatMessage   `json:"messages"`
-	Prompt        json.RawMessage `json:"prompt"`
-	Input         json.RawMessage `json:"input"`
+	Model         string         `json:"model"`
+	Stream        bool           `json:"stream"`
+	StreamOptions *streamOptions `json:"stream_options"`
+}
+
+// promptFields are what prefix affinity hashes; they are decoded only for
+// services that route by prefix.
+type promptFields struct {
+	Messages []chatMessage   `json:"messages"`
+	Prompt   json.RawMessage `json:"prompt"`
+	Input    json.RawMessage `json:"input"`
 }
 
 type streamOptions struct {
@@ -158,6 +163,9 @@ func (g *Gateway) limitChecks(svc *service, id auth.Identity) []limitCheck {
 	g.mu.Lock()
 	keyLimit, nsLimit := svc.cfg.KeyLimit, svc.cfg.NamespaceLimit
 	g.mu.Unlock()
+	if keyLimit == (Limit{}) && nsLimit == (Limit{}) {
+		return nil
+	}
 	ns := id.Namespace
 	if ns == "" {
 		ns = svc.ns
@@ -200,7 +208,7 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.touch(svc, start)
-	res := g.proxy(w, r, svc, up, req, hideUsage, &rec)
+	res := g.proxy(w, r, svc, up, body, hideUsage, &rec)
 	rec.End = g.cfg.Now()
 	g.limits.charge(checks, rec.PromptTokens+rec.CompletionTokens, rec.End)
 	if res {
@@ -254,7 +262,11 @@ func upstreamBody(body []byte, req *inferenceRequest, model, path string) ([]byt
 
 // promptText is the text prefix affinity hashes: the messages in order,
 // or the prompt, or the embedding input.
-func promptText(req *inferenceRequest) string {
+func promptText(body []byte) string {
+	var req promptFields
+	if json.Unmarshal(body, &req) != nil {
+		return ""
+	}
 	var b strings.Builder
 	for _, m := range req.Messages {
 		b.WriteString(m.Role)

@@ -68,6 +68,9 @@ type limitCheck struct {
 // no token bucket is empty, all or nothing. When refused it returns the
 // longest wait among the refusing buckets and a message naming the limit.
 func (l *limiter) admit(checks []limitCheck, now time.Time) (time.Duration, string) {
+	if len(checks) == 0 {
+		return 0, ""
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var wait time.Duration
@@ -105,7 +108,7 @@ func (l *limiter) admit(checks []limitCheck, now time.Time) (time.Duration, stri
 
 // charge takes tokens used by a finished request from every token bucket.
 func (l *limiter) charge(checks []limitCheck, tokens int64, now time.Time) {
-	if tokens <= 0 {
+	if tokens <= 0 || len(checks) == 0 {
 		return
 	}
 	l.mu.Lock()

@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptrace"
 	"sort"
 	"strings"
 	"time"
@@ -25,8 +25,14 @@ var forwardedRequestHeaders = []string{"Content-Type", "Accept", "Accept-Encodin
 
 // proxy sends the request to a replica of svc and copies the answer back.
 // It reports whether a replica answered (for usage accounting).
-func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, body []byte, req *inferenceRequest, hideUsage bool, rec *RequestRecord) bool {
-	key := prefixKey(promptText(req))
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, body, original []byte, hideUsage bool, rec *RequestRecord) bool {
+	g.mu.Lock()
+	byPrefix := svc.cfg.Routing == PrefixAffinity
+	g.mu.Unlock()
+	key := ""
+	if byPrefix {
+		key = prefixKey(promptText(original))
+	}
 	tried := map[string]bool{}
 	var lastErr error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -127,16 +133,14 @@ func (g *Gateway) waitForReplica(ctx context.Context, svc *service, key string, 
 	}
 }
 
-// send makes the upstream request. reached is false when no connection to
-// the replica was ever made, so the request can safely go elsewhere.
+// send makes the upstream request. reached is false when the connection to
+// the replica could not be made (the dial failed), so the request never
+// reached it and can safely go elsewhere.
 func (g *Gateway) send(r *http.Request, ep *endpoint, body []byte) (*http.Response, bool, error) {
-	reached := false
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { reached = true }}
 	u := *ep.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + r.URL.Path
 	u.RawQuery = r.URL.RawQuery
-	ctx := httptrace.WithClientTrace(r.Context(), trace)
-	up, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	up, err := http.NewRequestWithContext(r.Context(), http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, false, err
 	}
@@ -150,7 +154,13 @@ func (g *Gateway) send(r *http.Request, ep *endpoint, body []byte) (*http.Respon
 	}
 	up.Header.Set("X-Forwarded-For", clientIP(r))
 	resp, err := g.client.Do(up)
-	return resp, reached, err
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return nil, false, err
+		}
+	}
+	return resp, true, err
 }
 
 func clientIP(r *http.Request) string {
@@ -201,11 +211,34 @@ func (g *Gateway) copyResponse(w http.ResponseWriter, ctx context.Context, resp 
 		return
 	}
 	if resp.StatusCode/100 == 2 && !lw.overflow {
-		var u usageBody
-		if json.Unmarshal(buf.Bytes(), &u) == nil && u.Usage != nil {
-			rec.PromptTokens, rec.CompletionTokens = u.Usage.PromptTokens, u.Usage.CompletionTokens
+		rec.PromptTokens, rec.CompletionTokens = readUsage(buf.Bytes())
+	}
+}
+
+// readUsage finds the top-level usage object of a JSON answer. Servers put
+// it last, so it decodes from the last "usage" key rather than parsing the
+// whole answer; a "usage" inside generated text is skipped because what
+// follows it does not decode as a usage object.
+func readUsage(b []byte) (prompt, completion int64) {
+	for end := len(b); end > 0; {
+		i := bytes.LastIndex(b[:end], []byte(`"usage"`))
+		if i < 0 {
+			return 0, 0
+		}
+		end = i
+		rest := bytes.TrimLeft(b[i+len(`"usage"`):], " \t\r\n")
+		if len(rest) == 0 || rest[0] != ':' {
+			continue
+		}
+		var u struct {
+			PromptTokens     *int64 `json:"prompt_tokens"`
+			CompletionTokens int64  `json:"completion_tokens"`
+		}
+		if json.NewDecoder(bytes.NewReader(rest[1:])).Decode(&u) == nil && u.PromptTokens != nil {
+			return *u.PromptTokens, u.CompletionTokens
 		}
 	}
+	return 0, 0
 }
 
 type limitedBuffer struct {

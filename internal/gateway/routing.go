@@ -85,6 +85,12 @@ func hash64(s string) uint64 {
 // multiple of the mean (consistent hashing with bounded loads).
 const loadFactor = 1.25
 
+// minBound is the load below which a replica is never over its bound:
+// model servers batch a few concurrent requests at little extra latency,
+// and spilling a prefix to a replica without its cache costs a full
+// prefill, so at light load affinity wins.
+const minBound = 4
+
 // pickPrefixAffinity walks the ring clockwise from the hash of key and
 // returns the first replica whose load stays within loadFactor times the
 // mean load after taking this request: the same prefix keeps landing on the
@@ -99,8 +105,8 @@ func pickPrefixAffinity(r *ring, cands []candidate, key string) int {
 	}
 	// ceil(loadFactor * (total+1) / n)
 	limit := int(loadFactor*float64(total+1)/float64(len(cands)) + 0.999999)
-	if limit < 1 {
-		limit = 1
+	if limit < minBound {
+		limit = minBound
 	}
 	h := hash64(key)
 	start := sort.Search(len(r.points), func(i int) bool { return r.points[i].hash >= h })

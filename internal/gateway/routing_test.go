@@ -74,7 +74,7 @@ func TestPrefixAffinityBoundsLoad(t *testing.T) {
 		for _, x := range c {
 			total += x.inFlight
 		}
-		bound := int(loadFactor*float64(total)/4 + 0.999999)
+		bound := max(int(loadFactor*float64(total)/4+0.999999), minBound)
 		if c[j].inFlight > bound {
 			t.Fatalf("after %d requests r%d carries %d, above the bound %d", total, j, c[j].inFlight, bound)
 		}
@@ -108,12 +108,23 @@ func TestPromptTextReadsMessagesPromptAndInput(t *testing.T) {
 		`{"model":"m","prompt":[1,2,3]}`:       "[1,2,3]",
 	}
 	for body, want := range cases {
-		var req inferenceRequest
-		if err := jsonUnmarshal(body, &req); err != nil {
-			t.Fatal(err)
-		}
-		if got := promptText(&req); got != want {
+		if got := promptText([]byte(body)); got != want {
 			t.Errorf("%s: got %q, want %q", body, got, want)
+		}
+	}
+}
+
+func TestReadUsageFindsTheTopLevelObject(t *testing.T) {
+	cases := map[string][2]int64{
+		`{"choices":[{"message":{"content":"the \"usage\": field"}}],"usage":{"prompt_tokens":7,"completion_tokens":5}}`: {7, 5},
+		`{"usage": {"prompt_tokens": 3, "completion_tokens": 0, "total_tokens": 3}, "data": []}`:                         {3, 0},
+		`{"choices":[{"message":{"content":"no usage here"}}]}`:                                                          {0, 0},
+		`{"usage":null}`: {0, 0},
+	}
+	for body, want := range cases {
+		p, c := readUsage([]byte(body))
+		if p != want[0] || c != want[1] {
+			t.Errorf("%s: got %d, %d; want %v", body, p, c, want)
 		}
 	}
 }
