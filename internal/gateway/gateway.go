@@ -84,6 +84,8 @@ type Config struct {
 	Transport http.RoundTripper
 	// Observe, when set, receives one record per finished request.
 	Observe func(RequestRecord)
+	// Metrics, when set, records every request and is served on /metrics.
+	Metrics *Metrics
 	Log     *slog.Logger
 }
 

@@ -23,6 +23,7 @@ func (g *Gateway) routes() {
 	}
 	g.mux.HandleFunc("GET /v1/models", g.serveModels)
 	g.mux.HandleFunc("GET /v1/usage", g.serveUsage)
+	g.mux.HandleFunc("GET /metrics", g.serveMetrics)
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Type: typeInvalidRequest,
@@ -214,6 +215,9 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 	if res {
 		g.usage.add(rec.Namespace, rec.Model, rec.Key, rec.PromptTokens, rec.CompletionTokens)
 	}
+	if g.cfg.Metrics != nil {
+		g.cfg.Metrics.Observe(rec)
+	}
 	if g.cfg.Observe != nil {
 		g.cfg.Observe(rec)
 	}
@@ -360,6 +364,25 @@ func (g *Gateway) serveUsage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, map[string]any{"object": "list", "data": g.usage.records(ns)})
+}
+
+// serveMetrics serves Config.Metrics to cluster-admins (Prometheus scrapes
+// with the admin token as its bearer credential).
+func (g *Gateway) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	id, aerr := g.authenticate(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if !id.Admin {
+		writeError(w, &apiError{Status: http.StatusForbidden, Type: typePermission, Message: "metrics are for cluster-admins: scrape with the admin token"})
+		return
+	}
+	if g.cfg.Metrics == nil {
+		writeError(w, &apiError{Status: http.StatusNotFound, Type: typeNotFound, Message: "this gateway keeps no metrics"})
+		return
+	}
+	g.cfg.Metrics.Handler().ServeHTTP(w, r)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

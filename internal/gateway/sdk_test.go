@@ -88,3 +88,36 @@ func TestOpenAIGoSDKChatStreamAndErrors(t *testing.T) {
 		t.Errorf("models %+v %v", models, err)
 	}
 }
+
+func TestMetricsRecordRequestsTokensAndLatency(t *testing.T) {
+	m := NewMetrics()
+	h := newHarness(t, func(c *Config) { c.Metrics = m })
+	h.serve(tinyService("team-a", ""), newBackend(t, "a"))
+	readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("tiny-chat", "hi", false)))
+	readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("tiny-chat", "hi", true)))
+	readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("nope", "hi", false)))
+	get := func(token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		return readAll(t, mustDo(t, req))
+	}
+	if code, _ := get(teamAToken); code != http.StatusForbidden {
+		t.Errorf("a tenant read metrics: %d", code)
+	}
+	code, body := get(adminToken)
+	for _, want := range []string{
+		`skiff_gateway_requests_total{code="200",model="tiny-chat",namespace="team-a"} 2`,
+		`skiff_gateway_tokens_total{key="tk-a",model="tiny-chat",namespace="team-a",type="output"} 8`,
+		`skiff_gateway_tokens_total{key="tk-a",model="tiny-chat",namespace="team-a",type="input"} 14`,
+		`skiff_gateway_time_to_first_token_seconds_count{model="tiny-chat",namespace="team-a"} 1`,
+		`skiff_gateway_request_duration_seconds_count{model="tiny-chat",namespace="team-a"} 2`,
+	} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s:\n%s", want, body)
+		}
+	}
+	// An unknown model is refused before routing: no per-model series.
+	if strings.Contains(body, `model="nope"`) {
+		t.Errorf("a refused request made a series")
+	}
+}
