@@ -37,7 +37,7 @@ func NewMetrics() *Metrics {
 		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "skiff_gateway_time_to_first_token_seconds",
 			Help: "Time from a streamed request's arrival to its first chunk.", Buckets: latencyBuckets}, []string{"namespace", "model"}),
 		tpot: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "skiff_gateway_time_per_output_token_seconds",
-			Help: "Time per output token after the first, of streamed requests.",
+			Help:    "Time per output token after the first, of streamed requests.",
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}}, []string{"namespace", "model"}),
 		e2e: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "skiff_gateway_request_duration_seconds",
 			Help: "Time from a request's arrival to the end of its answer.", Buckets: latencyBuckets}, []string{"namespace", "model"}),
