@@ -95,9 +95,18 @@ func TestLLMSimServiceScalesFromZeroToNAndBackWithLimitsAndUsage(t *testing.T) {
 		})
 	}
 
-	// 0 -> 1: the first request is held until the replica is ready.
+	// 0 -> 1: the first request is held until the replica is ready. The
+	// first client is the official npm package (answer, stream, 404).
 	if got := s.getService("sim").Status.DesiredReplicas; got != 0 {
 		t.Fatalf("before traffic: %d replicas desired", got)
+	}
+	if dir, ok := npmClient(t); ok {
+		res := runNodeClient(t, dir, s.gateway+"/v1", s.token, "sim-chat")
+		if len(res.Models) != 1 || res.Models[0] != "sim-chat" || res.Content == "" || res.Usage.CompletionTokens < 1 ||
+			res.Chunks < 2 || res.StreamUsage == nil || res.StreamUsage.CompletionTokens < 1 ||
+			res.NotFound.Status != 404 || res.NotFound.Type != "not_found_error" {
+			t.Errorf("npm openai client saw %+v", res)
+		}
 	}
 	resp, err := chat(admin, 5)
 	if err != nil {
