@@ -439,8 +439,11 @@ func (c *Controller) probe(ctx context.Context, svc *v1alpha1.InferenceService, 
 	err := probe(pctx, c.url(r.port))
 	was := st.ready[jn]
 	st.ready[jn] = err == nil
-	if err == nil && !was && c.Recorder != nil {
-		c.Recorder.Event(ctx, svc, "Normal", "ReplicaReady", "replica %s is ready on port %d", jn, r.port)
+	if err == nil && !was {
+		c.Log.Info("replica is ready", "job", jn, "port", r.port)
+		if c.Recorder != nil {
+			c.Recorder.Event(ctx, svc, "Normal", "ReplicaReady", "replica %s is ready on port %d", jn, r.port)
+		}
 	}
 	if err != nil && was {
 		c.Log.Warn("replica failed its readiness probe", "job", jn, "err", err)
