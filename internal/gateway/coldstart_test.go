@@ -73,3 +73,19 @@ func TestHeldRequestsOfARemovedServiceGet404(t *testing.T) {
 		t.Errorf("held request of a deleted service: %d, want 404", code)
 	}
 }
+
+func TestRequestsWaitUntilTheGatewayKnowsItsServices(t *testing.T) {
+	ready := make(chan struct{})
+	h := newHarness(t, func(c *Config) { c.Ready = ready })
+	done := make(chan int)
+	go func() {
+		code, _ := readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("tiny-chat", "hi", false)))
+		done <- code
+	}()
+	// Restarted: the controller has not told the gateway about tiny yet.
+	h.serve(tinyService("team-a", ""), newBackend(t, "a"))
+	close(ready)
+	if code := <-done; code != 200 {
+		t.Errorf("a request during start-up got %d, want 200 once the services are known", code)
+	}
+}

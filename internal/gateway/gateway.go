@@ -86,7 +86,10 @@ type Config struct {
 	Observe func(RequestRecord)
 	// Metrics, when set, records every request and is served on /metrics.
 	Metrics *Metrics
-	Log     *slog.Logger
+	// Ready, when set, holds requests until it is closed: the controller
+	// closes it once the gateway knows every service (after a restart).
+	Ready <-chan struct{}
+	Log   *slog.Logger
 }
 
 // RequestRecord describes one finished inference request.

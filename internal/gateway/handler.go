@@ -34,7 +34,27 @@ func (g *Gateway) routes() {
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 
+// waitReady holds a request until the gateway knows every service.
+func (g *Gateway) waitReady(r *http.Request) *apiError {
+	if g.cfg.Ready == nil {
+		return nil
+	}
+	t := time.NewTimer(g.cfg.ColdStartTimeout)
+	defer t.Stop()
+	select {
+	case <-g.cfg.Ready:
+		return nil
+	case <-r.Context().Done():
+		return &apiError{Status: 499, Type: typeServer, Message: "the client closed the request"}
+	case <-t.C:
+		return errUnavailable("the gateway is starting: retry shortly", 5*time.Second)
+	}
+}
+
 func (g *Gateway) authenticate(r *http.Request) (auth.Identity, *apiError) {
+	if aerr := g.waitReady(r); aerr != nil {
+		return auth.Identity{}, aerr
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return auth.Identity{}, errUnauthorized("You didn't provide an API key: send a Skiff token as 'Authorization: Bearer <token>' (create one with skiff token create)")

@@ -49,7 +49,7 @@ func startServing(ctrlCtx context.Context, wg *sync.WaitGroup, cfg Config, p ser
 	}
 	ctl := &serving.Controller{Store: p.store, Clock: p.clock, Recorder: p.recorder, Log: p.log}
 	ctl.Init()
-	gw := gateway.New(gateway.Config{Auth: p.tokens, MaxBodyBytes: cfg.GatewayMaxBodyBytes, OnDemand: ctl.OnDemand, Log: p.log, Metrics: gateway.NewMetrics()})
+	gw := gateway.New(gateway.Config{Auth: p.tokens, MaxBodyBytes: cfg.GatewayMaxBodyBytes, OnDemand: ctl.OnDemand, Log: p.log, Metrics: gateway.NewMetrics(), Ready: ctl.Synced()})
 	ctl.Gateway = gw
 	wg.Add(1)
 	go func() {

@@ -61,6 +61,7 @@ type Controller struct {
 	Host string
 
 	kick     chan string
+	synced   chan struct{}
 	services cache.SharedIndexInformer
 	jobs     cache.SharedIndexInformer
 	states   map[string]*serviceState
@@ -97,7 +98,17 @@ func (c *Controller) OnDemand(namespace, name string) {
 func (c *Controller) Init() {
 	if c.kick == nil {
 		c.kick = make(chan string, 64)
+		c.synced = make(chan struct{})
 	}
+}
+
+// Synced is closed once the controller has told the gateway about every
+// stored service and its ready replicas, after a start or restart. The
+// gateway holds requests until then, so that a restarted server does not
+// answer 404 for a model it serves.
+func (c *Controller) Synced() <-chan struct{} {
+	c.Init()
+	return c.synced
 }
 
 // Run reconciles until ctx ends.
@@ -152,6 +163,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.services.HasSynced, c.jobs.HasSynced) {
 		return nil
 	}
+	c.reconcileAll(ctx)
+	close(c.synced)
 	tick := c.Clock.NewTicker(c.Interval)
 	defer tick.Stop()
 	for {
@@ -161,16 +174,22 @@ func (c *Controller) Run(ctx context.Context) error {
 		case key := <-c.kick:
 			c.reconcile(ctx, key, false)
 		case <-tick.C():
-			known := map[string]bool{}
-			for _, key := range c.services.GetStore().ListKeys() {
-				known[key] = true
-				c.reconcile(ctx, key, true)
-			}
-			for key := range c.states {
-				if !known[key] {
-					c.reconcile(ctx, key, false)
-				}
-			}
+			c.reconcileAll(ctx)
+		}
+	}
+}
+
+// reconcileAll reconciles every cached service (taking a load sample) and
+// forgets the ones that went away.
+func (c *Controller) reconcileAll(ctx context.Context) {
+	known := map[string]bool{}
+	for _, key := range c.services.GetStore().ListKeys() {
+		known[key] = true
+		c.reconcile(ctx, key, true)
+	}
+	for key := range c.states {
+		if !known[key] {
+			c.reconcile(ctx, key, false)
 		}
 	}
 }

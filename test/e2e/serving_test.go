@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -198,4 +199,50 @@ func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+const keptService = `apiVersion: skiff.dev/v1alpha1
+kind: InferenceService
+metadata: {name: kept, namespace: default}
+spec:
+  models: [kept]
+  template:
+    command: ["sh", "-c", "exec \"$HOME/.cache/skiff-tinylm/tinylm\" serve --name kept --model \"$HOME/.cache/skiff-tinylm/model.json\""]
+    resources: {cpu: 100m, memory: 64Mi}
+  minReplicas: 1
+  maxReplicas: 2
+`
+
+func TestServiceSurvivesAServerKillWithoutASecondReplica(t *testing.T) {
+	t.Parallel()
+	data, home := t.TempDir(), t.TempDir()
+	buildTinyLM(t, home)
+	s := startServer(t, data, home)
+	s.mustSkiff("", "apply", "-f", "../../examples/serve/train.yaml")
+	s.mustSkiff("", "wait", "job/tinylm-train", "--for=condition=Succeeded", "--timeout=2m")
+	s.mustSkiff(keptService, "apply", "-f", "-")
+	waitReady := func(s *server) {
+		deadline := time.Now().Add(time.Minute)
+		for s.getService("kept").Status.ReadyReplicas != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no ready replica: %+v\n%s", s.getService("kept").Status, s.out.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitReady(s)
+	body := `{"model":"kept","max_tokens":5,"messages":[{"role":"user","content":"The tide"}]}`
+	if code, out := s.curl(s.token, "/v1/chat/completions", body); code != 200 {
+		t.Fatalf("before the kill: %d %s", code, out)
+	}
+	s.stop(syscall.SIGKILL)
+	s2 := startServer(t, data, home)
+	waitReady(s2)
+	if code, out := s2.curl(s2.token, "/v1/chat/completions", body); code != 200 {
+		t.Fatalf("after the restart: %d %s\n%s", code, out, s2.out.String())
+	}
+	jobs := strings.Fields(s2.mustSkiff("", "get", "jobs", "-l", "skiff.dev/inference-service=kept", "-o", "name"))
+	if len(jobs) != 1 || !strings.HasSuffix(jobs[0], "/kept-0") {
+		t.Errorf("replica jobs after the restart: %v, want only kept-0", jobs)
+	}
 }
