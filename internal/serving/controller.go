@@ -2,6 +2,9 @@ package serving
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +31,9 @@ import (
 const (
 	LabelService = "skiff.dev/inference-service"
 	LabelIndex   = "skiff.dev/replica-index"
+	// LabelTemplate is a hash of what a replica runs (template, queue,
+	// priority): replicas with an older one are replaced one at a time.
+	LabelTemplate = "skiff.dev/template-hash"
 )
 
 // ServerGroup is the replica group of every replica job.
@@ -77,9 +83,9 @@ type serviceState struct {
 	// ready and lastProbe are per replica job.
 	ready     map[string]bool
 	lastProbe map[string]time.Time
-	// draining replicas were announced to the gateway as draining; they
-	// are deleted once they have nothing in flight.
-	draining map[string]bool
+	// draining replicas get no new requests; once the gateway has been told
+	// (announced) and they have nothing in flight, they are deleted.
+	draining, announced map[string]bool
 }
 
 const indexByService = "service"
@@ -199,6 +205,8 @@ type replica struct {
 	job   *v1alpha1.Job
 	index int
 	port  int
+	// outdated replicas run an older template than the service's.
+	outdated bool
 	// terminating: deleted or finished; it holds its index until gone.
 	terminating bool
 	running     bool
@@ -219,7 +227,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, sampleTick bool)
 	st := c.states[key]
 	if st == nil || st.uid != string(svc.UID) {
 		st = &serviceState{uid: string(svc.UID), desired: int(svc.Status.DesiredReplicas),
-			ready: map[string]bool{}, lastProbe: map[string]time.Time{}, draining: map[string]bool{}}
+			ready: map[string]bool{}, lastProbe: map[string]time.Time{}, draining: map[string]bool{}, announced: map[string]bool{}}
 		c.states[key] = st
 	}
 	if st.specRV != svc.ResourceVersion {
@@ -267,8 +275,29 @@ func (c *Controller) reconcile(ctx context.Context, key string, sampleTick bool)
 			if err := c.createReplica(ctx, svc, i); err != nil && !apierrors.IsAlreadyExists(err) {
 				c.Log.Warn("creating a replica", "service", key, "index", i, "err", err)
 			}
-		case st.draining[r.job.Name] && !r.terminating:
+		case st.draining[r.job.Name] && !r.terminating && !r.outdated:
 			delete(st.draining, r.job.Name)
+			delete(st.announced, r.job.Name)
+		}
+	}
+	// Replace one outdated replica at a time: drain it, delete it when its
+	// requests are done, and the scale-up above recreates its index with
+	// the new template. Held requests wait meanwhile if it was the only one.
+	updating := false
+	for _, r := range replicas {
+		if r.outdated && (st.draining[r.job.Name] || r.terminating) {
+			updating = true
+		}
+	}
+	for _, r := range replicas {
+		if !updating && r.outdated && !r.terminating && r.index < st.desired {
+			if !st.ready[r.job.Name] {
+				c.deleteReplica(ctx, svc, r, "the service's template changed")
+				r.terminating = true
+			} else {
+				st.draining[r.job.Name] = true
+			}
+			updating = true
 		}
 	}
 	// Probe, drain and remove.
@@ -283,11 +312,16 @@ func (c *Controller) reconcile(ctx context.Context, key string, sampleTick bool)
 			delete(st.ready, jn)
 			continue
 		}
-		if r.index >= st.desired {
-			if !st.ready[jn] || st.draining[jn] && stats.Replicas[jn] == 0 {
-				c.deleteReplica(ctx, svc, r, "scaled down")
+		if r.index >= st.desired || r.outdated && st.draining[jn] {
+			if !st.ready[jn] || st.announced[jn] && stats.Replicas[jn] == 0 {
+				why := "scaled down"
+				if r.index < st.desired {
+					why = "the service's template changed"
+				}
+				c.deleteReplica(ctx, svc, r, why)
 				delete(st.ready, jn)
 				delete(st.draining, jn)
+				delete(st.announced, jn)
 				continue
 			}
 			st.draining[jn] = true
@@ -306,6 +340,10 @@ func (c *Controller) reconcile(ctx context.Context, key string, sampleTick bool)
 	}
 	if err := c.Gateway.SetEndpoints(ns, name, eps); err != nil {
 		c.Log.Warn("telling the gateway about replicas", "service", key, "err", err)
+	} else {
+		for jn := range st.draining {
+			st.announced[jn] = true
+		}
 	}
 	c.writeStatus(ctx, svc, st, replicas, readyCount, lastRequest)
 }
@@ -332,7 +370,7 @@ func (c *Controller) replicas(ns, name string, svc *v1alpha1.InferenceService) [
 		if err != nil {
 			continue
 		}
-		r := &replica{job: j, index: idx, port: jobPort(j)}
+		r := &replica{job: j, index: idx, port: jobPort(j), outdated: j.Labels[LabelTemplate] != templateHash(svc)}
 		switch j.Status.Phase {
 		case v1alpha1.JobSucceeded, v1alpha1.JobFailed:
 			r.terminating = true
@@ -396,7 +434,7 @@ func replicaJob(svc *v1alpha1.InferenceService, index, port int) *v1alpha1.Job {
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: svc.Namespace,
 			Name:      fmt.Sprintf("%s-%d", svc.Name, index),
-			Labels:    map[string]string{LabelService: svc.Name, LabelIndex: strconv.Itoa(index)},
+			Labels:    map[string]string{LabelService: svc.Name, LabelIndex: strconv.Itoa(index), LabelTemplate: templateHash(svc)},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.APIVersion, Kind: "InferenceService",
 				Name: svc.Name, UID: svc.UID, Controller: ptr(true), BlockOwnerDeletion: ptr(true)}},
 		},
@@ -414,6 +452,18 @@ func replicaJob(svc *v1alpha1.InferenceService, index, port int) *v1alpha1.Job {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// templateHash names what a replica of svc runs: its template, queue and
+// priority (changing any of them replaces the replicas).
+func templateHash(svc *v1alpha1.InferenceService) string {
+	b, _ := json.Marshal(struct {
+		T v1alpha1.ReplicaTemplate
+		Q string
+		P *int32
+	}{svc.Spec.Template, svc.Spec.Queue, svc.Spec.Priority})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}
 
 func (c *Controller) createReplica(ctx context.Context, svc *v1alpha1.InferenceService, index int) error {
 	port, err := c.pickPort()

@@ -310,3 +310,67 @@ func TestReplicaJobCarriesPortAndTemplate(t *testing.T) {
 		t.Errorf("replica job is not valid: %v", err)
 	}
 }
+
+func TestTemplateChangeReplacesReplicasOneAtATime(t *testing.T) {
+	h := newHarness(t)
+	two := int32(2)
+	h.createService(func(s *v1alpha1.InferenceService) { s.Spec.MinReplicas = &two })
+	h.waitFor("2 ready replicas", func() bool { return h.service().Status.ReadyReplicas == 2 })
+	old := templateHash(h.service())
+
+	// Traffic keeps flowing while the replicas are replaced.
+	stop := make(chan struct{})
+	failures := make(chan string, 1000)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if code, body := h.chat(); code != 200 {
+				failures <- fmt.Sprintf("%d %s", code, body)
+			}
+		}
+	}()
+	svc := h.service()
+	svc.Spec.Template.Env = append(svc.Spec.Template.Env, v1alpha1.EnvVar{Name: "MODEL_VERSION", Value: "2"})
+	if err := h.store.Update(h.ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	updated := templateHash(h.service())
+	if updated == old {
+		t.Fatal("the template hash did not change")
+	}
+	maxGone := 0
+	h.waitFor("both replicas on the new template", func() bool {
+		list := &v1alpha1.JobList{}
+		if err := h.store.List(h.ctx, list, store.ListOptions{Namespace: "default"}); err != nil {
+			t.Fatal(err)
+		}
+		fresh, live := 0, 0
+		for _, j := range list.Items {
+			if j.DeletionTimestamp != nil {
+				continue
+			}
+			live++
+			if j.Labels[LabelTemplate] == updated {
+				fresh++
+			}
+		}
+		maxGone = max(maxGone, 2-live)
+		return fresh == 2 && live == 2 && h.service().Status.ReadyReplicas == 2
+	})
+	close(stop)
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Errorf("a request during the update failed: %s", f)
+	}
+	if maxGone > 1 {
+		t.Errorf("%d replicas were gone at once; want one at a time", maxGone)
+	}
+}
