@@ -157,7 +157,7 @@ func TestExampleModelIsTrainedServedAndAnswersThroughTheGateway(t *testing.T) {
 		}
 	}
 
-	// Usage was recorded for the admin key: two answered requests.
+	// Usage was recorded for the admin key: two answered requests so far.
 	code, body = s.curl(s.token, "/v1/usage", "")
 	var usage struct {
 		Data []struct {
@@ -170,6 +170,21 @@ func TestExampleModelIsTrainedServedAndAnswersThroughTheGateway(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &usage); err != nil || code != 200 || len(usage.Data) != 1 ||
 		usage.Data[0].Requests != 2 || usage.Data[0].CompletionTokens < answer.Usage.CompletionTokens+1 {
 		t.Errorf("usage: %d %s", code, body)
+	}
+	// skiff bench serve drives the same endpoint.
+	bench := s.mustSkiff("", "bench", "serve", "--url", s.gateway+"/v1", "--model", "tinylm", "--token", s.token,
+		"--workload", "shared-prefix", "--groups", "2", "--per-group", "3", "--system-len", "20", "--question-len", "4",
+		"--max-tokens", "8", "--concurrency", "2", "-o", "json")
+	var rep struct {
+		Completed int `json:"completed"`
+		Failed    int `json:"failed"`
+		TTFT      struct {
+			Mean float64 `json:"mean_ms"`
+		} `json:"ttft"`
+		OutputTokens int `json:"total_output_tokens"`
+	}
+	if err := json.Unmarshal([]byte(bench), &rep); err != nil || rep.Completed != 6 || rep.Failed != 0 || rep.TTFT.Mean <= 0 || rep.OutputTokens < 6 {
+		t.Errorf("bench serve: %v\n%s", err, bench)
 	}
 	svc := s.getService("tinylm")
 	if svc.Status.ReadyReplicas != 1 || len(svc.Status.Replicas) != 1 || svc.Status.Replicas[0].Job != "tinylm-0" {
