@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"skiff.dev/skiff/internal/auth"
 )
 
@@ -86,6 +88,9 @@ type Config struct {
 	Observe func(RequestRecord)
 	// Metrics, when set, records every request and is served on /metrics.
 	Metrics *Metrics
+	// Tracer makes the spans of inference requests; nil uses the global
+	// OpenTelemetry provider (a no-op unless the process configured one).
+	Tracer trace.Tracer
 	// Ready, when set, holds requests until it is closed: the controller
 	// closes it once the gateway knows every service (after a restart).
 	Ready <-chan struct{}

@@ -229,8 +229,10 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.touch(svc, start)
-	res := g.proxy(w, r, svc, up, body, hideUsage, &rec)
+	ctx, span := g.startSpan(r.Context(), r.URL.Path, model)
+	res := g.proxy(w, r.WithContext(ctx), svc, up, body, hideUsage, &rec)
 	rec.End = g.cfg.Now()
+	endSpan(span, &rec)
 	g.limits.charge(checks, rec.PromptTokens+rec.CompletionTokens, rec.End)
 	if res {
 		g.usage.add(rec.Namespace, rec.Model, rec.Key, rec.PromptTokens, rec.CompletionTokens)

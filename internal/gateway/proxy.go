@@ -153,6 +153,7 @@ func (g *Gateway) send(r *http.Request, ep *endpoint, body []byte) (*http.Respon
 		up.Header.Set("Content-Type", "application/json")
 	}
 	up.Header.Set("X-Forwarded-For", clientIP(r))
+	injectTrace(r.Context(), up.Header)
 	resp, err := g.client.Do(up)
 	if err != nil {
 		var op *net.OpError

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // The official Go SDK is the client: what it accepts, OpenAI clients do.
@@ -119,5 +122,45 @@ func TestMetricsRecordRequestsTokensAndLatency(t *testing.T) {
 	// An unknown model is refused before routing: no per-model series.
 	if strings.Contains(body, `model="nope"`) {
 		t.Errorf("a refused request made a series")
+	}
+}
+
+func TestSpansFollowTheGenAIConventionsAndReachTheReplica(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	h := newHarness(t, func(c *Config) { c.Tracer = tp.Tracer("test") })
+	var traceparent atomic.Value
+	be := newBackend(t, "a")
+	inner := be.srv.Config.Handler
+	be.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		traceparent.Store(r.Header.Get("Traceparent"))
+		inner.ServeHTTP(w, r)
+	})
+	h.serve(tinyService("team-a", ""), be)
+	if code, body := readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("tiny-chat", "hi", false))); code != 200 {
+		t.Fatal(code, body)
+	}
+	spans := sr.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	s := spans[0]
+	attrs := map[string]string{}
+	for _, kv := range s.Attributes() {
+		attrs[string(kv.Key)] = kv.Value.String()
+	}
+	want := map[string]string{"gen_ai.operation.name": "chat", "gen_ai.request.model": "tiny-chat",
+		"gen_ai.usage.input_tokens": "7", "gen_ai.usage.output_tokens": "5", "http.response.status_code": "200", "skiff.replica": "a"}
+	for k, v := range want {
+		if attrs[k] != v {
+			t.Errorf("%s = %q, want %q (all: %v)", k, attrs[k], v, attrs)
+		}
+	}
+	if s.Name() != "chat tiny-chat" {
+		t.Errorf("span name %q", s.Name())
+	}
+	tp0, _ := traceparent.Load().(string)
+	if !strings.Contains(tp0, s.SpanContext().TraceID().String()) {
+		t.Errorf("replica got traceparent %q, want trace %s", tp0, s.SpanContext().TraceID())
 	}
 }
