@@ -230,13 +230,26 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 	}
 	g.touch(svc, start)
 	ctx, span := g.startSpan(r.Context(), r.URL.Path, model)
-	res := g.proxy(w, r.WithContext(ctx), svc, up, body, hideUsage, &rec)
-	rec.End = g.cfg.Now()
-	endSpan(span, &rec)
-	g.limits.charge(checks, rec.PromptTokens+rec.CompletionTokens, rec.End)
-	if res {
+	// account charges the token limits and books the usage, once: for a
+	// stream just before its final [DONE] reaches the client, so that the
+	// client's next request already sees the charge.
+	accounted := false
+	account := func() {
+		if accounted {
+			return
+		}
+		accounted = true
+		rec.End = g.cfg.Now()
+		g.limits.charge(checks, rec.PromptTokens+rec.CompletionTokens, rec.End)
 		g.usage.add(rec.Namespace, rec.Model, rec.Key, rec.PromptTokens, rec.CompletionTokens)
 	}
+	if g.proxy(w, r.WithContext(ctx), svc, up, body, hideUsage, &rec, account) {
+		account()
+	} else {
+		rec.End = g.cfg.Now()
+		g.limits.charge(checks, rec.PromptTokens+rec.CompletionTokens, rec.End)
+	}
+	endSpan(span, &rec)
 	if g.cfg.Metrics != nil {
 		g.cfg.Metrics.Observe(rec)
 	}

@@ -25,7 +25,7 @@ var forwardedRequestHeaders = []string{"Content-Type", "Accept", "Accept-Encodin
 
 // proxy sends the request to a replica of svc and copies the answer back.
 // It reports whether a replica answered (for usage accounting).
-func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, body, original []byte, hideUsage bool, rec *RequestRecord) bool {
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, body, original []byte, hideUsage bool, rec *RequestRecord, account func()) bool {
 	g.mu.Lock()
 	byPrefix := svc.cfg.Routing == PrefixAffinity
 	g.mu.Unlock()
@@ -62,7 +62,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, bo
 			writeError(w, errBadGateway(fmt.Sprintf("replica %s of %s/%s failed: %v", ep.Name, svc.ns, svc.name, err)))
 			return false
 		}
-		g.copyResponse(w, r.Context(), resp, hideUsage, rec)
+		g.copyResponse(w, r.Context(), resp, hideUsage, rec, account)
 		resp.Body.Close()
 		g.release(ep, false, g.cfg.Now())
 		return true
@@ -186,7 +186,7 @@ type usageBody struct {
 // their usage is read only if it fits.
 const maxUsageScan = 4 << 20
 
-func (g *Gateway) copyResponse(w http.ResponseWriter, ctx context.Context, resp *http.Response, hideUsage bool, rec *RequestRecord) {
+func (g *Gateway) copyResponse(w http.ResponseWriter, ctx context.Context, resp *http.Response, hideUsage bool, rec *RequestRecord, account func()) {
 	h := w.Header()
 	for k, v := range resp.Header {
 		h[k] = v
@@ -199,7 +199,7 @@ func (g *Gateway) copyResponse(w http.ResponseWriter, ctx context.Context, resp 
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		h.Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
-		g.copyStream(w, ctx, resp.Body, hideUsage, rec)
+		g.copyStream(w, ctx, resp.Body, hideUsage, rec, account)
 		return
 	}
 	w.WriteHeader(resp.StatusCode)
@@ -263,7 +263,7 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 // copyStream forwards server-sent events one by one, flushing each, and
 // reads the usage chunk. A stream that breaks before its [DONE] ends with
 // an error event, so clients do not hang or take a cut answer for a whole.
-func (g *Gateway) copyStream(w http.ResponseWriter, ctx context.Context, body io.Reader, hideUsage bool, rec *RequestRecord) {
+func (g *Gateway) copyStream(w http.ResponseWriter, ctx context.Context, body io.Reader, hideUsage bool, rec *RequestRecord, account func()) {
 	flusher, _ := w.(http.Flusher)
 	rc := http.NewResponseController(w)
 	// Send the headers now: the client learns the stream started even if
@@ -287,6 +287,9 @@ func (g *Gateway) copyStream(w http.ResponseWriter, ctx context.Context, body io
 		blank := len(bytes.TrimRight(line, "\r\n")) == 0 && len(line) > 0
 		if blank || (err != nil && len(bytes.TrimSpace(event)) > 0) {
 			forward, last := g.inspectEvent(event, hideUsage, rec)
+			if last {
+				account()
+			}
 			if forward {
 				if _, werr := w.Write(event); werr != nil {
 					return
