@@ -49,6 +49,10 @@ func (g *Gateway) startSpan(ctx context.Context, path, model string) (context.Co
 
 // endSpan records what the request came to and ends the span.
 func endSpan(span trace.Span, rec *RequestRecord) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
 	span.SetAttributes(
 		attribute.Int64("gen_ai.usage.input_tokens", rec.PromptTokens),
 		attribute.Int64("gen_ai.usage.output_tokens", rec.CompletionTokens),
