@@ -34,7 +34,7 @@ func Decode(data []byte) (Object, error) {
 	}
 	kindName, _ := doc["kind"].(string)
 	if kindName == "" {
-		return nil, errors.New("kind: required: set kind to one of Job, Experiment, Queue, Flavor, Node, Namespace, Token, Policy")
+		return nil, errors.New("kind: required: set kind to one of Job, Experiment, Queue, Flavor, Node, Namespace, Token, Policy, InferenceService")
 	}
 	av, _ := doc["apiVersion"].(string)
 	if av != APIVersion {

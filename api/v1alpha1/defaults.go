@@ -42,6 +42,8 @@ func Default(obj Object) {
 				o.Spec.Validate[i].Action = PolicyDeny
 			}
 		}
+	case *InferenceService:
+		defaultInferenceService(o)
 	case *Event:
 		if o.Type == "" {
 			o.Type = EventNormal

@@ -66,6 +66,8 @@ var kinds = []Kind{
 		New: func() Object { return &Token{} }, NewList: func() runtime.Object { return &TokenList{} }},
 	{Kind: "Policy", Plural: "policies", Singular: "policy",
 		New: func() Object { return &Policy{} }, NewList: func() runtime.Object { return &PolicyList{} }},
+	{Kind: "InferenceService", Plural: "inferenceservices", Singular: "inferenceservice", ShortNames: []string{"isvc"}, Namespaced: true,
+		New: func() Object { return &InferenceService{} }, NewList: func() runtime.Object { return &InferenceServiceList{} }},
 }
 
 // Kinds returns every kind this API serves, in a stable order.

@@ -73,6 +73,8 @@ func ValidateFields(obj Object) field.ErrorList {
 		errs = append(errs, validateTokenSpec(&o.Spec, field.NewPath("spec"))...)
 	case *Policy:
 		errs = append(errs, validatePolicySpec(&o.Spec, field.NewPath("spec"))...)
+	case *InferenceService:
+		errs = append(errs, validateInferenceServiceSpec(&o.Spec, field.NewPath("spec"))...)
 	case *Event:
 		if o.InvolvedObject.Name == "" {
 			errs = append(errs, detail(field.NewPath("involvedObject", "name"), "required: name the object the event is about"))

@@ -75,7 +75,7 @@ func run(nJobs, nObjects, nClients int) error {
 	addr := l.Addr().String()
 	l.Close()
 	data := filepath.Join(work, "data")
-	srv := exec.Command(bin, "up", "--data-dir", data, "--listen", addr, "--no-user-config", "--log-level", "error")
+	srv := exec.Command(bin, "up", "--data-dir", data, "--listen", addr, "--gateway-listen", "127.0.0.1:0", "--no-user-config", "--log-level", "error")
 	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
 	if err := srv.Start(); err != nil {
 		return err

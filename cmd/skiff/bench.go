@@ -23,6 +23,7 @@ func benchCommand() *cobra.Command {
 	}
 	cmd.AddCommand(benchSchedulerCommand())
 	cmd.AddCommand(benchTuningCommand())
+	cmd.AddCommand(benchServeCommand())
 	return cmd
 }
 

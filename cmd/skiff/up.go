@@ -34,7 +34,7 @@ the local runtime, in this process. Stop it with Ctrl-C (SIGINT) or SIGTERM:
 replicas are stopped and state is flushed.
 
 Settings come from flags, or from a YAML file given with --config whose keys
-are dataDir, listen, gpus, gpuModel, nodeName, stopGraceSeconds,
+are dataDir, listen, gatewayListen, gatewayMaxBodyBytes, gpus, gpuModel, nodeName, stopGraceSeconds,
 backoffBaseSeconds, elasticGrowAfterSeconds, otlpEndpoint and gpuSampleSeconds. Flags win over the file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -45,7 +45,7 @@ backoffBaseSeconds, elasticGrowAfterSeconds, otlpEndpoint and gpuSampleSeconds. 
 					return fmt.Errorf("reading --config: %w", err)
 				}
 				if err := yaml.UnmarshalStrict(data, &merged); err != nil {
-					return fmt.Errorf("--config %s: %w: valid keys are dataDir, listen, gpus, gpuModel, nodeName, stopGraceSeconds, backoffBaseSeconds, elasticGrowAfterSeconds, otlpEndpoint, gpuSampleSeconds", configFile, err)
+					return fmt.Errorf("--config %s: %w: valid keys are dataDir, listen, gatewayListen, gatewayMaxBodyBytes, gpus, gpuModel, nodeName, stopGraceSeconds, backoffBaseSeconds, elasticGrowAfterSeconds, otlpEndpoint, gpuSampleSeconds", configFile, err)
 				}
 			}
 			f := cmd.Flags()
@@ -72,6 +72,15 @@ backoffBaseSeconds, elasticGrowAfterSeconds, otlpEndpoint and gpuSampleSeconds. 
 					return fmt.Errorf("--gpu-sample-interval: %s: use a positive duration such as 10s", gpuSample)
 				}
 				merged.GPUSampleSeconds = gpuSample.Seconds()
+			}
+			if f.Changed("gateway-listen") || merged.GatewayListen == "" {
+				merged.GatewayListen = cfg.GatewayListen
+			}
+			if f.Changed("gateway-max-body-bytes") {
+				merged.GatewayMaxBodyBytes = cfg.GatewayMaxBodyBytes
+			}
+			if merged.GatewayMaxBodyBytes < 0 {
+				return fmt.Errorf("--gateway-max-body-bytes: %d is negative: give a size in bytes, e.g. 8388608", merged.GatewayMaxBodyBytes)
 			}
 			if merged.GPUs < 0 {
 				return fmt.Errorf("--gpus: %d is negative: declare 0 or more GPUs", merged.GPUs)
@@ -118,6 +127,8 @@ backoffBaseSeconds, elasticGrowAfterSeconds, otlpEndpoint and gpuSampleSeconds. 
 	f.StringVar(&cfg.Listen, "listen", server.DefaultListen, "address the API listens on")
 	f.IntVar(&cfg.GPUs, "gpus", 0, "declare this many GPUs (for machines without NVIDIA GPUs or to override detection)")
 	f.StringVar(&cfg.GPUModel, "gpu-model", "", "GPU model name of the declared GPUs, e.g. H100")
+	f.StringVar(&cfg.GatewayListen, "gateway-listen", server.DefaultGatewayListen, "address the OpenAI-compatible gateway listens on")
+	f.Int64Var(&cfg.GatewayMaxBodyBytes, "gateway-max-body-bytes", 0, "largest request body the gateway accepts (default 8 MiB); larger ones get 413")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this machine's Node (default: the host name)")
 	f.StringVar(&configFile, "config", "", "YAML file with the same settings")
 	f.BoolVar(&noUserConf, "no-user-config", false, "do not write the CLI config file for this user")

@@ -61,7 +61,7 @@ func TestDiscovery(t *testing.T) {
 	for _, res := range l.APIResources {
 		names = append(names, res.Name)
 	}
-	if diff := cmp.Diff([]string{"jobs", "experiments", "queues", "flavors", "nodes", "events", "namespaces", "tokens", "policies"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"jobs", "experiments", "queues", "flavors", "nodes", "events", "namespaces", "tokens", "policies", "inferenceservices"}, names); diff != "" {
 		t.Errorf("resources (-want +got):\n%s", diff)
 	}
 }

@@ -23,6 +23,9 @@ const (
 	Logs Verb = "logs"
 	// Report posts metrics of a job.
 	Report Verb = "report"
+	// Invoke calls a model an InferenceService serves, through the gateway;
+	// every role of the service's namespace may.
+	Invoke Verb = "invoke"
 )
 
 // AuditKind is the pseudo-kind of the audit log route.
@@ -88,7 +91,7 @@ func Authorize(id auth.Identity, verb Verb, kind, namespace string) Decision {
 	if namespace != id.Namespace {
 		return deny(id, verb, kind, namespace, fmt.Sprintf("your token reaches namespace %q only; ask an admin of %q for a token", id.Namespace, namespace))
 	}
-	if isRead(verb) {
+	if isRead(verb) || verb == Invoke && kind == "InferenceService" {
 		return allow()
 	}
 	if verb != Create && verb != Update && verb != Delete {

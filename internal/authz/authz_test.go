@@ -52,6 +52,8 @@ func TestAuthorize(t *testing.T) {
 		{nsAdmin, Create, "Token", "team-b", false},
 		{nsAdmin, List, AuditKind, "", false},
 		{nsAdmin, Verb("invoke"), "Job", "team-a", false},
+		{nsAdmin, Invoke, "InferenceService", "team-a", true},
+		{nsAdmin, Invoke, "InferenceService", "team-b", false},
 		{nobody, Get, "Job", "default", false},
 		{nobody, List, "Queue", "", false},
 	}

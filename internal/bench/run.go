@@ -99,7 +99,7 @@ func RunScheduler(ctx context.Context, opts Options) (*Result, error) {
 	readyCh := make(chan ready, 1)
 	srvDone := make(chan error, 1)
 	go func() {
-		srvDone <- server.Run(srvCtx, server.Config{DataDir: dataDir, Listen: "127.0.0.1:0", NodeName: "bench-server", StopGraceSeconds: 1},
+		srvDone <- server.Run(srvCtx, server.Config{DataDir: dataDir, Listen: "127.0.0.1:0", GatewayListen: "127.0.0.1:0", NodeName: "bench-server", StopGraceSeconds: 1},
 			server.Options{
 				Version: opts.Version, Log: opts.Log, Runtime: simulated.New(simulated.Options{}),
 				OnReady: func(url, tokenPath string) { readyCh <- ready{url, tokenPath} },

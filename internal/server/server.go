@@ -51,6 +51,10 @@ type Config struct {
 	OTLPEndpoint string `json:"otlpEndpoint,omitempty"`
 	// GPUSampleSeconds is how often GPU telemetry is read (default 10).
 	GPUSampleSeconds float64 `json:"gpuSampleSeconds,omitempty"`
+	// GatewayListen is the OpenAI-compatible gateway's address.
+	GatewayListen string `json:"gatewayListen,omitempty"`
+	// GatewayMaxBodyBytes refuses larger request bodies with 413.
+	GatewayMaxBodyBytes int64 `json:"gatewayMaxBodyBytes,omitempty"`
 }
 
 // DefaultListen is loopback only: reaching the API from elsewhere is a
@@ -268,10 +272,17 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		}(run)
 	}
 
+	gwURL, stopGateway, err := startServing(ctrlCtx, &wg, cfg, servingParts{store: st, clock: clk, recorder: rec, tokens: ten.tokens, log: log})
+	if err != nil {
+		stopCtrl()
+		wg.Wait()
+		ln.Close()
+		return err
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(opts.Out, "Skiff is up at %s\nDashboard: %s%s\nAdmin token: %s\nData: %s\n", url, url, ui.Prefix, tokenPath, cfg.DataDir)
+	fmt.Fprintf(opts.Out, "Skiff is up at %s\nDashboard: %s%s\nOpenAI-compatible gateway: %s/v1\nAdmin token: %s\nData: %s\n", url, url, ui.Prefix, gwURL, tokenPath, cfg.DataDir)
 	if opts.OnReady != nil {
 		opts.OnReady(url, tokenPath)
 	}
@@ -285,6 +296,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.StopGraceSeconds+10)*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutCtx)
+	stopGateway(shutCtx)
 	stopCtrl()
 	wg.Wait()
 	if serr := rt.Shutdown(shutCtx, time.Duration(cfg.StopGraceSeconds)*time.Second); serr != nil {

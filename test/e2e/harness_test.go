@@ -45,6 +45,8 @@ type server struct {
 	home    string
 	addr    string
 	url     string
+	// gateway is the OpenAI-compatible gateway's base URL.
+	gateway string
 	token   string
 	cmd     *exec.Cmd
 	out     *bytes.Buffer
@@ -71,7 +73,9 @@ func startServerEnv(t *testing.T, dataDir, home string, env []string, extra ...s
 	t.Helper()
 	s := &server{t: t, dataDir: dataDir, home: home, addr: freePort(t), out: &bytes.Buffer{}}
 	s.url = "http://" + s.addr
-	args := append([]string{"up", "--data-dir", dataDir, "--listen", s.addr, "--gpus", "2", "--gpu-model", "test-gpu", "--log-level", "warn"}, extra...)
+	gwAddr := freePort(t)
+	s.gateway = "http://" + gwAddr
+	args := append([]string{"up", "--data-dir", dataDir, "--listen", s.addr, "--gateway-listen", gwAddr, "--gpus", "2", "--gpu-model", "test-gpu", "--log-level", "warn"}, extra...)
 	s.cmd = exec.Command(skiffBin, args...)
 	s.cmd.Env = append(append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config")), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out

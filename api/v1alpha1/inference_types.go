@@ -1,0 +1,168 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// InferenceService is a model server: replicas of one command that listen
+// on $PORT and speak the OpenAI API, reached through the gateway by the
+// model names in spec.models. Each replica runs as a child Job, so it is
+// admitted through the same queues and quotas as batch work.
+//
+// +kubebuilder:object:root=true
+type InferenceService struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   InferenceServiceSpec   `json:"spec"`
+	Status InferenceServiceStatus `json:"status,omitempty"`
+}
+
+// InferenceServiceSpec is what the user asks for.
+type InferenceServiceSpec struct {
+	// Models are the names clients put in a request's "model" field.
+	Models []string `json:"models"`
+	// Queue admits the replicas; "default" when empty.
+	Queue string `json:"queue,omitempty"`
+	// Priority of the replicas' jobs within their queue; serving goes
+	// before batch by default (DefaultServingPriority).
+	Priority *int32 `json:"priority,omitempty"`
+	// Template is one replica's process. It must listen on $PORT.
+	Template ReplicaTemplate `json:"template"`
+	// MinReplicas is kept running even without traffic; 0 allows scale to
+	// zero. Default 1.
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+	// MaxReplicas bounds autoscaling. Default: minReplicas, or 1.
+	MaxReplicas int32 `json:"maxReplicas,omitempty"`
+	// Routing is how the gateway picks a replica: round-robin,
+	// least-request (default) or prefix-affinity.
+	Routing string `json:"routing,omitempty"`
+	// Autoscaling sets the in-flight target and the scaling windows.
+	Autoscaling *Autoscaling `json:"autoscaling,omitempty"`
+	// ReadinessProbe says when a replica may take requests.
+	ReadinessProbe *ReadinessProbe `json:"readinessProbe,omitempty"`
+	// Limits cap the requests and tokens per minute of each API key and of
+	// each calling namespace on this service.
+	Limits *ServingLimits `json:"limits,omitempty"`
+}
+
+// Routing policies of an InferenceService.
+const (
+	RoutingRoundRobin     = "round-robin"
+	RoutingLeastRequest   = "least-request"
+	RoutingPrefixAffinity = "prefix-affinity"
+)
+
+// Serving defaults.
+const (
+	DefaultServingPriority = int32(100)
+	DefaultTargetInFlight  = int32(8)
+	DefaultProbePath       = "/v1/models"
+)
+
+// Autoscaling scales replicas on requests in flight (including those the
+// gateway holds while no replica is ready).
+type Autoscaling struct {
+	// TargetInFlight is the requests in flight one replica should carry.
+	TargetInFlight int32 `json:"targetInFlight,omitempty"`
+	// ScaleToZeroAfter is the idle time after which a service with
+	// minReplicas 0 stops its last replica. Default 5m.
+	ScaleToZeroAfter *metav1.Duration `json:"scaleToZeroAfter,omitempty"`
+	// StableWindow is the period whose average load sets the replica count.
+	// Default 60s.
+	StableWindow *metav1.Duration `json:"stableWindow,omitempty"`
+	// PanicWindow is the short period that scales up at once when its
+	// load reaches twice the target. Default 6s.
+	PanicWindow *metav1.Duration `json:"panicWindow,omitempty"`
+}
+
+// ReadinessProbe is an HTTP GET on the replica's port.
+type ReadinessProbe struct {
+	// Path is requested on the replica; 2xx means ready. Default /v1/models.
+	Path string `json:"path,omitempty"`
+	// PeriodSeconds between probes. Default 1.
+	PeriodSeconds int32 `json:"periodSeconds,omitempty"`
+}
+
+// ServingLimits are rate limits enforced by the gateway. Unset means none.
+type ServingLimits struct {
+	// PerKey limits each API key.
+	PerKey *RateLimit `json:"perKey,omitempty"`
+	// PerNamespace limits all keys of one calling namespace together.
+	PerNamespace *RateLimit `json:"perNamespace,omitempty"`
+}
+
+// RateLimit is a per-minute budget; 0 means unlimited.
+type RateLimit struct {
+	RequestsPerMinute int64 `json:"requestsPerMinute,omitempty"`
+	// TokensPerMinute counts prompt and completion tokens as the replicas
+	// report them.
+	TokensPerMinute int64 `json:"tokensPerMinute,omitempty"`
+}
+
+// Condition types of an InferenceService.
+const (
+	// ServiceConditionReady is true while at least one replica takes
+	// requests (or the service is scaled to zero and wakes on demand).
+	ServiceConditionReady = "Ready"
+)
+
+// InferenceServiceStatus is what the controller observed.
+type InferenceServiceStatus struct {
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// DesiredReplicas is the autoscaler's current decision.
+	DesiredReplicas int32 `json:"desiredReplicas"`
+	// ReadyReplicas take requests.
+	ReadyReplicas int32 `json:"readyReplicas"`
+	// Replicas are the replica jobs that exist.
+	Replicas []ServingReplica `json:"replicas,omitempty"`
+	// LastScaleTime is when DesiredReplicas last changed.
+	LastScaleTime *metav1.Time `json:"lastScaleTime,omitempty"`
+	// LastRequestTime is when the gateway last saw a request for it.
+	LastRequestTime *metav1.Time `json:"lastRequestTime,omitempty"`
+	// ObservedGeneration is the spec generation last acted on.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// ServingReplica is one replica of a service.
+type ServingReplica struct {
+	// Job is the child Job that runs the replica (<service>-<index>).
+	Job   string `json:"job"`
+	Index int32  `json:"index"`
+	Port  int32  `json:"port"`
+	// State is Pending (queued or starting), Ready, Draining or Failed.
+	State string `json:"state"`
+}
+
+// Serving replica states.
+const (
+	ServingPending  = "Pending"
+	ServingReady    = "Ready"
+	ServingDraining = "Draining"
+	ServingFailed   = "Failed"
+)
+
+// InferenceServiceList is a list of InferenceServices.
+//
+// +kubebuilder:object:root=true
+type InferenceServiceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []InferenceService `json:"items"`
+}
+
+// Min returns spec.minReplicas with its default.
+func (s *InferenceServiceSpec) Min() int32 {
+	if s.MinReplicas != nil {
+		return *s.MinReplicas
+	}
+	return 1
+}
+
+// Target returns the in-flight target per replica with its default.
+func (s *InferenceServiceSpec) Target() int32 {
+	if s.Autoscaling != nil && s.Autoscaling.TargetInFlight > 0 {
+		return s.Autoscaling.TargetInFlight
+	}
+	return DefaultTargetInFlight
+}

@@ -1,0 +1,27 @@
+package cli
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+func init() {
+	tables["InferenceService"] = table{
+		headers: []string{"NAME", "MODELS", "READY", "MIN/MAX", "ROUTING", "AGE"},
+		wide:    []string{"QUEUE", "TARGET", "LAST REQUEST"},
+		fields: fields("spec.models", "spec.minReplicas", "spec.maxReplicas", "spec.routing", "spec.queue",
+			"spec.autoscaling.targetInFlight", "status.readyReplicas", "status.desiredReplicas", "status.lastRequestTime"),
+		cells: func(v values, now time.Time) ([]string, []string) {
+			last := "<none>"
+			if t := v.time("status.lastRequestTime"); !t.IsZero() {
+				last = age(now, t) + " ago"
+			}
+			return []string{v.str("metadata.name"), orNone(strings.Join(v.strs("spec.models"), ",")),
+					strconv.FormatInt(v.sum("status.readyReplicas"), 10) + "/" + strconv.FormatInt(v.sum("status.desiredReplicas"), 10),
+					strconv.FormatInt(v.sum("spec.minReplicas"), 10) + "/" + strconv.FormatInt(v.sum("spec.maxReplicas"), 10),
+					orNone(v.str("spec.routing")), created(v, now)},
+				[]string{orNone(v.str("spec.queue")), strconv.FormatInt(v.sum("spec.autoscaling.targetInFlight"), 10), last}
+		},
+	}
+}

@@ -1,0 +1,369 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// hopHeaders are connection-scoped and never forwarded (RFC 9110 7.6.1).
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// forwardedRequestHeaders are the client headers a replica sees. The
+// client's Authorization (a Skiff token) never leaves the gateway.
+var forwardedRequestHeaders = []string{"Content-Type", "Accept", "Accept-Encoding", "User-Agent", "X-Request-Id", "Openai-Organization"}
+
+// proxy sends the request to a replica of svc and copies the answer back.
+// It reports whether a replica answered (for usage accounting).
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, body, original []byte, hideUsage bool, rec *RequestRecord, account func()) bool {
+	g.mu.Lock()
+	byPrefix := svc.cfg.Routing == PrefixAffinity
+	g.mu.Unlock()
+	key := ""
+	if byPrefix {
+		key = prefixKey(promptText(original))
+	}
+	tried := map[string]bool{}
+	var lastErr error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		ep, aerr := g.waitForReplica(r.Context(), svc, key, tried, rec)
+		if aerr != nil {
+			if lastErr != nil && aerr.Status == http.StatusServiceUnavailable {
+				aerr = errBadGateway(fmt.Sprintf("no replica of %s/%s could be reached (%v): the gateway keeps serving; retry shortly", svc.ns, svc.name, lastErr))
+			}
+			rec.Status = aerr.Status
+			writeError(w, aerr)
+			return false
+		}
+		tried[ep.Name] = true
+		rec.Replica = ep.Name
+		resp, reached, err := g.send(r, ep, body)
+		if err != nil {
+			g.release(ep, !reached, g.cfg.Now())
+			if r.Context().Err() != nil {
+				rec.Status = 499 // the client went away; nobody reads an answer
+				return false
+			}
+			if !reached {
+				lastErr = err
+				continue
+			}
+			rec.Status = http.StatusBadGateway
+			writeError(w, errBadGateway(fmt.Sprintf("replica %s of %s/%s failed: %v", ep.Name, svc.ns, svc.name, err)))
+			return false
+		}
+		g.copyResponse(w, r.Context(), resp, hideUsage, rec, account)
+		resp.Body.Close()
+		g.release(ep, false, g.cfg.Now())
+		return true
+	}
+	rec.Status = http.StatusBadGateway
+	writeError(w, errBadGateway(fmt.Sprintf("no replica of %s/%s could be reached after %d tries (%v): retry shortly", svc.ns, svc.name, maxAttempts, lastErr)))
+	return false
+}
+
+// waitForReplica returns a replica for the request, holding it in the
+// service's bounded queue while none is ready (scale from zero, or every
+// replica restarting).
+func (g *Gateway) waitForReplica(ctx context.Context, svc *service, key string, tried map[string]bool, rec *RequestRecord) (*endpoint, *apiError) {
+	var deadline <-chan time.Time
+	var queuedAt time.Time
+	defer func() {
+		if !queuedAt.IsZero() {
+			rec.Queued = g.cfg.Now().Sub(queuedAt)
+			g.mu.Lock()
+			svc.queued--
+			g.mu.Unlock()
+		}
+	}()
+	for {
+		if ep := g.acquire(svc, key, tried, g.cfg.Now()); ep != nil {
+			return ep, nil
+		}
+		g.mu.Lock()
+		if svc.removed {
+			g.mu.Unlock()
+			return nil, errModelNotFound(rec.Model)
+		}
+		if len(tried) > 0 && len(svc.ready) > 0 {
+			// Ready replicas exist but this request already failed to
+			// reach each one it may use.
+			g.mu.Unlock()
+			return nil, errUnavailable("no reachable replica", time.Second)
+		}
+		max := svc.cfg.MaxQueue
+		if max <= 0 {
+			max = DefaultMaxQueue
+		}
+		if queuedAt.IsZero() {
+			if svc.queued >= max {
+				g.mu.Unlock()
+				return nil, errUnavailable(fmt.Sprintf("%s/%s has no ready replica and %d requests already wait for one: retry after the Retry-After header's seconds",
+					svc.ns, svc.name, max), 5*time.Second)
+			}
+			svc.queued++
+			queuedAt = g.cfg.Now()
+			t := time.NewTimer(g.cfg.ColdStartTimeout)
+			defer t.Stop()
+			deadline = t.C
+		}
+		wake := svc.wake
+		g.mu.Unlock()
+		if g.cfg.OnDemand != nil {
+			g.cfg.OnDemand(svc.ns, svc.name)
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, &apiError{Status: 499, Type: typeServer, Message: "the client closed the request"}
+		case <-deadline:
+			return nil, errUnavailable(fmt.Sprintf("no replica of %s/%s became ready within %s: check `skiff describe inferenceservice %s -n %s`",
+				svc.ns, svc.name, g.cfg.ColdStartTimeout, svc.name, svc.ns), 5*time.Second)
+		}
+	}
+}
+
+// send makes the upstream request. reached is false when the connection to
+// the replica could not be made (the dial failed), so the request never
+// reached it and can safely go elsewhere.
+func (g *Gateway) send(r *http.Request, ep *endpoint, body []byte) (*http.Response, bool, error) {
+	u := *ep.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + r.URL.Path
+	u.RawQuery = r.URL.RawQuery
+	up, err := http.NewRequestWithContext(r.Context(), http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, false, err
+	}
+	for _, h := range forwardedRequestHeaders {
+		if v := r.Header.Values(h); len(v) > 0 {
+			up.Header[h] = v
+		}
+	}
+	if up.Header.Get("Content-Type") == "" {
+		up.Header.Set("Content-Type", "application/json")
+	}
+	up.Header.Set("X-Forwarded-For", clientIP(r))
+	injectTrace(r.Context(), up.Header)
+	resp, err := g.client.Do(up)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return nil, false, err
+		}
+	}
+	return resp, true, err
+}
+
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+// usageBody is the usage object of an answer or of a stream's last chunk.
+type usageBody struct {
+	Choices []json.RawMessage `json:"choices"`
+	Usage   *struct {
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+	} `json:"usage"`
+}
+
+// maxUsageScan bounds how much of a non-streamed answer is kept to read its
+// usage; larger answers (big embedding batches) are passed through and
+// their usage is read only if it fits.
+const maxUsageScan = 4 << 20
+
+func (g *Gateway) copyResponse(w http.ResponseWriter, ctx context.Context, resp *http.Response, hideUsage bool, rec *RequestRecord, account func()) {
+	h := w.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+	h.Set("X-Skiff-Replica", rec.Replica)
+	rec.Status = resp.StatusCode
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		h.Del("Content-Length")
+		w.WriteHeader(resp.StatusCode)
+		g.copyStream(w, ctx, resp.Body, hideUsage, rec, account)
+		return
+	}
+	w.WriteHeader(resp.StatusCode)
+	var buf bytes.Buffer
+	lw := &limitedBuffer{buf: &buf, max: maxUsageScan}
+	if _, err := io.Copy(w, io.TeeReader(resp.Body, lw)); err != nil {
+		if ctx.Err() == nil {
+			g.cfg.Log.Warn("copying a replica's answer", "replica", rec.Replica, "err", err)
+		}
+		return
+	}
+	if resp.StatusCode/100 == 2 && !lw.overflow {
+		rec.PromptTokens, rec.CompletionTokens = readUsage(buf.Bytes())
+	}
+}
+
+// readUsage finds the top-level usage object of a JSON answer. Servers put
+// it last, so it decodes from the last "usage" key rather than parsing the
+// whole answer; a "usage" inside generated text is skipped because what
+// follows it does not decode as a usage object.
+func readUsage(b []byte) (prompt, completion int64) {
+	for end := len(b); end > 0; {
+		i := bytes.LastIndex(b[:end], []byte(`"usage"`))
+		if i < 0 {
+			return 0, 0
+		}
+		end = i
+		rest := bytes.TrimLeft(b[i+len(`"usage"`):], " \t\r\n")
+		if len(rest) == 0 || rest[0] != ':' {
+			continue
+		}
+		var u struct {
+			PromptTokens     *int64 `json:"prompt_tokens"`
+			CompletionTokens int64  `json:"completion_tokens"`
+		}
+		if json.NewDecoder(bytes.NewReader(rest[1:])).Decode(&u) == nil && u.PromptTokens != nil {
+			return *u.PromptTokens, u.CompletionTokens
+		}
+	}
+	return 0, 0
+}
+
+type limitedBuffer struct {
+	buf      *bytes.Buffer
+	max      int
+	overflow bool
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if !l.overflow {
+		if l.buf.Len()+len(p) > l.max {
+			l.overflow = true
+			l.buf.Reset()
+		} else {
+			l.buf.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+// copyStream forwards server-sent events one by one, flushing each, and
+// reads the usage chunk. A stream that breaks before its [DONE] ends with
+// an error event, so clients do not hang or take a cut answer for a whole.
+func (g *Gateway) copyStream(w http.ResponseWriter, ctx context.Context, body io.Reader, hideUsage bool, rec *RequestRecord, account func()) {
+	flusher, _ := w.(http.Flusher)
+	rc := http.NewResponseController(w)
+	// Send the headers now: the client learns the stream started even if
+	// the first token takes a while.
+	if flusher != nil {
+		flusher.Flush()
+	} else {
+		_ = rc.Flush()
+	}
+	br := bufio.NewReaderSize(body, 32<<10)
+	var event []byte
+	done := false
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A long data line: keep reading it.
+			event = append(event, line...)
+			continue
+		}
+		event = append(event, line...)
+		blank := len(bytes.TrimRight(line, "\r\n")) == 0 && len(line) > 0
+		if blank || (err != nil && len(bytes.TrimSpace(event)) > 0) {
+			forward, last := g.inspectEvent(event, hideUsage, rec)
+			if last {
+				account()
+			}
+			if forward {
+				if _, werr := w.Write(event); werr != nil {
+					return
+				}
+				if flusher != nil {
+					flusher.Flush()
+				} else {
+					_ = rc.Flush()
+				}
+			}
+			done = done || last
+			event = event[:0]
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !done {
+				msg := "the replica ended the stream before it finished"
+				if !errors.Is(err, io.EOF) {
+					msg = fmt.Sprintf("the replica failed mid-stream: %v", err)
+				}
+				if rec.Status == http.StatusOK {
+					rec.Status = http.StatusBadGateway
+				}
+				_, _ = w.Write(streamError(msg))
+				if flusher != nil {
+					flusher.Flush()
+				}
+			}
+			return
+		}
+	}
+}
+
+// inspectEvent reads one SSE event: it records the time of the first
+// content and the usage, and says whether to forward it and whether it was
+// the final [DONE].
+func (g *Gateway) inspectEvent(event []byte, hideUsage bool, rec *RequestRecord) (forward, last bool) {
+	forward = true
+	for _, line := range bytes.Split(event, []byte("\n")) {
+		data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
+		if !ok {
+			continue
+		}
+		data = bytes.TrimSpace(data)
+		if string(data) == "[DONE]" {
+			return true, true
+		}
+		if rec.FirstToken.IsZero() {
+			// The first chunk carries the role and, from vLLM-style
+			// servers, arrives with the first token.
+			rec.FirstToken = g.cfg.Now()
+		}
+		if !bytes.Contains(data, []byte(`"usage"`)) {
+			continue
+		}
+		var u usageBody
+		if json.Unmarshal(data, &u) != nil || u.Usage == nil {
+			continue
+		}
+		rec.PromptTokens, rec.CompletionTokens = u.Usage.PromptTokens, u.Usage.CompletionTokens
+		if hideUsage && len(u.Choices) == 0 {
+			forward = false
+		}
+	}
+	return forward, false
+}
+
+func sortModels(data []modelEntry) {
+	sort.Slice(data, func(i, j int) bool {
+		if data[i].ID != data[j].ID {
+			return data[i].ID < data[j].ID
+		}
+		return data[i].OwnedBy < data[j].OwnedBy
+	})
+}

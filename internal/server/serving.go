@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/internal/auth"
+	"skiff.dev/skiff/internal/controller"
+	"skiff.dev/skiff/internal/gateway"
+	"skiff.dev/skiff/internal/serving"
+	"skiff.dev/skiff/internal/store"
+)
+
+// DefaultGatewayListen is the OpenAI-compatible gateway's address.
+const DefaultGatewayListen = "127.0.0.1:7401"
+
+// servingParts are what startServing needs from the rest of the server.
+type servingParts struct {
+	store    store.Store
+	clock    clock.WithTicker
+	recorder *controller.Recorder
+	tokens   *auth.TokenCache
+	log      *slog.Logger
+}
+
+// startServing opens the gateway's listener and starts the serving
+// controller (on ctrlCtx, tracked by wg) and the gateway. It returns the
+// gateway's URL and a function that stops the gateway.
+func startServing(ctrlCtx context.Context, wg *sync.WaitGroup, cfg Config, p servingParts) (string, func(context.Context), error) {
+	addr := cfg.GatewayListen
+	if addr == "" {
+		addr = DefaultGatewayListen
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return "", nil, fmt.Errorf("gateway listen on %s: the address is in use: stop the other server or pass --gateway-listen with a free port", addr)
+		}
+		return "", nil, fmt.Errorf("gateway listen on %s: %w", addr, err)
+	}
+	ctl := &serving.Controller{Store: p.store, Clock: p.clock, Recorder: p.recorder, Log: p.log}
+	ctl.Init()
+	gw := gateway.New(gateway.Config{Auth: p.tokens, MaxBodyBytes: cfg.GatewayMaxBodyBytes, OnDemand: ctl.OnDemand, Log: p.log, Metrics: gateway.NewMetrics(), Ready: ctl.Synced()})
+	ctl.Gateway = gw
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := ctl.Run(ctrlCtx); err != nil {
+			p.log.Error("serving controller stopped", "err", err)
+		}
+	}()
+	// No write timeout: streams last as long as generation does.
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error("gateway stopped", "err", err)
+		}
+	}()
+	return "http://" + ln.Addr().String(), func(ctx context.Context) { _ = srv.Shutdown(ctx) }, nil
+}
