@@ -23,6 +23,7 @@ func simCommand() *cobra.Command {
 		policies, placements, output string
 		outFile, lasThresholds       string
 		restartPenalty, mtbf, repair time.Duration
+		interval                     time.Duration
 		noProgress                   bool
 	)
 	cmd := &cobra.Command{
@@ -109,7 +110,7 @@ Examples:
 				if len(jobs) == 0 {
 					return fmt.Errorf("%s: no job has a duration to replay (this file suits --placements only)", in.Trace)
 				}
-				opt := sim.Options{RestartPenalty: restartPenalty.Seconds(), NodeMTBF: mtbf.Seconds(), NodeRepair: repair.Seconds(), Seed: in.Seed}
+				opt := sim.Options{Interval: interval.Seconds(), RestartPenalty: restartPenalty.Seconds(), NodeMTBF: mtbf.Seconds(), NodeRepair: repair.Seconds(), Seed: in.Seed}
 				bar := newProgress(stderr, !noProgress, len(pols)*len(jobs))
 				rep.Policies = map[string]*sim.Result{}
 				results := make([]*sim.Result, len(pols))
@@ -200,6 +201,7 @@ Examples:
 	f.DurationVar(&restartPenalty, "restart-penalty", 30*time.Second, "time a job loses at each restart after a preemption or node failure")
 	f.DurationVar(&mtbf, "node-mtbf", 0, "mean time between failures per node (0: no failures)")
 	f.DurationVar(&repair, "node-repair", time.Hour, "how long a failed node stays down")
+	f.DurationVar(&interval, "interval", 0, "scheduling period in simulated time (0: run the scheduler at every event; e.g. 60s batches decisions like a scheduler loop)")
 	f.BoolVar(&noProgress, "no-progress", false, "no progress bar on stderr")
 	return cmd
 }
