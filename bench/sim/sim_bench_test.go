@@ -63,3 +63,47 @@ func splitComma(s string) []string {
 	}
 	return out
 }
+
+// tracesDir is where the real traces live (SKIFF_TRACES overrides).
+func tracesDir() string {
+	if d := os.Getenv("SKIFF_TRACES"); d != "" {
+		return d
+	}
+	return "/work/shared/traces"
+}
+
+// BenchmarkGavel replays the Philly-derived Gavel trace (seed=0, 15,264
+// jobs) on 150 V100, 150 P100 and 150 K80 GPUs; skipped without the trace.
+func BenchmarkGavel(b *testing.B) {
+	dir := tracesDir() + "/gavel-philly"
+	if _, err := os.Stat(dir); err != nil {
+		b.Skip("no gavel trace:", err)
+	}
+	tr, err := sim.Load(sim.Input{Format: sim.FormatGavel, Trace: dir + "/seed=0", Cluster: envOr("SIM_CLUSTER", "v100=150,p100=150,k80=150")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range benchPolicies() {
+		p, err := sim.NewPolicy(name, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				r, err := sim.Run(tr.Jobs, tr.Nodes, p, sim.Options{RestartPenalty: 30})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(r.Cycles), "cycles")
+				b.ReportMetric(r.AvgJCT, "avgJCT-s")
+			}
+		})
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -59,6 +59,7 @@ type simJob struct {
 	gpuMilli                          int64
 	attained                          float64 // GPU-seconds held
 	level                             int     // LAS level
+	prio                              int32   // priority when it joined the pending order
 	firstStart, finish                float64
 	waitSince, waited                 float64
 	starts, preemptions               int
@@ -127,7 +128,7 @@ type engine struct {
 	// running GPUs by priority and by queue, a queue's nominal GPUs.
 	estimates  bool
 	scratch    []*v1alpha1.Job
-	sorted     []*simJob
+	order      ordered // single-queue policies only
 	byPrio     map[int32]int64
 	byQueue    map[string]int64
 	nominalGPU int64
@@ -278,6 +279,9 @@ func (e *engine) addPending(sj *simJob) {
 	e.pendJ = append(e.pendJ, sj)
 	e.pending = append(e.pending, sj.job)
 	e.pendingSizes[sj.gpuMilli]++
+	if !e.p.PerTenant {
+		e.order.add(sj)
+	}
 }
 
 func (e *engine) removePending(sj *simJob) {
@@ -288,6 +292,9 @@ func (e *engine) removePending(sj *simJob) {
 	e.pendJ, e.pending = e.pendJ[:last], e.pending[:last]
 	if e.pendingSizes[sj.gpuMilli]--; e.pendingSizes[sj.gpuMilli] == 0 {
 		delete(e.pendingSizes, sj.gpuMilli)
+	}
+	if !e.p.PerTenant {
+		e.order.remove(sj)
 	}
 }
 

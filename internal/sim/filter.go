@@ -2,6 +2,7 @@ package sim
 
 import (
 	"slices"
+	"sort"
 
 	"skiff.dev/skiff/api/v1alpha1"
 )
@@ -31,24 +32,25 @@ func (e *engine) candidates() []*v1alpha1.Job {
 		return e.pending
 	case e.estimates:
 		blocked := 0
-		for _, sj := range e.sortedPending() {
+		e.order.each(func(sj *simJob) bool {
 			if sj.gpuMilli > free {
 				if blocked >= maxBlockedWithEstimates {
-					continue
+					return true
 				}
 				blocked++
 			}
 			out = append(out, sj.job)
-		}
+			return true
+		})
 	case !e.p.PerTenant && e.p.Strategy == v1alpha1.StrictFIFO && !preempts:
 		// One StrictFIFO queue admits a prefix of its order: stop after
 		// the first job that cannot fit what the earlier ones leave (and
 		// its equals in the order, whose tie-break is the core's).
 		left := free
 		var stop *simJob
-		for _, sj := range e.sortedPending() {
+		e.order.each(func(sj *simJob) bool {
 			if stop != nil && (sj.job.Spec.Priority != stop.job.Spec.Priority || sj.tj.Submit != stop.tj.Submit) {
-				break
+				return false
 			}
 			out = append(out, sj.job)
 			if stop == nil {
@@ -57,7 +59,8 @@ func (e *engine) candidates() []*v1alpha1.Job {
 				}
 				left -= sj.gpuMilli
 			}
-		}
+			return true
+		})
 	case preempts:
 		e.victimGPUs()
 		for _, sj := range e.pendJ {
@@ -76,24 +79,62 @@ func (e *engine) candidates() []*v1alpha1.Job {
 	return out
 }
 
-// sortedPending orders pending jobs as one queue does: priority, then
-// arrival, then trace order.
-func (e *engine) sortedPending() []*simJob {
-	s := append(e.sorted[:0], e.pendJ...)
-	slices.SortFunc(s, func(a, b *simJob) int {
-		if a.job.Spec.Priority != b.job.Spec.Priority {
-			return int(b.job.Spec.Priority) - int(a.job.Spec.Priority)
+// ordered keeps pending jobs in one queue's order (priority, then
+// arrival, then trace order) as they come and go, so that a cycle walks a
+// prefix of the queue instead of sorting it.
+type ordered struct {
+	prios   []int32 // descending
+	buckets map[int32][]*simJob
+}
+
+func before(a, b *simJob) bool {
+	if a.tj.Submit != b.tj.Submit {
+		return a.tj.Submit < b.tj.Submit
+	}
+	return a.idx < b.idx
+}
+
+func (o *ordered) add(sj *simJob) {
+	p := sj.job.Spec.Priority
+	if o.buckets == nil {
+		o.buckets = map[int32][]*simJob{}
+	}
+	b, ok := o.buckets[p]
+	if !ok {
+		i, _ := slices.BinarySearchFunc(o.prios, p, func(x, t int32) int { return int(t) - int(x) })
+		o.prios = slices.Insert(o.prios, i, p)
+	}
+	i := sort.Search(len(b), func(k int) bool { return before(sj, b[k]) })
+	o.buckets[p] = slices.Insert(b, i, sj)
+	sj.prio = p
+}
+
+func (o *ordered) remove(sj *simJob) {
+	p := sj.prio
+	b := o.buckets[p]
+	i := sort.Search(len(b), func(k int) bool { return !before(b[k], sj) })
+	if i < len(b) && b[i] == sj {
+		b = slices.Delete(b, i, i+1)
+	}
+	if len(b) == 0 {
+		delete(o.buckets, p)
+		if k := slices.Index(o.prios, p); k >= 0 {
+			o.prios = slices.Delete(o.prios, k, k+1)
 		}
-		if a.tj.Submit != b.tj.Submit {
-			if a.tj.Submit < b.tj.Submit {
-				return -1
+		return
+	}
+	o.buckets[p] = b
+}
+
+// each calls fn in queue order until it returns false.
+func (o *ordered) each(fn func(*simJob) bool) {
+	for _, p := range o.prios {
+		for _, sj := range o.buckets[p] {
+			if !fn(sj) {
+				return
 			}
-			return 1
 		}
-		return a.idx - b.idx
-	})
-	e.sorted = s
-	return s
+	}
 }
 
 // victimGPUs tallies running GPUs by priority and by queue, what

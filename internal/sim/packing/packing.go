@@ -81,11 +81,32 @@ type study struct {
 
 // Run packs tasks (in order) on nodes until the first rejection.
 func Run(tasks []trace.Job, nodes []trace.Node, pol Policy) (*Result, error) {
+	s, ts, err := newStudy(tasks, nodes)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	for round := 0; round < MaxRounds; round++ {
+		for _, t := range ts {
+			if !s.place(t, pol) {
+				res.Rejected = t.id
+				if round > 0 {
+					res.Rejected = fmt.Sprintf("%s (round %d)", t.id, round+1)
+				}
+				return s.result(res), nil
+			}
+			res.Placed++
+		}
+	}
+	return s.result(res), nil
+}
+
+func newStudy(tasks []trace.Job, nodes []trace.Node) (*study, []task, error) {
 	if len(nodes) == 0 {
-		return nil, fmt.Errorf("no nodes: give --nodes FILE or --cluster")
+		return nil, nil, fmt.Errorf("no nodes: give --nodes FILE or --cluster")
 	}
 	if len(tasks) == 0 {
-		return nil, fmt.Errorf("no tasks")
+		return nil, nil, fmt.Errorf("no tasks")
 	}
 	s := &study{models: map[string]int{}, cache: map[stateKey]float64{}}
 	for _, n := range nodes {
@@ -113,20 +134,7 @@ func Run(tasks []trace.Job, nodes []trace.Node, pol Policy) (*Result, error) {
 		ts = append(ts, s.task(&tasks[i]))
 	}
 	s.classes = mix(ts)
-	res := &Result{}
-	for round := 0; round < MaxRounds; round++ {
-		for _, t := range ts {
-			if !s.place(t, pol) {
-				res.Rejected = t.id
-				if round > 0 {
-					res.Rejected = fmt.Sprintf("%s (round %d)", t.id, round+1)
-				}
-				return s.result(res), nil
-			}
-			res.Placed++
-		}
-	}
-	return s.result(res), nil
+	return s, ts, nil
 }
 
 func (s *study) result(r *Result) *Result {
@@ -291,12 +299,16 @@ func (s *study) place(t task, pol Policy) bool {
 		if !fits(n, &t) {
 			continue
 		}
+		before := 0.0
+		if pol == FragAware {
+			before = s.fragOf(n)
+		}
 		for _, g := range gpuChoices(n, &t, pol) {
 			c := choice{n: i, gpu: g}
 			s.apply(n, &t, g, 1)
 			c.left = left(n)
 			if pol == FragAware {
-				c.delta = s.fragState(n) - s.fragOf(n)
+				c.delta = s.fragState(n) - before
 			}
 			s.apply(n, &t, g, -1)
 			if better(c) {
