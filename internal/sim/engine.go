@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -32,6 +33,9 @@ type Options struct {
 	// live server's cycle or Gavel's rounds, a period trades a little
 	// queueing delay (half a period on average) for far fewer cycles.
 	Interval float64
+	// OnPreempt, when set, is told of every preemption: when, the
+	// victim's and the preemptor's trace IDs.
+	OnPreempt func(t float64, victim, by string)
 	// Progress, when set, is called now and then with jobs finished and
 	// jobs in all.
 	Progress func(done, total int)
@@ -136,12 +140,22 @@ type engine struct {
 
 // Run replays jobs (sorted by Submit) on nodes under policy p.
 func Run(jobs []trace.Job, nodes []trace.Node, p Policy, opt Options) (*Result, error) {
-	c, err := newCluster(nodes, jobs)
+	if opt.Interval < 0 || math.IsNaN(opt.Interval) {
+		return nil, fmt.Errorf("interval %g: give 0 (every event) or a positive period", opt.Interval)
+	}
+	e, err := newEngine(jobs, nodes, p, opt)
 	if err != nil {
 		return nil, err
 	}
-	if opt.Interval < 0 || math.IsNaN(opt.Interval) {
-		return nil, fmt.Errorf("interval %g: give 0 (every event) or a positive period", opt.Interval)
+	e.loop()
+	e.res.finish(e)
+	return e.res, nil
+}
+
+func newEngine(jobs []trace.Job, nodes []trace.Node, p Policy, opt Options) (*engine, error) {
+	c, err := newCluster(nodes, jobs)
+	if err != nil {
+		return nil, err
 	}
 	e := &engine{p: p, opt: opt, c: c, byName: make(map[string]*simJob, len(jobs)), pendingSizes: map[int64]int{},
 		rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x5eed)), res: &Result{Policy: p.Name}, tick: -1}
@@ -179,9 +193,7 @@ func Run(jobs []trace.Job, nodes []trace.Node, p Policy, opt Options) (*Result, 
 		e.jobs = append(e.jobs, sj)
 		e.byName[sj.job.Name] = sj
 	}
-	e.loop()
-	e.res.finish(e)
-	return e.res, nil
+	return e, nil
 }
 
 func tenantsOf(jobs []trace.Job) []string {
@@ -434,6 +446,13 @@ func (e *engine) cycle() {
 			}
 			sj.preemptions++
 			e.res.Preemptions++
+			if e.opt.OnPreempt != nil {
+				by := p.By
+				if _, name, ok := strings.Cut(p.By, "/"); ok && e.byName[name] != nil {
+					by = e.byName[name].tj.ID
+				}
+				e.opt.OnPreempt(e.now, sj.tj.ID, by)
+			}
 			sj.job.Status.Preemptions++
 			e.requeue(sj) // the victim stops at once in simulated time
 		}
