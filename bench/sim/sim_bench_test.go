@@ -6,6 +6,7 @@ package simbench
 
 import (
 	"os"
+	"strconv"
 	"testing"
 
 	"skiff.dev/skiff/internal/sim"
@@ -20,6 +21,9 @@ func BenchmarkSynthetic100k(b *testing.B) {
 	tr, err := s.Generate()
 	if err != nil {
 		b.Fatal(err)
+	}
+	if n, err := strconv.Atoi(os.Getenv("SIM_MAXJOBS")); err == nil && n < len(tr.Jobs) {
+		tr.Jobs = tr.Jobs[:n]
 	}
 	for _, name := range benchPolicies() {
 		p, err := sim.NewPolicy(name, nil)
@@ -82,6 +86,9 @@ func BenchmarkGavel(b *testing.B) {
 	tr, err := sim.Load(sim.Input{Format: sim.FormatGavel, Trace: dir + "/seed=0", Cluster: envOr("SIM_CLUSTER", "v100=150,p100=150,k80=150")})
 	if err != nil {
 		b.Fatal(err)
+	}
+	if n, err := strconv.Atoi(os.Getenv("SIM_MAXJOBS")); err == nil && n < len(tr.Jobs) {
+		tr.Jobs = tr.Jobs[:n]
 	}
 	for _, name := range benchPolicies() {
 		p, err := sim.NewPolicy(name, nil)

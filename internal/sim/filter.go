@@ -17,8 +17,11 @@ const maxBlockedWithEstimates = 32
 // admitted; where such a job also cannot preempt (no victim could make
 // room), reserves nothing (no estimates in play) and blocks nobody (not a
 // StrictFIFO queue), considering it changes nothing but its waiting
-// reason, so it is left out (for one queue; see the PerTenant case).
-// This keeps a cycle's cost from growing with
+// reason, so it is left out. With one queue the plan is exactly the one
+// the core makes with every pending job. With a queue per tenant the core
+// counts a queue's head job in the share that orders the queues' turns,
+// so leaving out a head that cannot start can let its queue take its turn
+// earlier among equals; the admissions are still the core's. This keeps a cycle's cost from growing with
 // a long queue of jobs that cannot start, while the plans stay the ones
 // the core would make with every pending job.
 func (e *engine) candidates() []*v1alpha1.Job {
@@ -26,9 +29,8 @@ func (e *engine) candidates() []*v1alpha1.Job {
 	preempts := e.p.WithinQueue != "" || e.p.Reclaim != ""
 	out := e.scratch[:0]
 	switch {
-	case e.p.PerTenant:
-		// Queues take turns by a share that counts their head job, so
-		// every job can change the order: all go to the core.
+	case e.p.PerTenant && e.estimates:
+		// Reservations across queues: every job goes to the core.
 		return e.pending
 	case e.estimates:
 		blocked := 0
