@@ -45,11 +45,7 @@ func BenchmarkSynthetic100k(b *testing.B) {
 
 func benchPolicies() []string {
 	if p := os.Getenv("SIM_POLICIES"); p != "" {
-		var out []string
-		for _, x := range splitComma(p) {
-			out = append(out, x)
-		}
-		return out
+		return splitComma(p)
 	}
 	return sim.Policies
 }

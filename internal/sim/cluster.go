@@ -45,7 +45,7 @@ type cluster struct {
 // fastest), then by capacity, then by name.
 func newCluster(nodes []trace.Node, jobs []trace.Job) (*cluster, error) {
 	if len(nodes) == 0 {
-		return nil, fmt.Errorf("no nodes: give --nodes FILE or --cluster model=GPUS,...")
+		return nil, fmt.Errorf("no nodes: give --nodes FILE or --cluster MODEL=GPUS")
 	}
 	c := &cluster{gpus: map[string]int64{}, cpu: map[string]int64{}, mem: map[string]int64{}, nodeIdx: map[string]int{}}
 	for i, n := range nodes {

@@ -110,14 +110,3 @@ func ParsePolicies(s string, las []float64) ([]Policy, error) {
 	}
 	return out, nil
 }
-
-// lasLevel is the LAS priority level of an attained service.
-func (p *Policy) lasLevel(attained float64) int {
-	l := 0
-	for _, t := range p.LASThresholds {
-		if attained >= t {
-			l++
-		}
-	}
-	return l
-}
