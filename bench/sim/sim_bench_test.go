@@ -14,7 +14,8 @@ import (
 )
 
 // BenchmarkSynthetic100k replays 100,000 synthetic jobs on 1,000 nodes of 8
-// GPUs at an offered load of 0.9 under each policy.
+// GPUs at an offered load of 0.9 under each policy (SIM_POLICIES), with
+// the scheduling period SIM_INTERVAL in seconds (default 0: every event).
 func BenchmarkSynthetic100k(b *testing.B) {
 	s := trace.DefaultSynth()
 	s.Jobs, s.Nodes, s.Tenants = 100_000, 1_000, 20
@@ -22,6 +23,7 @@ func BenchmarkSynthetic100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	interval, _ := strconv.ParseFloat(os.Getenv("SIM_INTERVAL"), 64)
 	if n, err := strconv.Atoi(os.Getenv("SIM_MAXJOBS")); err == nil && n < len(tr.Jobs) {
 		tr.Jobs = tr.Jobs[:n]
 	}
@@ -32,7 +34,7 @@ func BenchmarkSynthetic100k(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				r, err := sim.Run(tr.Jobs, tr.Nodes, p, sim.Options{RestartPenalty: 30})
+				r, err := sim.Run(tr.Jobs, tr.Nodes, p, sim.Options{RestartPenalty: 30, Interval: interval})
 				if err != nil {
 					b.Fatal(err)
 				}
