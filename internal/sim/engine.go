@@ -131,6 +131,7 @@ type engine struct {
 	// candidates' state: whether estimates are in play, scratch slices,
 	// running GPUs by priority and by queue, a queue's nominal GPUs.
 	estimates  bool
+	allPending bool // tests: pass every pending job to the core
 	scratch    []*v1alpha1.Job
 	order      ordered // single-queue policies only
 	byPrio     map[int32]int64

@@ -174,3 +174,33 @@ func TestNodeFailureRestartsJobs(t *testing.T) {
 		t.Errorf("JCT = %g with %d failures, want about %g", r.AvgJCT, r.Failures, want)
 	}
 }
+
+// With one queue, passing the core only the pending jobs that could act
+// gives exactly the plans it makes with every pending job.
+func TestCandidateFilterIsExactForOneQueue(t *testing.T) {
+	s := trace.DefaultSynth()
+	s.Jobs, s.Nodes, s.Load, s.Tenants, s.MeanDuration = 150, 4, 1.6, 3, 600
+	tr, err := s.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{FIFO, SJFOracle, LAS} {
+		p := policy(t, name, 600, 6000)
+		run := func(all bool) map[string]float64 {
+			e, err := newEngine(tr.Jobs, tr.Nodes, p, Options{RestartPenalty: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.allPending = all
+			e.loop()
+			out := map[string]float64{}
+			for _, sj := range e.jobs {
+				out[sj.tj.ID] = sj.finish
+			}
+			return out
+		}
+		if diff := cmp.Diff(run(true), run(false)); diff != "" {
+			t.Errorf("%s: finish times with every pending job (-) and with candidates (+):\n%s", name, diff)
+		}
+	}
+}

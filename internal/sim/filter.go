@@ -25,6 +25,9 @@ const maxBlockedWithEstimates = 32
 // a long queue of jobs that cannot start, while the plans stay the ones
 // the core would make with every pending job.
 func (e *engine) candidates() []*v1alpha1.Job {
+	if e.allPending {
+		return e.pending
+	}
 	free := e.upGPU - e.usedGPU
 	preempts := e.p.WithinQueue != "" || e.p.Reclaim != ""
 	out := e.scratch[:0]
