@@ -37,7 +37,7 @@ func TestSimCommandJSON(t *testing.T) {
 	}
 	var rep struct {
 		Policies   map[string]struct{ Jobs int } `json:"policies"`
-		Placements map[string]map[string]any    `json:"placements"`
+		Placements map[string]map[string]any     `json:"placements"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
