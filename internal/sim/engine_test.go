@@ -1,0 +1,206 @@
+package sim
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"skiff.dev/skiff/internal/sim/trace"
+)
+
+func oneNode(gpus int) []trace.Node {
+	return []trace.Node{{Name: "n0", Model: "gpu", GPUs: gpus}}
+}
+
+func job(id string, submit float64, gpuMilli int64, dur float64) trace.Job {
+	return trace.Job{ID: id, Tenant: "t", Submit: submit, Replicas: 1, GPUMilli: gpuMilli, Duration: dur}
+}
+
+// finishTimes maps job IDs to JCTs by re-running with a recorder.
+func jcts(t *testing.T, jobs []trace.Job, nodes []trace.Node, p Policy, opt Options) (map[string]float64, *Result) {
+	t.Helper()
+	e, err := newEngine(jobs, nodes, p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.loop()
+	e.res.finish(e)
+	out := map[string]float64{}
+	for _, sj := range e.jobs {
+		if sj.state == done {
+			out[sj.tj.ID] = sj.finish - sj.tj.Submit
+		}
+	}
+	return out, e.res
+}
+
+func policy(t *testing.T, name string, las ...float64) Policy {
+	t.Helper()
+	p, err := NewPolicy(name, las)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var approx = cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) < 1e-6 })
+
+// Five jobs on one 4-GPU node under FIFO (StrictFIFO, no backfill):
+//
+//	j1 t=0 2 GPUs 10s: runs 0-10            JCT 10
+//	j2 t=1 2 GPUs  5s: runs 1-6             JCT 5
+//	j3 t=2 4 GPUs  3s: waits for all 4 GPUs, runs 10-13   JCT 11
+//	j4 t=3 1 GPU   2s: behind j3 although 2 GPUs are free at 6, runs 13-15  JCT 12
+//	j5 t=4 1 GPU   4s: runs 13-17           JCT 13
+//
+// Average JCT 51/5 = 10.2; queueing (0+0+8+10+9)/5 = 5.4; makespan 17;
+// utilization (2·10 + 2·5 + 4·3 + 1·2 + 1·4) / (4·17) = 48/68.
+func TestFIFOFiveJobs(t *testing.T) {
+	jobs := []trace.Job{job("j1", 0, 2000, 10), job("j2", 1, 2000, 5), job("j3", 2, 4000, 3), job("j4", 3, 1000, 2), job("j5", 4, 1000, 4)}
+	got, r := jcts(t, jobs, oneNode(4), policy(t, FIFO), Options{})
+	want := map[string]float64{"j1": 10, "j2": 5, "j3": 11, "j4": 12, "j5": 13}
+	if diff := cmp.Diff(want, got, approx); diff != "" {
+		t.Errorf("JCTs (-want +got):\n%s", diff)
+	}
+	sum := struct{ Jobs, Avg, P50, P99, Queue, Makespan, Util, Pre any }{5, 10.2, 11.0, 13.0, 5.4, 17.0, 48.0 / 68, 0}
+	gotSum := struct{ Jobs, Avg, P50, P99, Queue, Makespan, Util, Pre any }{r.Jobs, r.AvgJCT, r.P50JCT, r.P99JCT, r.AvgQueueing, r.Makespan, r.Utilization, r.Preemptions}
+	if diff := cmp.Diff(sum, gotSum, approx); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+
+	// The default policy lets j4 and j5 start on the two GPUs free at 6
+	// (no estimates, so no reservation holds them for j3), which then
+	// waits for all four: j4 runs 6-8, j5 6-10, j3 10-13.
+	got, _ = jcts(t, jobs, oneNode(4), policy(t, Default), Options{})
+	want = map[string]float64{"j1": 10, "j2": 5, "j3": 11, "j4": 5, "j5": 6}
+	if diff := cmp.Diff(want, got, approx); diff != "" {
+		t.Errorf("default JCTs (-want +got):\n%s", diff)
+	}
+}
+
+// LAS with one threshold at 10 GPU-seconds on a 2-GPU node, restart
+// penalty 2s:
+//
+//	A t=0  1 GPU 100s: level 1 at t=10
+//	B t=5  1 GPU 100s: level 1 at t=15
+//	C t=20 1 GPU 5s: top level; preempts B (same level as A, started later), runs 20-25
+//	B restarts at 25, progress from 27 (85s left): would end at 112
+//	D t=30 1 GPU 5s: preempts B again (started at 25, after A), runs 30-35
+//	B restarts at 35, progress from 37 with 82s left (3s done in 27-30): ends 119
+//
+// JCTs: A 100, B 114, C 5, D 5.
+func TestLASPreemptionOrder(t *testing.T) {
+	jobs := []trace.Job{job("A", 0, 1000, 100), job("B", 5, 1000, 100), job("C", 20, 1000, 5), job("D", 30, 1000, 5)}
+	var log []string
+	opt := Options{RestartPenalty: 2, OnPreempt: func(at float64, victim, by string) {
+		log = append(log, strings.Join([]string{victim, "by", by, "at", ftoa(at)}, " "))
+	}}
+	got, r := jcts(t, jobs, oneNode(2), policy(t, LAS, 10), opt)
+	if diff := cmp.Diff([]string{"B by C at 20", "B by D at 30"}, log); diff != "" {
+		t.Errorf("preemptions (-want +got):\n%s", diff)
+	}
+	want := map[string]float64{"A": 100, "B": 114, "C": 5, "D": 5}
+	if diff := cmp.Diff(want, got, approx); diff != "" {
+		t.Errorf("JCTs (-want +got):\n%s", diff)
+	}
+	if r.Preemptions != 2 {
+		t.Errorf("preemptions = %d, want 2", r.Preemptions)
+	}
+}
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// Fractional GPUs share a device through the core: three 0.5-GPU jobs on
+// one GPU run two at a time.
+//
+//	f1 t=0 0.5 GPU 10s: 0-10   f2 t=0 0.5 GPU 4s: 0-4   f3 t=1 0.5 GPU 3s: 4-7
+func TestFractionalGPUsShareADevice(t *testing.T) {
+	jobs := []trace.Job{job("f1", 0, 500, 10), job("f2", 0, 500, 4), job("f3", 1, 500, 3)}
+	got, r := jcts(t, jobs, oneNode(1), policy(t, FIFO), Options{})
+	want := map[string]float64{"f1": 10, "f2": 4, "f3": 6}
+	if diff := cmp.Diff(want, got, approx); diff != "" {
+		t.Errorf("JCTs (-want +got):\n%s", diff)
+	}
+	// 0.5·10 + 0.5·4 + 0.5·3 = 8.5 GPU-seconds over 1 GPU · 10 s.
+	if math.Abs(r.Utilization-0.85) > 1e-9 {
+		t.Errorf("utilization = %g, want 0.85", r.Utilization)
+	}
+}
+
+// A job larger than the cluster is reported and left out; the rest run.
+func TestJobLargerThanClusterIsReported(t *testing.T) {
+	jobs := []trace.Job{job("ok", 0, 1000, 5), {ID: "huge", Tenant: "t", Submit: 1, Replicas: 3, GPUMilli: 4000, Duration: 5}}
+	for _, name := range Policies {
+		r, err := Run(jobs, oneNode(8), policy(t, name), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Jobs != 1 || len(r.Rejected) != 1 || !strings.Contains(r.Rejected[0], "huge") {
+			t.Errorf("%s: jobs=%d rejected=%v, want 1 finished and huge rejected", name, r.Jobs, r.Rejected)
+		}
+	}
+}
+
+// With a scheduling period, decisions wait for the next multiple of it.
+func TestIntervalDelaysDecisions(t *testing.T) {
+	jobs := []trace.Job{job("a", 1, 1000, 10), job("b", 2, 1000, 10)}
+	got, r := jcts(t, jobs, oneNode(1), policy(t, FIFO), Options{Interval: 5})
+	// a starts at 5 (ends 15); b is admitted at the cycle at 15.
+	want := map[string]float64{"a": 14, "b": 23}
+	if diff := cmp.Diff(want, got, approx); diff != "" {
+		t.Errorf("JCTs (-want +got):\n%s", diff)
+	}
+	if r.Cycles != 2 {
+		t.Errorf("cycles = %d, want 2", r.Cycles)
+	}
+}
+
+// A node failure stops the job on it; it restarts elsewhere (or there,
+// once repaired) with its progress and the restart penalty.
+func TestNodeFailureRestartsJobs(t *testing.T) {
+	jobs := []trace.Job{job("a", 0, 1000, 1000)}
+	r, err := Run(jobs, oneNode(1), policy(t, FIFO), Options{NodeMTBF: 100, NodeRepair: 10, RestartPenalty: 1, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Jobs != 1 || r.Failures == 0 {
+		t.Fatalf("jobs=%d failures=%d, want the job finished after at least one failure", r.Jobs, r.Failures)
+	}
+	// Each failure costs the repair wait (10s) plus the penalty (1s).
+	if want := 1000 + 11*float64(r.Failures); r.AvgJCT < want-1e-6 || r.AvgJCT > want+10*float64(r.Failures) {
+		t.Errorf("JCT = %g with %d failures, want about %g", r.AvgJCT, r.Failures, want)
+	}
+}
+
+// With one queue, passing the core only the pending jobs that could act
+// gives exactly the plans it makes with every pending job.
+func TestCandidateFilterIsExactForOneQueue(t *testing.T) {
+	s := trace.DefaultSynth()
+	s.Jobs, s.Nodes, s.Load, s.Tenants, s.MeanDuration = 150, 4, 1.6, 3, 600
+	tr, err := s.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{FIFO, SJFOracle, LAS} {
+		p := policy(t, name, 600, 6000)
+		run := func(all bool) map[string]float64 {
+			e, err := newEngine(tr.Jobs, tr.Nodes, p, Options{RestartPenalty: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.allPending = all
+			e.loop()
+			out := map[string]float64{}
+			for _, sj := range e.jobs {
+				out[sj.tj.ID] = sj.finish
+			}
+			return out
+		}
+		if diff := cmp.Diff(run(true), run(false)); diff != "" {
+			t.Errorf("%s: finish times with every pending job (-) and with candidates (+):\n%s", name, diff)
+		}
+	}
+}
