@@ -21,6 +21,7 @@ import (
 	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/runtime"
 	"skiff.dev/skiff/internal/store"
+	"skiff.dev/skiff/internal/watchcache"
 )
 
 // ReplicasFinalizer keeps a deleted Job until its replicas are stopped and
@@ -29,11 +30,14 @@ const ReplicasFinalizer = "skiff.dev/replicas"
 
 // JobController runs admitted jobs' replicas and reports their state.
 type JobController struct {
-	Store    store.Store
-	Runtime  runtime.Runtime
-	Clock    clock.WithTicker
-	Recorder *Recorder
-	Log      *slog.Logger
+	Store store.Store
+	// Informers, when set, supplies informers shared with the process's
+	// other controllers (each change decoded once); nil: its own.
+	Informers *watchcache.Shared
+	Runtime   runtime.Runtime
+	Clock     clock.WithTicker
+	Recorder  *Recorder
+	Log       *slog.Logger
 	// BackoffBase is the delay before the first restart; it doubles per
 	// restart up to BackoffMax.
 	BackoffBase, BackoffMax time.Duration
@@ -97,7 +101,7 @@ func (c *JobController) Run(ctx context.Context) error {
 
 	// Level-triggered: every add, change, delete and periodic resync of a
 	// job only enqueues its key; reconcile reads the job fresh.
-	jobs := newInformer(ctx, c.Store, kindJob)
+	jobs, runJobs := watchcache.For(ctx, c.Informers, c.Store, kindJob)
 	enqueue := func(obj any) {
 		if o, ok := obj.(v1alpha1.Object); ok {
 			c.queue.Add(keyOf(o))
@@ -112,7 +116,7 @@ func (c *JobController) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("watching jobs: %w", err)
 	}
-	go jobs.RunWithContext(ctx)
+	go runJobs()
 	go c.watchExits(ctx)
 	for i := 0; i < c.Workers; i++ {
 		go c.worker(ctx)

@@ -21,6 +21,7 @@ import (
 	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/scheduler"
 	"skiff.dev/skiff/internal/store"
+	"skiff.dev/skiff/internal/watchcache"
 )
 
 // SchedulingLoop feeds the pure scheduler core a snapshot whenever jobs,
@@ -28,10 +29,13 @@ import (
 // one committer of admissions. A conflict means the world moved; the loop
 // runs again on the newer state.
 type SchedulingLoop struct {
-	Store    store.Store
-	Clock    clock.WithTicker
-	Recorder *Recorder
-	Log      *slog.Logger
+	Store store.Store
+	// Informers, when set, supplies informers shared with the process's
+	// other controllers (each change decoded once); nil: its own.
+	Informers *watchcache.Shared
+	Clock     clock.WithTicker
+	Recorder  *Recorder
+	Log       *slog.Logger
 	// Interval is the longest time between cycles when nothing changes.
 	Interval time.Duration
 
@@ -116,13 +120,13 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 		DeleteFunc: func(any) { l.Kick() },
 	}
 	for _, k := range []v1alpha1.Kind{kindJob, kindQueue, kindFlavor, kindNode, kindNamespace} {
-		inf := newInformer(ctx, l.Store, k)
+		inf, run := watchcache.For(ctx, l.Informers, l.Store, k)
 		if _, err := inf.AddEventHandler(wake); err != nil {
 			return fmt.Errorf("watching %s: %w", k.Plural, err)
 		}
 		l.informers[k.Kind] = inf
 		synced = append(synced, inf.HasSynced)
-		go inf.RunWithContext(ctx)
+		go run()
 	}
 	// A cycle on a partial cache could see capacity as free that admitted
 	// jobs hold; wait for every kind first.

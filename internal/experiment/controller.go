@@ -44,11 +44,14 @@ type EventRecorder interface {
 
 // Controller reconciles Experiments.
 type Controller struct {
-	Store    store.Store
-	Metrics  MetricReader
-	Clock    clock.WithTicker
-	Recorder EventRecorder
-	Log      *slog.Logger
+	Store store.Store
+	// Informers, when set, supplies informers shared with the process's
+	// other controllers (each change decoded once); nil: its own.
+	Informers *watchcache.Shared
+	Metrics   MetricReader
+	Clock     clock.WithTicker
+	Recorder  EventRecorder
+	Log       *slog.Logger
 	// Poll is how often a running experiment's metrics are read again for
 	// early stopping (default 500ms); Job changes wake it sooner.
 	Poll time.Duration
@@ -115,7 +118,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	// A trial Job's change wakes its experiment at once instead of at the
 	// next poll.
-	jobs := watchcache.NewInformer(ctx, c.Store, kindJob)
+	jobs, runJobs := watchcache.For(ctx, c.Informers, c.Store, kindJob)
 	owner := func(obj any) {
 		if o, ok := obj.(v1alpha1.Object); ok {
 			if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == "Experiment" {
@@ -129,7 +132,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return fmt.Errorf("watching trial jobs: %w", err)
 	}
 	go exps.RunWithContext(ctx)
-	go jobs.RunWithContext(ctx)
+	go runJobs()
 	for range 2 {
 		go c.worker(ctx)
 	}

@@ -28,6 +28,7 @@ import (
 	"skiff.dev/skiff/internal/store"
 	"skiff.dev/skiff/internal/tracing"
 	"skiff.dev/skiff/internal/ui"
+	"skiff.dev/skiff/internal/watchcache"
 )
 
 // Config is everything `skiff up` can be told, by flags or a config file.
@@ -239,14 +240,18 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	httpSrv := &http.Server{Handler: withDashboard(api, ui.New(ten.tokens, opts.Version)), ReadHeaderTimeout: 10 * time.Second}
 
 	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
+	// The controllers share one informer per kind: each change to a job is
+	// decoded once, however many controllers watch jobs.
+	informers := watchcache.NewShared(ctrlCtx, st)
+	sched.Informers = informers
 	rt = monitoring.WrapRuntime(ctrlCtx, rt, mx)
 	var wg sync.WaitGroup
 	backoff := time.Duration(cfg.BackoffBaseSeconds * float64(time.Second))
 	jobs := &controller.JobController{Store: st, Runtime: rt, Clock: clk, Recorder: rec, Log: log,
 		WorkDir:   filepath.Join(cfg.DataDir, "jobs"),
 		StopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second, BackoffBase: backoff,
-		APIURL: replicaAPIURL(ln.Addr()), Tokens: jobTokens, Metrics: metricStore}
-	exps := &experiment.Controller{Store: st, Metrics: metricStore, Clock: clk, Recorder: rec, Log: log}
+		APIURL: replicaAPIURL(ln.Addr()), Tokens: jobTokens, Metrics: metricStore, Informers: informers}
+	exps := &experiment.Controller{Store: st, Metrics: metricStore, Clock: clk, Recorder: rec, Log: log, Informers: informers}
 	runs := []func(context.Context) error{jobs.Run, sched.Run, exps.Run}
 	if opts.Runtime == nil {
 		// Only processes can use checkpoint directories.
