@@ -78,6 +78,7 @@ func TestMetricsEndpointIsAuthenticatedAndLintClean(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	checkGrafanaDashboard(t, body)
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", body)
 	}
