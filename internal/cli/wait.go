@@ -80,8 +80,11 @@ for a failed job instead of waiting out the timeout.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
+			// On a terminal, stderr shows what is waited on and why it waits.
+			prog := newWaitProgress(cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()), 100*time.Millisecond)
+			defer prog.finish()
 			for _, name := range names {
-				if err := a.wait(ctx, c, k, name, wf); err != nil {
+				if err := a.wait(ctx, c, k, name, wf, prog); err != nil {
 					if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
 						return a.timeoutError(k, name, wf, timeout)
 					}
@@ -114,7 +117,7 @@ func (a *app) timeoutError(k v1alpha1.Kind, name string, wf waitFor, timeout tim
 // wait blocks until the object satisfies wf. It reads the object, then
 // watches it from that version; when the watch ends or expires it reads
 // again, so no change between the two is missed.
-func (a *app) wait(ctx context.Context, c *client.Client, k v1alpha1.Kind, name string, wf waitFor) error {
+func (a *app) wait(ctx context.Context, c *client.Client, k v1alpha1.Kind, name string, wf waitFor, prog *waitProgress) error {
 	ns := ""
 	if k.Namespaced {
 		ns = a.ns()
@@ -128,6 +131,7 @@ func (a *app) wait(ctx context.Context, c *client.Client, k v1alpha1.Kind, name 
 		case err != nil:
 			return err
 		}
+		prog.observe(k.Singular+"/"+name, obj)
 		if done, err := check(k, obj, wf); done || err != nil {
 			return err
 		}
@@ -137,7 +141,7 @@ func (a *app) wait(ctx context.Context, c *client.Client, k v1alpha1.Kind, name 
 		if err != nil {
 			return err
 		}
-		done, err := waitEvents(w, k, name, wf)
+		done, err := waitEvents(w, k, name, wf, prog)
 		w.Stop()
 		if done || err != nil {
 			return err
@@ -150,7 +154,7 @@ func (a *app) wait(ctx context.Context, c *client.Client, k v1alpha1.Kind, name 
 
 // waitEvents consumes a watch until wf holds (done), the object fails, or
 // the stream ends (neither: the caller reads the object again).
-func waitEvents(w watch.Interface, k v1alpha1.Kind, name string, wf waitFor) (bool, error) {
+func waitEvents(w watch.Interface, k v1alpha1.Kind, name string, wf waitFor, prog *waitProgress) (bool, error) {
 	for ev := range w.ResultChan() {
 		switch ev.Type {
 		case watch.Error:
@@ -168,6 +172,7 @@ func waitEvents(w watch.Interface, k v1alpha1.Kind, name string, wf waitFor) (bo
 			if !ok {
 				continue
 			}
+			prog.observe(k.Singular+"/"+name, obj)
 			if done, err := check(k, obj, wf); done || err != nil {
 				return done, err
 			}
