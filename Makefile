@@ -4,9 +4,14 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: test lint unit fuzz build bench
+.PHONY: test deps lint unit fuzz build bench
 
-test: lint unit fuzz
+test: deps lint unit fuzz
+
+# The real components the integration tests drive (prometheus, chromium):
+# installed only when missing.
+deps:
+	bash .ci/install-deps
 
 build:
 	$(GO) build -o bin/skiff ./cmd/skiff
