@@ -26,6 +26,29 @@ type jobCache struct {
 	keys []pendingKey
 	qidx []int32
 	read []jobInfo
+	ents []*cachedJob
+	out  []jobInfo
+}
+
+// entries returns the per-job cache entry array for n pending jobs (nil
+// without a cache).
+func (c *jobCache) entries(n int) []*cachedJob {
+	if c == nil {
+		return nil
+	}
+	if cap(c.ents) < n {
+		c.ents = make([]*cachedJob, n)
+	}
+	return c.ents[:n]
+}
+
+// ordered returns the array the pending jobInfos are laid out in, queue by
+// queue, for n jobs.
+func (c *jobCache) ordered(n int) []jobInfo {
+	if cap(c.out) < n {
+		c.out = make([]jobInfo, n)
+	}
+	return c.out[:n:n]
 }
 
 // buffers returns the working arrays for n pending jobs: the cache's,

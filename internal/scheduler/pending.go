@@ -122,6 +122,7 @@ func sortPending(seg []pendingKey, pending []*v1alpha1.Job, buf []pendingKey) []
 func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 	pj := &pendingJobs{segs: make([]int32, len(st.queueList))}
 	keys, qidx, read := st.cache.buffers(len(pending)) // read: in submission order, at first
+	ents := st.cache.entries(len(pending))             // with a cache: each job's entry, nil if read this cycle
 	// The jobs are read in two halves when there are many.
 	half := len(pending)
 	if len(pending) >= parallelMin {
@@ -177,10 +178,15 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 			r.counts[q.idx]++
 			ji := &read[i]
 			if known != nil {
+				// Copied once, straight to its place in queue order, below.
 				known.seen = cache.cycle
-				*ji = known.info
-				keys[i] = pendingKey{sec: ji.sec, nsec: ji.nsec, prio: ji.prio, pos: int32(i)}
+				ents[i] = known
+				info := &known.info
+				keys[i] = pendingKey{sec: info.sec, nsec: info.nsec, prio: info.prio, pos: int32(i)}
 				continue
+			}
+			if cache != nil {
+				ents[i] = nil
 			}
 			kb = append(kb[:0], j.Namespace...)
 			kb = append(kb, '/')
@@ -290,6 +296,21 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 		<-done
 	} else {
 		sortQueues(0, len(pj.segs))
+	}
+	if cache != nil {
+		// Each jobInfo is copied to its key's place from the cache, or from
+		// read for a job read this cycle.
+		out := cache.ordered(int(n))
+		for k := range out {
+			pos := keys[k].pos
+			if e := ents[pos]; e != nil {
+				out[k] = e.info
+			} else {
+				out[k] = read[pos]
+			}
+		}
+		pj.infos = out
+		return pj
 	}
 	// The jobInfos move to their keys' places.
 	for k := range keys {
