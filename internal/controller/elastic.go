@@ -109,17 +109,6 @@ func (g *ElasticGrower) Run(ctx context.Context) error {
 	}
 }
 
-func listOf[T any](inf cache.SharedIndexInformer) []*T {
-	items := inf.GetStore().List()
-	out := make([]*T, 0, len(items))
-	for _, it := range items {
-		if obj, ok := it.(*T); ok {
-			out = append(out, obj)
-		}
-	}
-	return out
-}
-
 // Check grows what can be grown now.
 func (g *ElasticGrower) Check(ctx context.Context) error {
 	now := g.Clock.Now()

@@ -61,3 +61,16 @@ func (a *assumeCache) merge(cached []*v1alpha1.Job) []*v1alpha1.Job {
 	}
 	return out
 }
+
+// listOf returns an informer's objects of type T. They are shared with the
+// informer's cache: read them, and DeepCopy before changing one.
+func listOf[T any](inf cache.SharedIndexInformer) []*T {
+	items := inf.GetStore().List()
+	out := make([]*T, 0, len(items))
+	for _, it := range items {
+		if obj, ok := it.(*T); ok {
+			out = append(out, obj)
+		}
+	}
+	return out
+}

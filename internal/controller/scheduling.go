@@ -175,14 +175,7 @@ func (l *SchedulingLoop) Kick() {
 // cached returns the informer's objects of a kind. They are shared with the
 // cache: read them, and DeepCopy before changing one.
 func cached[T any](l *SchedulingLoop, kind string) []*T {
-	items := l.informers[kind].GetStore().List()
-	out := make([]*T, 0, len(items))
-	for _, it := range items {
-		if obj, ok := it.(*T); ok {
-			out = append(out, obj)
-		}
-	}
-	return out
+	return listOf[T](l.informers[kind])
 }
 
 // Cycle runs one snapshot → plan → commit round over the informer caches
