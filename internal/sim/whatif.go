@@ -49,7 +49,7 @@ func ParseQuotaChange(s string) (QuotaChange, error) {
 	switch parts[2] {
 	case v1alpha1.ResourceGPU, v1alpha1.ResourceCPU, v1alpha1.ResourceMemory:
 	default:
-		return QuotaChange{}, fmt.Errorf("%q: resource %q is not one: use gpu, cpu or memory", s, parts[2])
+		return QuotaChange{}, fmt.Errorf("%q: resource %q is not a queue resource: use gpu, cpu or memory", s, parts[2])
 	}
 	q, err := resource.ParseQuantity(strings.TrimSpace(val))
 	if err != nil {
@@ -201,7 +201,7 @@ func Project(live Live, opt ProjectOptions) ([]Projected, error) {
 			if st := j.Status.StartTime; st != nil {
 				s.left = max(0, s.left-now.Sub(st.Time))
 			}
-			requeue(s.job)
+			s.job = requeued(s.job)
 			pending = append(pending, s.job)
 		case held:
 			from := now
@@ -222,6 +222,7 @@ func Project(live Live, opt ProjectOptions) ([]Projected, error) {
 	}
 	t := now
 	var waiting map[string]string
+	var core scheduler.Scheduler // keeps what it read of each pending job between cycles
 	for step := 0; ; step++ {
 		if step == maxProjectionSteps {
 			return nil, fmt.Errorf("projection did not settle after %d steps (jobs preempt one another without end)", step)
@@ -239,7 +240,7 @@ func Project(live Live, opt ProjectOptions) ([]Projected, error) {
 		}
 		snap.Admitted = kept
 		for round := 0; round < 64 && len(pending) > 0; round++ {
-			plan := scheduler.Schedule(snap, pending, t)
+			plan := core.Schedule(snap, pending, t)
 			waiting = plan.Waiting
 			started := map[string]bool{}
 			for _, a := range plan.Admissions {
@@ -249,10 +250,8 @@ func Project(live Live, opt ProjectOptions) ([]Projected, error) {
 				}
 				started[a.Namespace+"/"+a.Name] = true
 				adm := a.Admission
-				s.job.Status.Admission = &adm
-				s.job.Status.Phase = v1alpha1.JobRunning
 				st := metav1.NewTime(t)
-				s.job.Status.StartTime = &st
+				s.job = started1(s.job, &adm, &st)
 				if s.p.Start == nil {
 					start := t
 					s.p.Start = &start
@@ -281,7 +280,7 @@ func Project(live Live, opt ProjectOptions) ([]Projected, error) {
 				victims[pr.Namespace+"/"+pr.Name] = true
 				s.p.Preemptions++
 				s.left = max(0, s.end.Sub(t))
-				requeue(s.job)
+				s.job = requeued(s.job)
 				pending = append(pending, s.job)
 			}
 			kept := snap.Admitted[:0]
@@ -342,11 +341,21 @@ func schedulable(j *v1alpha1.Job) bool {
 		(j.Status.Phase == "" || j.Status.Phase == v1alpha1.JobPending)
 }
 
-func requeue(j *v1alpha1.Job) {
-	j.Status.Admission = nil
-	j.Status.StartTime = nil
-	j.Status.Preemption = nil
-	j.Status.Phase = v1alpha1.JobPending
+// requeued is j pending again. Like started1 it returns a new object: the
+// cached scheduler relies on a passed job never changing.
+func requeued(j *v1alpha1.Job) *v1alpha1.Job {
+	c := *j
+	c.Status.Admission, c.Status.StartTime, c.Status.Preemption = nil, nil, nil
+	c.Status.Phase = v1alpha1.JobPending
+	return &c
+}
+
+// started1 is j admitted and running since st.
+func started1(j *v1alpha1.Job, adm *v1alpha1.Admission, st *metav1.Time) *v1alpha1.Job {
+	c := *j
+	c.Status.Admission, c.Status.StartTime = adm, st
+	c.Status.Phase = v1alpha1.JobRunning
+	return &c
 }
 
 // runtimeOf is a job's expected runtime and where it came from.
