@@ -76,8 +76,8 @@ Examples:
 				whatIf.output = output
 				return runWhatIf(cmd, whatIf)
 			}
-			if len(whatIf.quota) > 0 {
-				return fmt.Errorf("--quota applies to --from-cluster: add --from-cluster")
+			if len(whatIf.quota) > 0 || cmd.Flags().Changed("default-runtime") {
+				return fmt.Errorf("--quota and --default-runtime apply to --from-cluster: add --from-cluster")
 			}
 			if output != "json" && output != "table" && output != "html" {
 				return fmt.Errorf("-o %q: use json, table or html", output)

@@ -134,6 +134,12 @@ func TestSimFromCluster(t *testing.T) {
 			t.Errorf("%v: err = %v, want %q", bad.args, err, bad.want)
 		}
 	}
+	if _, _, err := runSim(t, "--format", "synthetic", "--trace", "jobs=1", "--quota", "team-a:a100:gpu=8"); err == nil || !strings.Contains(err.Error(), "--from-cluster") {
+		t.Errorf("--quota without --from-cluster: err = %v", err)
+	}
+	if _, err := runWhatIfCLI(url, "--format", "skiff"); err == nil || !strings.Contains(err.Error(), "drop --format") {
+		t.Errorf("--from-cluster with --format: err = %v", err)
+	}
 	var q v1alpha1.Queue
 	if err := st.Get(context.Background(), "", "team-a", &q); err != nil {
 		t.Fatal(err)
