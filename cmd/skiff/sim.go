@@ -24,10 +24,11 @@ func simCommand() *cobra.Command {
 		outFile, lasThresholds       string
 		restartPenalty, mtbf, repair time.Duration
 		interval                     time.Duration
-		noProgress                   bool
+		noProgress, fromCluster      bool
+		whatIf                       whatIfFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "sim --format alibaba2023|gavel|skiff|synthetic --trace PATH",
+		Use:   "sim --format alibaba2023|gavel|skiff|synthetic --trace PATH | --from-cluster [--quota QUEUE:FLAVOR:RESOURCE=N]",
 		Short: "Replay a GPU-cluster trace through the scheduler and compare policies",
 		Long: `Replay a job trace through skiff's own scheduler core in simulated time and
 compare scheduling policies: job completion time (average, median, p99),
@@ -52,13 +53,32 @@ default (skiff's per-tenant queues with fair share and reclaim).
 without departures until the cluster first rejects one and reports the share
 of GPU capacity no task of the trace's size mix could still use.
 
+--from-cluster reads the queues, flavors, nodes and jobs of the running server
+(--server/--token as for every command) and projects, through the same core,
+when each pending job starts: running jobs end at their start plus
+runPolicy.estimatedSeconds (else activeDeadlineSeconds, else
+--default-runtime, and the output names the jobs that used it). With --quota
+QUEUE:FLAVOR:RESOURCE=NOMINAL (repeatable) it projects again under the
+proposed quota and shows both.
+
 Examples:
+  skiff sim --from-cluster --quota team-a:a100:gpu=16 -o table
   skiff sim --format gavel --trace traces/gavel-philly/seed=0 --cluster v100=100,p100=100,k80=100 -o table
   skiff sim --format alibaba2023 --trace traces/alibaba-pai-gpu-2023/openb_pod_list_default.csv \
       --placements best-fit,frag-aware --policies "" -o json
   skiff sim --format gavel --trace traces/gavel-philly/seed=0 -o html --out report.html`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if fromCluster {
+				if in.Format != "" || in.Trace != "" {
+					return fmt.Errorf("--from-cluster reads the live server: drop --format and --trace")
+				}
+				whatIf.output = output
+				return runWhatIf(cmd, whatIf)
+			}
+			if len(whatIf.quota) > 0 || cmd.Flags().Changed("default-runtime") {
+				return fmt.Errorf("--quota and --default-runtime apply to --from-cluster: add --from-cluster")
+			}
 			if output != "json" && output != "table" && output != "html" {
 				return fmt.Errorf("-o %q: use json, table or html", output)
 			}
@@ -203,6 +223,9 @@ Examples:
 	f.DurationVar(&repair, "node-repair", time.Hour, "how long a failed node stays down")
 	f.DurationVar(&interval, "interval", 0, "scheduling period in simulated time (0: run the scheduler at every event; e.g. 60s batches decisions like a scheduler loop)")
 	f.BoolVar(&noProgress, "no-progress", false, "no progress bar on stderr")
+	f.BoolVar(&fromCluster, "from-cluster", false, "project when the running server's pending jobs start (see --quota)")
+	f.StringArrayVar(&whatIf.quota, "quota", nil, "with --from-cluster: proposed nominal quota QUEUE:FLAVOR:RESOURCE=NOMINAL (repeatable), e.g. team-a:a100:gpu=16")
+	f.DurationVar(&whatIf.defaultRuntime, "default-runtime", time.Hour, "with --from-cluster: runtime assumed for jobs without estimatedSeconds or activeDeadlineSeconds")
 	return cmd
 }
 

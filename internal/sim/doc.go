@@ -12,6 +12,9 @@
 //   - engine.go: the event loop: arrivals, admissions, completions,
 //     preemptions (with a restart penalty), node failures.
 //   - metrics.go: the per-policy result.
+//   - whatif.go: the what-if projection of `skiff sim --from-cluster`:
+//     a live server's objects run forward through the core from now, with
+//     proposed nominal quotas applied to copies of the queues.
 //
 // The placement study (best-fit versus fragmentation-aware packing of
 // fractional GPUs) lives in package packing, the reports in package report.
