@@ -223,6 +223,9 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := RequestRecord{Namespace: svc.ns, Service: svc.name, Model: model, Key: keyName(id),
 		Path: r.URL.Path, Stream: req.Stream, Start: start}
+	if g.logsPrompts(svc) {
+		rec.Prompt = string(body[:min(len(body), MaxPromptBytes)])
+	}
 	up, hideUsage, err := upstreamBody(body, req, model, r.URL.Path)
 	if err != nil {
 		writeError(w, errBadRequest(err.Error(), ""))
@@ -256,6 +259,12 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 	if g.cfg.Observe != nil {
 		g.cfg.Observe(rec)
 	}
+}
+
+func (g *Gateway) logsPrompts(svc *service) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return svc.cfg.LogPrompts
 }
 
 func (g *Gateway) touch(svc *service, now time.Time) {
