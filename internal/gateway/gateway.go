@@ -87,7 +87,8 @@ type Config struct {
 	OnDemand func(namespace, name string)
 	// Transport reaches replicas; nil builds one for loopback replicas.
 	Transport http.RoundTripper
-	// Observe, when set, receives one record per finished request.
+	// Observe, when set, receives one record per finished request, and
+	// one (status 429, no replica) per request a rate limit refused.
 	Observe func(RequestRecord)
 	// Metrics, when set, records every request and is served on /metrics.
 	Metrics *Metrics

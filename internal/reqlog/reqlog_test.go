@@ -102,7 +102,8 @@ func TestGatewayRequestsAreLogged(t *testing.T) {
 	rep := replica(t)
 	gw.SetService(gateway.Service{Namespace: "team-a", Name: "chat", Models: []string{"llama"}, LogPrompts: true})
 	gw.SetService(gateway.Service{Namespace: "team-b", Name: "plain", Models: []string{"qwen"}})
-	for _, s := range []string{"team-a/chat", "team-b/plain"} {
+	gw.SetService(gateway.Service{Namespace: "team-b", Name: "tight", Models: []string{"tiny"}, KeyLimit: gateway.Limit{RequestsPerMinute: 1}})
+	for _, s := range []string{"team-a/chat", "team-b/plain", "team-b/tight"} {
 		ns, name, _ := strings.Cut(s, "/")
 		if err := gw.SetEndpoints(ns, name, []gateway.Endpoint{{Name: name + "-0", URL: rep.URL}}); err != nil {
 			t.Fatal(err)
@@ -121,6 +122,11 @@ func TestGatewayRequestsAreLogged(t *testing.T) {
 	if code := post(t, srv.URL, "skf_b", `{"model":"qwen","messages":[{"role":"user","content":"refuse"}]}`); code != 400 {
 		t.Fatalf("team-b refused: %d", code)
 	}
+	for i, want := range []int{200, 429} {
+		if code := post(t, srv.URL, "skf_b", `{"model":"tiny","messages":[]}`); code != want {
+			t.Fatalf("tight request %d: %d, want %d", i, code, want)
+		}
+	}
 	if err := l.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +135,9 @@ func TestGatewayRequestsAreLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Entry{
+		{Namespace: "team-b", Service: "tight", Model: "tiny", Key: "tk-b", Path: "/v1/chat/completions", Status: 429},
+		{Namespace: "team-b", Service: "tight", Model: "tiny", Key: "tk-b", Replica: "tight-0", Path: "/v1/chat/completions", Status: 200,
+			PromptTokens: 7, CompletionTokens: 3},
 		{Namespace: "team-b", Service: "plain", Model: "qwen", Key: "tk-b", Replica: "plain-0", Path: "/v1/chat/completions", Status: 400},
 		{Namespace: "team-b", Service: "plain", Model: "qwen", Key: "tk-b", Replica: "plain-0", Path: "/v1/chat/completions", Stream: true, Status: 200,
 			PromptTokens: 5, CompletionTokens: 2},
@@ -154,12 +163,13 @@ func TestGatewayRequestsAreLogged(t *testing.T) {
 	wantSum := []Summary{
 		{Namespace: "team-a", Model: "llama", Requests: 1, PromptTokens: 7, CompletionTokens: 3, TotalTokens: 10},
 		{Namespace: "team-b", Model: "qwen", Requests: 2, Errors: 1, PromptTokens: 5, CompletionTokens: 2, TotalTokens: 7},
+		{Namespace: "team-b", Model: "tiny", Requests: 2, Errors: 1, PromptTokens: 7, CompletionTokens: 3, TotalTokens: 10},
 	}
 	if d := cmp.Diff(wantSum, sum, cmpopts.IgnoreFields(Summary{}, "MeanLatencySeconds", "MeanTTFTSeconds")); d != "" {
 		t.Errorf("summary (-want +got):\n%s", d)
 	}
-	if sum[0].MeanTTFTSeconds != 0 || sum[1].MeanTTFTSeconds != got[1].TTFTSeconds {
-		t.Errorf("mean TTFT is over streams only: %+v, stream ttft %v", sum, got[1].TTFTSeconds)
+	if sum[0].MeanTTFTSeconds != 0 || sum[1].MeanTTFTSeconds != got[3].TTFTSeconds {
+		t.Errorf("mean TTFT is over streams only: %+v, stream ttft %v", sum, got[3].TTFTSeconds)
 	}
 }
 
