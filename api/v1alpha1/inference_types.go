@@ -44,6 +44,10 @@ type InferenceServiceSpec struct {
 	// Limits cap the requests and tokens per minute of each API key and of
 	// each calling namespace on this service.
 	Limits *ServingLimits `json:"limits,omitempty"`
+	// LogPrompts keeps each request's body (the prompt) in the request log
+	// beside its tokens and latency. Off by default: prompts may hold
+	// personal or secret data.
+	LogPrompts bool `json:"logPrompts,omitempty"`
 }
 
 // Routing policies of an InferenceService.

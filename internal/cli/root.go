@@ -67,7 +67,7 @@ and follow it with 'skiff get jobs', 'skiff logs -f job/NAME'.`,
 	})
 	root.AddCommand(
 		a.applyCmd(), a.getCmd(), a.describeCmd(), a.deleteCmd(), a.logsCmd(), a.waitCmd(), a.metricsCmd(),
-		a.versionCmd(), completionCmd(root), a.tokenCmd(), a.auditCmd(), a.topCmd(),
+		a.versionCmd(), completionCmd(root), a.tokenCmd(), a.auditCmd(), a.topCmd(), a.requestsCmd(),
 	)
 	root.AddCommand(extra...)
 	return root

@@ -34,6 +34,9 @@ type Service struct {
 	// MaxQueue bounds the requests held while no replica is ready
 	// (DefaultMaxQueue when 0).
 	MaxQueue int
+	// LogPrompts puts request bodies in RequestRecord.Prompt (at most
+	// MaxPromptBytes of each).
+	LogPrompts bool
 }
 
 // Endpoint is one replica the gateway may send requests to.
@@ -84,7 +87,8 @@ type Config struct {
 	OnDemand func(namespace, name string)
 	// Transport reaches replicas; nil builds one for loopback replicas.
 	Transport http.RoundTripper
-	// Observe, when set, receives one record per finished request.
+	// Observe, when set, receives one record per finished request, and
+	// one (status 429, no replica) per request a rate limit refused.
 	Observe func(RequestRecord)
 	// Metrics, when set, records every request and is served on /metrics.
 	Metrics *Metrics
@@ -108,7 +112,13 @@ type RequestRecord struct {
 	Start, FirstToken, End time.Time
 	// Queued is how long the request waited for a ready replica.
 	Queued time.Duration
+	// Prompt is the request body, set only for services with LogPrompts
+	// (cut to MaxPromptBytes).
+	Prompt string
 }
+
+// MaxPromptBytes bounds the prompt kept in one RequestRecord.
+const MaxPromptBytes = 64 << 10
 
 // Gateway routes OpenAI API requests to the replicas of InferenceServices.
 // It is an http.Handler.

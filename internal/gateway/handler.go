@@ -216,13 +216,21 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
+	rec := RequestRecord{Namespace: svc.ns, Service: svc.name, Model: model, Key: keyName(id),
+		Path: r.URL.Path, Stream: req.Stream, Start: start}
+	if g.logsPrompts(svc) {
+		rec.Prompt = string(body[:min(len(body), MaxPromptBytes)])
+	}
 	checks := g.limitChecks(svc, id)
 	if wait, msg := g.limits.admit(checks, start); msg != "" {
 		writeError(w, errRateLimited(msg+": retry after the Retry-After header's seconds", wait))
+		// The request log shows refusals too; no replica saw this one.
+		if g.cfg.Observe != nil {
+			rec.Status, rec.End = http.StatusTooManyRequests, g.cfg.Now()
+			g.cfg.Observe(rec)
+		}
 		return
 	}
-	rec := RequestRecord{Namespace: svc.ns, Service: svc.name, Model: model, Key: keyName(id),
-		Path: r.URL.Path, Stream: req.Stream, Start: start}
 	up, hideUsage, err := upstreamBody(body, req, model, r.URL.Path)
 	if err != nil {
 		writeError(w, errBadRequest(err.Error(), ""))
@@ -256,6 +264,12 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 	if g.cfg.Observe != nil {
 		g.cfg.Observe(rec)
 	}
+}
+
+func (g *Gateway) logsPrompts(svc *service) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return svc.cfg.LogPrompts
 }
 
 func (g *Gateway) touch(svc *service, now time.Time) {

@@ -23,6 +23,7 @@ import (
 	"skiff.dev/skiff/internal/experiment"
 	"skiff.dev/skiff/internal/metrics"
 	"skiff.dev/skiff/internal/monitoring"
+	"skiff.dev/skiff/internal/reqlog"
 	"skiff.dev/skiff/internal/runtime"
 	"skiff.dev/skiff/internal/runtime/local"
 	"skiff.dev/skiff/internal/store"
@@ -156,6 +157,16 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		}
 	}()
 
+	requestLog, err := reqlog.Open(filepath.Join(cfg.DataDir, "requests.db"), reqlog.Options{Now: clk.Now, Log: log})
+	if err != nil {
+		return fmt.Errorf("opening the request log in %s: %w", cfg.DataDir, err)
+	}
+	defer func() {
+		if cerr := requestLog.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the request log: %w", cerr)
+		}
+	}()
+
 	detected, derr := local.DetectGPUs(ctx)
 	if derr != nil {
 		log.Warn("GPU detection failed; declare GPUs with --gpus", "err", derr)
@@ -228,8 +239,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		Metrics:    metricStore,
 		Requests:   mx,
 		Routes: map[string]http.Handler{
-			MetricsPath: metricsHandler(mx.Handler()),
-			GPUsPath:    gpusHandler(sampler),
+			MetricsPath:            metricsHandler(mx.Handler()),
+			GPUsPath:               gpusHandler(sampler),
+			apiserver.RequestsPath: apiserver.RequestsHandler(requestLog),
 		},
 
 		DefaultStopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second,
@@ -277,7 +289,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		}(run)
 	}
 
-	gwURL, stopGateway, err := startServing(ctrlCtx, &wg, cfg, servingParts{store: st, clock: clk, recorder: rec, tokens: ten.tokens, log: log})
+	gwURL, stopGateway, err := startServing(ctrlCtx, &wg, cfg, servingParts{store: st, clock: clk, recorder: rec, tokens: ten.tokens, log: log, observe: requestLog.Observe})
 	if err != nil {
 		stopCtrl()
 		wg.Wait()

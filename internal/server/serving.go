@@ -30,6 +30,8 @@ type servingParts struct {
 	recorder *controller.Recorder
 	tokens   *auth.TokenCache
 	log      *slog.Logger
+	// observe receives every finished gateway request (the request log).
+	observe func(gateway.RequestRecord)
 }
 
 // startServing opens the gateway's listener and starts the serving
@@ -49,7 +51,7 @@ func startServing(ctrlCtx context.Context, wg *sync.WaitGroup, cfg Config, p ser
 	}
 	ctl := &serving.Controller{Store: p.store, Clock: p.clock, Recorder: p.recorder, Log: p.log}
 	ctl.Init()
-	gw := gateway.New(gateway.Config{Auth: p.tokens, MaxBodyBytes: cfg.GatewayMaxBodyBytes, OnDemand: ctl.OnDemand, Log: p.log, Metrics: gateway.NewMetrics(), Ready: ctl.Synced()})
+	gw := gateway.New(gateway.Config{Auth: p.tokens, MaxBodyBytes: cfg.GatewayMaxBodyBytes, OnDemand: ctl.OnDemand, Log: p.log, Metrics: gateway.NewMetrics(), Ready: ctl.Synced(), Observe: p.observe})
 	ctl.Gateway = gw
 	wg.Add(1)
 	go func() {

@@ -581,7 +581,7 @@ func pendingMessage(replicas []*replica) string {
 
 // gatewayService is what the gateway needs of a service.
 func gatewayService(svc *v1alpha1.InferenceService) gateway.Service {
-	s := gateway.Service{Namespace: svc.Namespace, Name: svc.Name, Models: svc.Spec.Models, Routing: svc.Spec.Routing}
+	s := gateway.Service{Namespace: svc.Namespace, Name: svc.Name, Models: svc.Spec.Models, Routing: svc.Spec.Routing, LogPrompts: svc.Spec.LogPrompts}
 	if l := svc.Spec.Limits; l != nil {
 		if l.PerKey != nil {
 			s.KeyLimit = gateway.Limit{RequestsPerMinute: l.PerKey.RequestsPerMinute, TokensPerMinute: l.PerKey.TokensPerMinute}

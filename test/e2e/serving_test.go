@@ -171,6 +171,39 @@ func TestExampleModelIsTrainedServedAndAnswersThroughTheGateway(t *testing.T) {
 		usage.Data[0].Requests != 2 || usage.Data[0].CompletionTokens < answer.Usage.CompletionTokens+1 {
 		t.Errorf("usage: %d %s", code, body)
 	}
+	// The request log has both answered requests (written off the request
+	// path, so poll briefly); the refused ones named no service.
+	var reqs struct {
+		Items []struct {
+			Namespace, Model, Key, Replica string
+			Stream                         bool
+			Status                         int
+			CompletionTokens               int
+			Prompt                         string
+		} `json:"items"`
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		out := s.mustSkiff("", "requests", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &reqs); err != nil {
+			t.Fatalf("skiff requests -o json: %v\n%s", err, out)
+		}
+		if len(reqs.Items) >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(reqs.Items) != 2 || !reqs.Items[0].Stream || reqs.Items[1].Stream || reqs.Items[1].CompletionTokens != answer.Usage.CompletionTokens {
+		t.Errorf("request log: %+v", reqs.Items)
+	}
+	for _, e := range reqs.Items {
+		if e.Namespace != "default" || e.Model != "tinylm" || e.Key != "admin" || e.Replica != "tinylm-0" || e.Status != 200 || e.Prompt != "" {
+			t.Errorf("request log entry: %+v", e)
+		}
+	}
+	if sum := s.mustSkiff("", "requests", "-A", "--summary"); !strings.Contains(sum, "default    tinylm  2 ") {
+		t.Errorf("skiff requests --summary:\n%s", sum)
+	}
 	// skiff bench serve drives the same endpoint.
 	bench := s.mustSkiff("", "bench", "serve", "--url", s.gateway+"/v1", "--model", "tinylm", "--token", s.token,
 		"--workload", "shared-prefix", "--groups", "2", "--per-group", "3", "--system-len", "20", "--question-len", "4",
