@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,7 +51,32 @@ type server struct {
 	gateway string
 	token   string
 	cmd     *exec.Cmd
-	out     *bytes.Buffer
+	out     *syncBuffer
+}
+
+// The lines of `skiff up`'s banner that say where it listens.
+var (
+	bannerAPI     = regexp.MustCompile(`Skiff is up at (http://[^\s]+)`)
+	bannerGateway = regexp.MustCompile(`OpenAI-compatible gateway: (http://[^\s]+)/v1`)
+)
+
+// syncBuffer collects a server's output; tests read it while the process
+// still writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func freePort(t *testing.T) string {
@@ -71,11 +98,11 @@ func startServer(t *testing.T, dataDir, home string, extra ...string) *server {
 // startServerEnv is startServer with extra environment variables (KEY=VALUE).
 func startServerEnv(t *testing.T, dataDir, home string, env []string, extra ...string) *server {
 	t.Helper()
-	s := &server{t: t, dataDir: dataDir, home: home, addr: freePort(t), out: &bytes.Buffer{}}
-	s.url = "http://" + s.addr
-	gwAddr := freePort(t)
-	s.gateway = "http://" + gwAddr
-	args := append([]string{"up", "--data-dir", dataDir, "--listen", s.addr, "--gateway-listen", gwAddr, "--gpus", "2", "--gpu-model", "test-gpu", "--log-level", "warn"}, extra...)
+	// Both listeners bind port 0 and the server's banner says where they
+	// are: ports picked here and passed in could be taken by a parallel
+	// test in between.
+	s := &server{t: t, dataDir: dataDir, home: home, out: &syncBuffer{}}
+	args := append([]string{"up", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--gpus", "2", "--gpu-model", "test-gpu", "--log-level", "warn"}, extra...)
 	s.cmd = exec.Command(skiffBin, args...)
 	s.cmd.Env = append(append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config")), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
@@ -84,6 +111,20 @@ func startServerEnv(t *testing.T, dataDir, home string, env []string, extra ...s
 	}
 	t.Cleanup(func() { s.stop(syscall.SIGTERM) })
 	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := s.out.String()
+		if m := bannerAPI.FindStringSubmatch(out); m != nil {
+			if g := bannerGateway.FindStringSubmatch(out); g != nil {
+				s.url, s.gateway = m[1], g[1]
+				s.addr = strings.TrimPrefix(s.url, "http://")
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for {
 		resp, err := http.Get(s.url + "/healthz")
 		if err == nil {
