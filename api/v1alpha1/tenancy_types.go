@@ -30,7 +30,7 @@ type NamespaceLimits struct {
 	// RunningJobs caps how many jobs of the namespace may be admitted
 	// (holding resources) at once; further jobs wait Pending.
 	RunningJobs *int32 `json:"runningJobs,omitempty"`
-	// Services caps inference services (enforced once that kind exists).
+	// Services caps the namespace's InferenceServices (checked when one is created).
 	Services *int32 `json:"services,omitempty"`
 }
 

@@ -124,8 +124,32 @@ func (t *tenancy) admit(next apiserver.AdmitFunc) apiserver.AdmitFunc {
 		if job, ok := obj.(*v1alpha1.Job); ok && op == apiserver.Create {
 			return t.checkLimits(ctx, job)
 		}
+		if svc, ok := obj.(*v1alpha1.InferenceService); ok && op == apiserver.Create {
+			return t.checkServices(ctx, svc)
+		}
 		return nil
 	}
+}
+
+// checkServices rejects an InferenceService that would take its namespace
+// past spec.limits.services. Two creates at the same instant may both
+// pass (the count is read, not reserved); the limit is a budget, not a lock.
+func (t *tenancy) checkServices(ctx context.Context, svc *v1alpha1.InferenceService) error {
+	ns := t.namespaces.get(svc.Namespace)
+	if ns == nil || ns.Spec.Limits.Services == nil {
+		return nil
+	}
+	var list v1alpha1.InferenceServiceList
+	if err := t.store.List(ctx, &list, store.ListOptions{Namespace: svc.Namespace}); err != nil {
+		return fmt.Errorf("counting the namespace's inference services: %w", err)
+	}
+	if limit := *ns.Spec.Limits.Services; int32(len(list.Items)) >= limit {
+		return apierrors.NewForbidden(mustKind("InferenceService").GroupResource(), svc.Name,
+			field.Forbidden(field.NewPath("metadata", "namespace"), fmt.Sprintf(
+				"namespace %s already has %d inference services, its limit (spec.limits.services of the Namespace): delete one or ask a cluster-admin to raise the limit",
+				ns.Name, len(list.Items))))
+	}
+	return nil
 }
 
 // jobGPUs is what a job asks for in total: replicas times GPUs per replica.

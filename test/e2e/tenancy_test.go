@@ -310,6 +310,18 @@ spec:
 		if out, code := s.as(bob, "apiVersion: skiff.dev/v1alpha1\nkind: Namespace\nmetadata: {name: team-b}\nspec: {}\n", "apply", "-f", "-"); code == 0 {
 			t.Errorf("a tenant lifted its own limits: %s", out)
 		}
+		s.mustSkiff("apiVersion: skiff.dev/v1alpha1\nkind: Namespace\nmetadata: {name: team-b}\nspec:\n  limits: {gpus: 0, runningJobs: 5, services: 1}\n", "apply", "-f", "-")
+		svc := func(name string) string {
+			return "apiVersion: skiff.dev/v1alpha1\nkind: InferenceService\nmetadata: {name: " + name + ", namespace: team-b}\n" +
+				"spec:\n  models: [" + name + "-model]\n  queue: default\n  template: {command: [sleep, \"60\"]}\n  minReplicas: 0\n  maxReplicas: 1\n"
+		}
+		waitFor(t, func() bool {
+			out, code := s.as(bob, svc("svc-1"), "apply", "-f", "-")
+			return code == 0 && strings.Contains(out, "svc-1")
+		})
+		if out, code := s.as(bob, svc("svc-2"), "apply", "-f", "-"); code == 0 || !strings.Contains(out, "spec.limits.services") {
+			t.Errorf("a second inference service past spec.limits.services 1: exit %d\n%s", code, out)
+		}
 	})
 
 	t.Run("expired and revoked tokens get 401", func(t *testing.T) {
