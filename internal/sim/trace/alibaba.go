@@ -24,12 +24,7 @@ const (
 
 // ReadAlibabaFile reads an openb_pod_list_*.csv file; see ReadAlibaba.
 func ReadAlibabaFile(path string, opts Options) (*Trace, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open trace: %w", err)
-	}
-	defer f.Close()
-	return ReadAlibaba(path, f, opts)
+	return readFile(path, opts, ReadAlibaba)
 }
 
 // ReadAlibaba reads Alibaba PAI GPU 2023 tasks (pod list). Each task is a

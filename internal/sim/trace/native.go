@@ -28,12 +28,17 @@ const (
 
 // ReadNativeFile reads skiff's job CSV; see ReadNative.
 func ReadNativeFile(path string, opts Options) (*Trace, error) {
+	return readFile(path, opts, ReadNative)
+}
+
+// readFile opens a trace file and reads it with read.
+func readFile(path string, opts Options, read func(file string, in io.Reader, opts Options) (*Trace, error)) (*Trace, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open trace: %w", err)
 	}
 	defer f.Close()
-	return ReadNative(path, f, opts)
+	return read(path, f, opts)
 }
 
 // ReadNative reads skiff's job CSV (columns above).
