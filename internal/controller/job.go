@@ -150,26 +150,7 @@ func JobOfReplica(name string) (string, bool) {
 }
 
 func (c *JobController) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		after, err := c.reconcile(ctx, key)
-		switch {
-		case err != nil:
-			if !apierrors.IsConflict(err) && ctx.Err() == nil {
-				c.Log.Warn("reconciling job", "job", key, "err", err)
-			}
-			c.queue.AddRateLimited(key)
-		case after > 0:
-			c.queue.Forget(key)
-			c.queue.AddAfter(key, after)
-		default:
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
+	watchcache.Work(ctx, c.queue, c.Log, "job", c.reconcile)
 }
 
 // pendingEvent is emitted only after the status that reports it is stored,

@@ -141,27 +141,10 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
+	watchcache.Work(ctx, c.queue, c.Log, "experiment", func(ctx context.Context, key string) (time.Duration, error) {
 		ns, name, _ := strings.Cut(key, "/")
-		after, err := c.Reconcile(ctx, ns, name)
-		switch {
-		case err != nil:
-			if !apierrors.IsConflict(err) && ctx.Err() == nil {
-				c.Log.Warn("reconciling experiment", "experiment", key, "err", err)
-			}
-			c.queue.AddRateLimited(key)
-		case after > 0:
-			c.queue.Forget(key)
-			c.queue.AddAfter(key, after)
-		default:
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
+		return c.Reconcile(ctx, ns, name)
+	})
 }
 
 // Reconcile runs one pass over an experiment: it observes the trials'

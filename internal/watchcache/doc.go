@@ -4,5 +4,7 @@
 // expires or breaks), and Start feeds such an informer into a Handler. The
 // scheduling loop, the job controller, the authenticator (tokens), the
 // policy engine and admission read these views so that none of them reads
-// the store per request or per cycle.
+// the store per request or per cycle. Shared hands one informer per kind
+// to all of a process's controllers, and Work is the worker loop their
+// reconcilers run under.
 package watchcache
