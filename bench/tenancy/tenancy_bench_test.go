@@ -64,40 +64,20 @@ func BenchmarkPolicyAdmitOnePolicy(b *testing.B) {
 	e.Replace([]v1alpha1.Object{&v1alpha1.Policy{ObjectMeta: metav1.ObjectMeta{Name: "priority-cap", ResourceVersion: "1"},
 		Spec: v1alpha1.PolicySpec{Match: v1alpha1.PolicyMatch{Kinds: []string{"Job"}, Namespaces: []string{"team-a"}},
 			Validate: []v1alpha1.PolicyValidate{{Expression: "!has(object.spec.priority) || object.spec.priority <= 1000", Action: "Deny"}}}}})
-	j := job()
-	req := policy.Request{User: "alice", Namespace: "team-a", Operation: "CREATE", Kind: "Job"}
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := e.Admit(req, j, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchAdmit(b, e, policy.Request{User: "alice", Namespace: "team-a", Operation: "CREATE", Kind: "Job"})
 }
 
 // BenchmarkPolicyAdmitThreePolicies: priority cap, per-replica GPU cap with
 // quantity() and an image registry rule, all matching.
 func BenchmarkPolicyAdmitThreePolicies(b *testing.B) {
 	e := engine(b)
-	j := job()
-	req := policy.Request{User: "alice", Namespace: "team-a", Operation: "CREATE", Kind: "Job"}
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := e.Admit(req, j, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchAdmit(b, e, policy.Request{User: "alice", Namespace: "team-a", Operation: "CREATE", Kind: "Job"})
 }
 
 // BenchmarkPolicyAdmitNoMatch: the cost to objects no policy matches.
 func BenchmarkPolicyAdmitNoMatch(b *testing.B) {
 	e := engine(b)
-	j := job()
-	req := policy.Request{User: "bob", Namespace: "team-b", Operation: "CREATE", Kind: "Queue"}
-	for b.Loop() {
-		if _, err := e.Admit(req, j, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchAdmit(b, e, policy.Request{User: "bob", Namespace: "team-b", Operation: "CREATE", Kind: "Queue"})
 }
 
 func BenchmarkAuthorize(b *testing.B) {
@@ -132,6 +112,17 @@ func BenchmarkAuthenticate(b *testing.B) {
 	for b.Loop() {
 		if _, ok := c.Authenticate(last); !ok {
 			b.Fatal("refused")
+		}
+	}
+}
+
+// benchAdmit measures admissions of the benchmark job under req.
+func benchAdmit(b *testing.B, e *policy.Engine, req policy.Request) {
+	j := job()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := e.Admit(req, j, nil); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
