@@ -289,7 +289,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		}(run)
 	}
 
-	gwURL, stopGateway, err := startServing(ctrlCtx, &wg, cfg, servingParts{store: st, clock: clk, recorder: rec, tokens: ten.tokens, log: log, observe: requestLog.Observe})
+	gwURL, stopGateway, err := startServing(ctrlCtx, &wg, cfg, servingParts{store: st, clock: clk, recorder: rec, tokens: ten.tokens, log: log, observe: requestLog.Observe, informers: informers})
 	if err != nil {
 		stopCtrl()
 		wg.Wait()

@@ -18,6 +18,7 @@ import (
 	"skiff.dev/skiff/internal/gateway"
 	"skiff.dev/skiff/internal/serving"
 	"skiff.dev/skiff/internal/store"
+	"skiff.dev/skiff/internal/watchcache"
 )
 
 // DefaultGatewayListen is the OpenAI-compatible gateway's address.
@@ -32,6 +33,8 @@ type servingParts struct {
 	log      *slog.Logger
 	// observe receives every finished gateway request (the request log).
 	observe func(gateway.RequestRecord)
+	// informers are shared with the other controllers.
+	informers *watchcache.Shared
 }
 
 // startServing opens the gateway's listener and starts the serving
@@ -49,7 +52,7 @@ func startServing(ctrlCtx context.Context, wg *sync.WaitGroup, cfg Config, p ser
 		}
 		return "", nil, fmt.Errorf("gateway listen on %s: %w", addr, err)
 	}
-	ctl := &serving.Controller{Store: p.store, Clock: p.clock, Recorder: p.recorder, Log: p.log}
+	ctl := &serving.Controller{Store: p.store, Clock: p.clock, Recorder: p.recorder, Log: p.log, Informers: p.informers}
 	ctl.Init()
 	gw := gateway.New(gateway.Config{Auth: p.tokens, MaxBodyBytes: cfg.GatewayMaxBodyBytes, OnDemand: ctl.OnDemand, Log: p.log, Metrics: gateway.NewMetrics(), Ready: ctl.Synced(), Observe: p.observe})
 	ctl.Gateway = gw

@@ -49,11 +49,14 @@ type Gateway interface {
 
 // Controller reconciles InferenceServices.
 type Controller struct {
-	Store    store.Store
-	Gateway  Gateway
-	Clock    clock.WithTicker
-	Recorder *controller.Recorder
-	Log      *slog.Logger
+	Store store.Store
+	// Informers, when set, supplies the informers shared with the process's
+	// other controllers (each job change decoded once); nil: its own.
+	Informers *watchcache.Shared
+	Gateway   Gateway
+	Clock     clock.WithTicker
+	Recorder  *controller.Recorder
+	Log       *slog.Logger
 	// PickPort returns a free port for a new replica; nil asks the kernel
 	// for one on loopback.
 	PickPort func() (int, error)
@@ -132,8 +135,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.states = map[string]*serviceState{}
 	svcKind, _ := v1alpha1.LookupKind("InferenceService")
 	jobKind, _ := v1alpha1.LookupKind("Job")
-	c.services = watchcache.NewInformer(ctx, c.Store, svcKind)
-	c.jobs = watchcache.NewInformer(ctx, c.Store, jobKind)
+	var runServices, runJobs func()
+	c.services, runServices = watchcache.For(ctx, c.Informers, c.Store, svcKind)
+	c.jobs, runJobs = watchcache.For(ctx, c.Informers, c.Store, jobKind)
 	if err := c.jobs.AddIndexers(cache.Indexers{indexByService: func(obj any) ([]string, error) {
 		j, ok := obj.(*v1alpha1.Job)
 		if !ok || j.Labels[LabelService] == "" {
@@ -152,10 +156,8 @@ func (c *Controller) Run(ctx context.Context) error {
 				c.OnDemand(o.Namespace, s)
 			}
 		case cache.DeletedFinalStateUnknown:
-			if o.Obj != nil {
-				if _, ok := o.Obj.(*v1alpha1.Job); ok {
-					c.OnDemand(o.Obj.(*v1alpha1.Job).Namespace, o.Obj.(*v1alpha1.Job).Labels[LabelService])
-				}
+			if j, ok := o.Obj.(*v1alpha1.Job); ok {
+				c.OnDemand(j.Namespace, j.Labels[LabelService])
 			}
 		}
 	}
@@ -164,8 +166,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return fmt.Errorf("watching: %w", err)
 		}
-		go inf.RunWithContext(ctx)
 	}
+	go runServices()
+	go runJobs()
 	if !cache.WaitForCacheSync(ctx.Done(), c.services.HasSynced, c.jobs.HasSynced) {
 		return nil
 	}
