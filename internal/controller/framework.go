@@ -56,7 +56,7 @@ func needsCoordinator(job *v1alpha1.Job) bool {
 // frameworkEnv is the environment a preset adds to one replica. addr maps
 // a node name to the address peers reach it at; hostfile is the MPI
 // hostfile's path.
-func frameworkEnv(job *v1alpha1.Job, group string, index int32, addr func(node string) string, hostfile string) []string {
+func frameworkEnv(job *v1alpha1.Job, group string, index int32, addr peerAddress, hostfile string) []string {
 	all := slots(job)
 	self, firstRank, world := -1, 0, 0
 	for i, s := range all {
@@ -68,7 +68,7 @@ func frameworkEnv(job *v1alpha1.Job, group string, index int32, addr func(node s
 	if self < 0 || len(all) == 0 {
 		return nil
 	}
-	master := addr(all[0].node)
+	master := addr(all[0].group, all[0].index, all[0].node)
 	port := strconv.Itoa(int(job.Status.CoordinatorPort))
 	itoa := strconv.Itoa
 	switch job.Spec.Framework {
@@ -96,14 +96,14 @@ func frameworkEnv(job *v1alpha1.Job, group string, index int32, addr func(node s
 
 // hostfileContent is the MPI hostfile of a job: one line per node of its
 // worker replicas, `host slots=N` with N the processes placed there.
-func hostfileContent(job *v1alpha1.Job, addr func(node string) string) string {
+func hostfileContent(job *v1alpha1.Job, addr peerAddress) string {
 	slotsPer := map[string]int{}
 	var hosts []string
 	for _, s := range slots(job) {
 		if s.group == v1alpha1.MPILauncherGroup {
 			continue
 		}
-		h := addr(s.node)
+		h := addr(s.group, s.index, s.node)
 		if _, ok := slotsPer[h]; !ok {
 			hosts = append(hosts, h)
 		}
@@ -133,7 +133,7 @@ func (c *JobController) writeHostfile(job *v1alpha1.Job) (string, error) {
 	}
 	path := filepath.Join(dir, "hostfile")
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(hostfileContent(job, c.address)), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(hostfileContent(job, c.peerAddress(job))), 0o644); err != nil {
 		return "", fmt.Errorf("writing the hostfile: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -142,11 +142,21 @@ func (c *JobController) writeHostfile(job *v1alpha1.Job) (string, error) {
 	return path, nil
 }
 
-// address is where peers reach a node; the local runtime's replicas all
-// run on this machine, reached on loopback.
-func (c *JobController) address(node string) string {
-	if c.NodeAddress != nil {
-		return c.NodeAddress(node)
+// peerAddress is where the peers of a job reach one of its replicas
+// (group, index), placed on node.
+type peerAddress func(group string, index int32, node string) string
+
+// peerAddress is where peers reach a replica of job: what PeerAddress says,
+// else its node's address; the local runtime's replicas all run on this
+// machine, reached on loopback.
+func (c *JobController) peerAddress(job *v1alpha1.Job) peerAddress {
+	return func(group string, index int32, node string) string {
+		switch {
+		case c.PeerAddress != nil:
+			return c.PeerAddress(job, group, index, node)
+		case c.NodeAddress != nil:
+			return c.NodeAddress(node)
+		}
+		return "127.0.0.1"
 	}
-	return "127.0.0.1"
 }

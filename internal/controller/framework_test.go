@@ -24,7 +24,9 @@ func presetJob(framework string) *v1alpha1.Job {
 	return j
 }
 
-func addr(node string) string { return "10.0.0." + map[string]string{"a": "1", "b": "2"}[node] }
+func addr(_ string, _ int32, node string) string {
+	return "10.0.0." + map[string]string{"a": "1", "b": "2"}[node]
+}
 
 func TestPyTorchPresetEnv(t *testing.T) {
 	got := frameworkEnv(presetJob(v1alpha1.FrameworkPyTorch), "worker", 1, addr, "")

@@ -50,6 +50,10 @@ type JobController struct {
 	// NodeAddress maps a node to the address replicas reach it at; nil
 	// means loopback (every replica runs on this machine).
 	NodeAddress func(node string) string
+	// PeerAddress, when set, maps a replica (its job, group, index and
+	// node) to the address its peers reach it at, e.g. a pod's DNS name in
+	// Kubernetes mode; it wins over NodeAddress.
+	PeerAddress func(job *v1alpha1.Job, group string, index int32, node string) string
 	// PickPort returns a free port for a job's rendezvous; nil asks the
 	// kernel for one on loopback.
 	PickPort func() (int, error)
@@ -511,8 +515,10 @@ func (c *JobController) replicaSpec(job *v1alpha1.Job, rs *v1alpha1.ReplicaStatu
 		return runtime.Replica{}, fmt.Errorf("replica group %q is no longer in the job spec", rs.Group)
 	}
 	var gpus []int
+	node := ""
 	for _, p := range job.Status.Admission.Placements {
 		if p.Group == rs.Group && p.Index == rs.Index {
+			node = p.Node
 			for _, g := range p.GPUs {
 				gpus = append(gpus, int(g))
 			}
@@ -534,7 +540,7 @@ func (c *JobController) replicaSpec(job *v1alpha1.Job, rs *v1alpha1.ReplicaStatu
 			return runtime.Replica{}, err
 		}
 	}
-	env = append(env, frameworkEnv(job, rs.Group, rs.Index, c.address, hostfile)...)
+	env = append(env, frameworkEnv(job, rs.Group, rs.Index, c.peerAddress(job), hostfile)...)
 	ckpt, err := c.checkpointDir(job)
 	if err != nil {
 		return runtime.Replica{}, err
@@ -551,6 +557,7 @@ func (c *JobController) replicaSpec(job *v1alpha1.Job, rs *v1alpha1.ReplicaStatu
 	r := runtime.Replica{
 		Namespace: job.Namespace, Name: rs.Name, Owner: job.Name,
 		Command: t.Command, Args: t.Args, Env: env, WorkingDir: t.WorkingDir, GPUs: gpus,
+		Image: t.Image, Node: node, OwnerUID: string(job.UID), Subdomain: job.Name, Annotations: job.Annotations,
 	}
 	if t.Resources.CPU != nil {
 		r.CPUMilli = t.Resources.CPU.MilliValue()

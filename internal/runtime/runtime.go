@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -24,7 +25,32 @@ type Replica struct {
 	MemoryBytes int64
 	// GPUs are device indices given exclusively to this replica; they become
 	// CUDA_VISIBLE_DEVICES (set to "" when empty so no GPU is visible).
+	// The pod runtime requests len(GPUs) nvidia.com/gpu instead: on a
+	// cluster the device plugin picks the devices.
 	GPUs []int
+
+	// What the pod runtime (Kubernetes mode) uses; the local runtime
+	// ignores it.
+
+	// Image is the container image.
+	Image string
+	// Node is the node the scheduler placed the replica on.
+	Node string
+	// OwnerUID is the uid of the job (Owner), for owner references.
+	OwnerUID string
+	// Subdomain names the job's headless service; the replica is reached
+	// at <Name>.<Subdomain>.<Namespace>.svc.
+	Subdomain string
+	// Annotations are copied onto the pod.
+	Annotations map[string]string
+}
+
+// LogOpener is implemented by runtimes whose logs are not files (the pod
+// runtime reads them through the Kubernetes API); LogPath fails for them.
+type LogOpener interface {
+	// OpenLog streams a replica's log; follow keeps it open until the
+	// replica exits or ctx ends.
+	OpenLog(ctx context.Context, namespace, name string, follow bool) (io.ReadCloser, error)
 }
 
 // State of a replica process.

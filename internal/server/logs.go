@@ -61,6 +61,13 @@ func (l *logSource) OpenLog(ctx context.Context, namespace, jobName, replica str
 		attempt = *opts.Attempt
 	}
 	name := controller.ReplicaName(job.Name, group, index, attempt)
+	if opener, ok := l.runtime.(runtime.LogOpener); ok {
+		rc, err := opener.OpenLog(ctx, namespace, name, opts.Follow)
+		if errors.Is(err, runtime.ErrNotFound) {
+			return nil, apierrors.NewNotFound(jobsResource, fmt.Sprintf("%s (replica %s-%d has no log: it has not started)", jobName, group, index))
+		}
+		return rc, err
+	}
 	path, err := l.runtime.LogPath(namespace, name)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())

@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/auth"
 	"skiff.dev/skiff/internal/controller"
@@ -76,6 +77,27 @@ type Options struct {
 	// Runtime, when set, runs replicas instead of the local process runtime
 	// (`skiff bench` passes a simulated one); Run still shuts it down.
 	Runtime runtime.Runtime
+	// Cluster, when set, runs the control plane over a Kubernetes cluster
+	// (`skiff operator`) instead of this machine.
+	Cluster *Cluster
+}
+
+// Cluster is what Kubernetes mode changes: objects live on the API server,
+// replicas are pods (Options.Runtime), nodes are the cluster's (kept in
+// sync by the caller), and replicas reach each other and the API by DNS.
+type Cluster struct {
+	// Store is the API server's; Run does not close it.
+	Store store.Store
+	// Totals sizes the default queue created on the first start.
+	Totals Machine
+	// PeerAddress is where a replica's peers reach it (its pod's DNS name).
+	PeerAddress func(job *v1alpha1.Job, group string, index int32, node string) string
+	// RendezvousPort is the training presets' coordinator port; each pod
+	// has its own network, so one fixed port serves every job.
+	RendezvousPort int
+	// ReplicaAPIURL is the API address replicas get as SKIFF_API (the
+	// operator's Service); empty gives replicas no API access.
+	ReplicaAPIURL string
 }
 
 // Run starts the control plane and blocks until ctx ends, then shuts down:
@@ -136,16 +158,22 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	}()
 	tracer := tracing.Tracer()
 	mx := monitoring.New()
-	sqlite, err := store.OpenSQLite(filepath.Join(cfg.DataDir, "skiff.db"), clk.Now)
-	if err != nil {
-		return fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
-	}
-	defer func() {
-		if cerr := sqlite.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("closing the store: %w", cerr)
+	var backend store.Store
+	if opts.Cluster != nil {
+		backend = opts.Cluster.Store
+	} else {
+		sqlite, err := store.OpenSQLite(filepath.Join(cfg.DataDir, "skiff.db"), clk.Now)
+		if err != nil {
+			return fmt.Errorf("opening the store in %s: %w", cfg.DataDir, err)
 		}
-	}()
-	st := &monitoring.Store{Store: sqlite, Metrics: mx, Now: clk.Now}
+		defer func() {
+			if cerr := sqlite.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("closing the store: %w", cerr)
+			}
+		}()
+		backend = sqlite
+	}
+	st := &monitoring.Store{Store: backend, Metrics: mx, Now: clk.Now}
 
 	metricStore, err := store.OpenSQLiteMetrics(filepath.Join(cfg.DataDir, "metrics.db"), 0)
 	if err != nil {
@@ -167,16 +195,20 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		}
 	}()
 
-	detected, derr := local.DetectGPUs(ctx)
-	if derr != nil {
-		log.Warn("GPU detection failed; declare GPUs with --gpus", "err", derr)
-	}
-	machine, err := describeMachine(cfg.NodeName, detected, cfg.GPUs, cfg.GPUModel)
-	if err != nil {
-		return err
-	}
-	if err := registerNode(ctx, st, machine); err != nil {
-		return fmt.Errorf("registering this machine: %w", err)
+	var machine Machine
+	if opts.Cluster != nil {
+		machine = opts.Cluster.Totals
+	} else {
+		detected, derr := local.DetectGPUs(ctx)
+		if derr != nil {
+			log.Warn("GPU detection failed; declare GPUs with --gpus", "err", derr)
+		}
+		if machine, err = describeMachine(cfg.NodeName, detected, cfg.GPUs, cfg.GPUModel); err != nil {
+			return err
+		}
+		if err := registerNode(ctx, st, machine); err != nil {
+			return fmt.Errorf("registering this machine: %w", err)
+		}
 	}
 	if err := ensureDefaults(ctx, st, machine); err != nil {
 		return err
@@ -263,6 +295,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		WorkDir:   filepath.Join(cfg.DataDir, "jobs"),
 		StopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second, BackoffBase: backoff,
 		APIURL: replicaAPIURL(ln.Addr()), Tokens: jobTokens, Metrics: metricStore, Informers: informers}
+	if c := opts.Cluster; c != nil {
+		jobs.PeerAddress, jobs.APIURL = c.PeerAddress, c.ReplicaAPIURL
+		port := c.RendezvousPort
+		jobs.PickPort = func() (int, error) { return port, nil }
+	}
 	exps := &experiment.Controller{Store: st, Metrics: metricStore, Clock: clk, Recorder: rec, Log: log, Informers: informers}
 	runs := []func(context.Context) error{jobs.Run, sched.Run, exps.Run}
 	if opts.Runtime == nil {

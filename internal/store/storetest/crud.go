@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,7 +27,11 @@ var crudCases = []testCase{
 		if j.Generation != 1 {
 			t.Errorf("generation = %d, want 1", j.Generation)
 		}
-		if !j.CreationTimestamp.Time.Equal(Epoch) {
+		if optionsOf(s).ServerClock {
+			if age := time.Since(j.CreationTimestamp.Time); age < -time.Minute || age > time.Minute {
+				t.Errorf("creationTimestamp = %v, want about now", j.CreationTimestamp)
+			}
+		} else if !j.CreationTimestamp.Time.Equal(Epoch) {
 			t.Errorf("creationTimestamp = %v, want the clock's %v", j.CreationTimestamp, Epoch)
 		}
 		if rvOf(t, j) != s.Revision() {

@@ -7,6 +7,7 @@ package storetest
 import (
 	"context"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,12 +35,51 @@ const MaxWatchHistory = 100
 // uses FixedClock and keeps at most MaxWatchHistory changes for watches, and
 // must close it when the test ends (t.Cleanup).
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	RunWith(t, newStore, Options{})
+}
+
+// Options describe the ways a backend may differ from the embedded stores
+// within the Store contract. The zero value is the strictest suite.
+type Options struct {
+	// ServerClock: the backend stamps times with its own clock (the
+	// Kubernetes API server does), so timestamps are checked to be recent
+	// instead of equal to FixedClock.
+	ServerClock bool
+	// SharedRevisions: other writers share the revision counter (etcd's
+	// revision counts every object in the cluster), so revisions increase
+	// strictly but are not dense and do not start at zero.
+	SharedRevisions bool
+	// TimeBasedWatchHistory: how far back a watch can resume is decided by
+	// time and compaction, not by a number of changes, so the 410 Expired
+	// case (which writes MaxWatchHistory changes) does not apply.
+	TimeBasedWatchHistory bool
+	// Serial: the stores newStore returns share state (one API server), so
+	// cases run one at a time; newStore must hand each an empty one.
+	Serial bool
+}
+
+// options of the store a case runs against, registered by RunWith.
+var options sync.Map // store.Store -> Options
+
+func optionsOf(s store.Store) Options {
+	o, _ := options.Load(s)
+	opts, _ := o.(Options)
+	return opts
+}
+
+// RunWith is Run for a backend that differs as opts say.
+func RunWith(t *testing.T, newStore func(t *testing.T) store.Store, opts Options) {
 	groups := [][]testCase{crudCases, ownerCases, listWatchCases, concurrencyCases}
 	for _, g := range groups {
 		for _, tc := range g {
 			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
-				tc.run(t, newStore(t))
+				if !opts.Serial {
+					t.Parallel()
+				}
+				s := newStore(t)
+				options.Store(s, opts)
+				t.Cleanup(func() { options.Delete(s) })
+				tc.run(t, s)
 			})
 		}
 	}
