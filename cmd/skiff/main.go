@@ -13,7 +13,7 @@ import (
 var version = "v0.1.0-dev"
 
 func main() {
-	root := cli.NewRoot(version, upCommand(), shimCommand(), benchCommand(), simCommand())
+	root := cli.NewRoot(version, upCommand(), operatorCommand(), shimCommand(), benchCommand(), simCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
