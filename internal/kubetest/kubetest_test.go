@@ -1,0 +1,254 @@
+package kubetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+)
+
+// waitCtx bounds each test's waits; a healthy run takes seconds.
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// gpuPod is a one-container pod bound to node, asking for gpus GPUs.
+func gpuPod(name, node string, gpus int64, annotations map[string]string) *corev1.Pod {
+	q := *resource.NewQuantity(gpus, resource.DecimalSI)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Annotations: annotations},
+		Spec: corev1.PodSpec{
+			NodeName:      node,
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{
+				Name:    "trainer",
+				Image:   "skiff.dev/example:latest",
+				Command: []string{"python3", "train.py"},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{GPUResource: q},
+					Limits:   corev1.ResourceList{GPUResource: q},
+				},
+			}},
+		},
+	}
+}
+
+// watchPod follows pod name until until(pod) is true, returning the phases
+// it saw on the way (each change once) and the last state.
+func watchPod(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string, until func(*corev1.Pod) bool) ([]corev1.PodPhase, *corev1.Pod) {
+	t.Helper()
+	w, err := cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(),
+	})
+	if err != nil {
+		t.Fatalf("watch pod %s: %v", name, err)
+	}
+	defer w.Stop()
+	var phases []corev1.PodPhase
+	for {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("pod %s: phases seen %v, then %v", name, phases, ctx.Err())
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatalf("pod %s: watch closed after phases %v", name, phases)
+			}
+			if ev.Type == watch.Error {
+				t.Fatalf("pod %s: watch error %v", name, apierrors.FromObject(ev.Object))
+			}
+			pod := ev.Object.(*corev1.Pod)
+			if len(phases) == 0 || phases[len(phases)-1] != pod.Status.Phase {
+				phases = append(phases, pod.Status.Phase)
+			}
+			if until(pod) {
+				return phases, pod
+			}
+		}
+	}
+}
+
+func TestKwokPodLifecycle(t *testing.T) {
+	c := Start(t, Options{Kwok: true})
+	ctx := waitCtx(t)
+	cs := c.Clientset(t)
+
+	began := time.Now()
+	err := c.AddNodes(ctx,
+		Node{Name: "gpu-a", GPUs: 8, Labels: map[string]string{"topology.skiff.dev/rack": "r1"}},
+		Node{Name: "gpu-b", GPUs: 8, CPU: "64", Memory: "512Gi", Labels: map[string]string{"topology.skiff.dev/rack": "r2"}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("2 nodes Ready in %v", time.Since(began).Round(time.Millisecond))
+
+	node, err := cs.CoreV1().Nodes().Get(ctx, "gpu-b", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := node.Status.Allocatable[GPUResource]; got.Value() != 8 {
+		t.Errorf("gpu-b allocatable %s = %s, want 8", GPUResource, got.String())
+	}
+	if got := node.Status.Capacity[corev1.ResourceMemory]; got.String() != "512Gi" {
+		t.Errorf("gpu-b capacity memory = %s, want 512Gi", got.String())
+	}
+	if node.Labels["topology.skiff.dev/rack"] != "r2" || node.Labels["kubernetes.io/hostname"] != "gpu-b" {
+		t.Errorf("gpu-b labels = %v", node.Labels)
+	}
+
+	t.Run("completes", func(t *testing.T) {
+		pod := gpuPod("done", "gpu-a", 2, map[string]string{CompleteAfterAnnotation: "2s"})
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var running *corev1.Pod
+		phases, final := watchPod(ctx, t, cs, "done", func(p *corev1.Pod) bool {
+			if p.Status.Phase == corev1.PodRunning && running == nil {
+				running = p.DeepCopy()
+			}
+			return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+		})
+		if running == nil {
+			t.Fatalf("pod never Running; phases %v", phases)
+		}
+		if running.Status.PodIP == "" || len(running.Status.ContainerStatuses) != 1 || running.Status.ContainerStatuses[0].State.Running == nil {
+			t.Errorf("running pod status = %+v", running.Status)
+		}
+		if final.Status.Phase != corev1.PodSucceeded {
+			t.Fatalf("final phase %s, want Succeeded; phases %v", final.Status.Phase, phases)
+		}
+		cst := final.Status.ContainerStatuses
+		if len(cst) != 1 || cst[0].State.Terminated == nil || cst[0].State.Terminated.ExitCode != 0 {
+			t.Fatalf("container statuses = %+v, want one terminated with exit code 0", cst)
+		}
+		// The delay is counted from Running; the API server's timestamps
+		// have second precision, so only a lower bound is checked.
+		ran := cst[0].State.Terminated.FinishedAt.Sub(running.Status.StartTime.Time)
+		if ran < time.Second {
+			t.Errorf("pod ran %v between start and finish, want about 2s", ran)
+		}
+	})
+
+	t.Run("fails with exit code", func(t *testing.T) {
+		pod := gpuPod("broken", "gpu-b", 8, map[string]string{CompleteAfterAnnotation: "1s", ExitCodeAnnotation: "3"})
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		phases, final := watchPod(ctx, t, cs, "broken", func(p *corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+		})
+		if final.Status.Phase != corev1.PodFailed {
+			t.Fatalf("final phase %s, want Failed; phases %v", final.Status.Phase, phases)
+		}
+		cst := final.Status.ContainerStatuses
+		if len(cst) != 1 || cst[0].State.Terminated == nil || cst[0].State.Terminated.ExitCode != 3 {
+			t.Fatalf("container statuses = %+v, want one terminated with exit code 3", cst)
+		}
+	})
+
+	t.Run("deleted pod goes away", func(t *testing.T) {
+		// No completion annotation: it runs like a server until deleted.
+		pod := gpuPod("server", "gpu-b", 1, nil)
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		watchPod(ctx, t, cs, "server", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+		// A running pod is deleted gracefully, as Skiff preempts: the API
+		// server only marks it, and kwok must finish the deletion.
+		grace := int64(30)
+		if err := cs.CoreV1().Pods("default").Delete(ctx, "server", metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+			t.Fatal(err)
+		}
+		err := waitFor(ctx, "pod server to be gone", func() (bool, error) {
+			_, err := cs.CoreV1().Pods("default").Get(ctx, "server", metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			return false, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestRBACEnforced checks the server authorizes with RBAC: a token-less
+// client is refused, and the admin is allowed what system:masters is.
+func TestRBACEnforced(t *testing.T) {
+	c := Start(t, Options{})
+	ctx := waitCtx(t)
+	anon := *c.Config
+	anon.BearerToken = ""
+	cs, err := kubernetes.NewForConfig(&anon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if !apierrors.IsForbidden(err) && !apierrors.IsUnauthorized(err) {
+		t.Errorf("anonymous list pods: err = %v, want forbidden or unauthorized", err)
+	}
+	admin := c.Clientset(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}
+	if _, err := admin.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("admin create namespace: %v", err)
+	}
+	// Pods need no service account when the admission plugin is off.
+	pod := gpuPod("p", "", 1, nil)
+	pod.Namespace = "team-a"
+	if _, err := admin.CoreV1().Pods("team-a").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create pod in a fresh namespace: %v", err)
+	}
+}
+
+// TestControllerManagerGarbageCollects checks owner references are acted
+// on: deleting an owner deletes its dependents.
+func TestControllerManagerGarbageCollects(t *testing.T) {
+	c := Start(t, Options{ControllerManager: true})
+	ctx := waitCtx(t)
+	cs := c.Clientset(t)
+	owner, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "owner"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		dep := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+			Name: fmt.Sprintf("dependent-%d", i),
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID,
+			}},
+		}}
+		if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cs.CoreV1().ConfigMaps("default").Delete(ctx, "owner", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = waitFor(ctx, "the dependents to be collected", func() (bool, error) {
+		list, err := cs.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, cm := range list.Items {
+			if len(cm.OwnerReferences) > 0 {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
