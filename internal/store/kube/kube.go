@@ -196,21 +196,25 @@ func (s *Store) Create(ctx context.Context, obj v1alpha1.Object) error {
 	desired := obj.DeepCopyObject().(v1alpha1.Object)
 	obj.SetResourceVersion("")
 	v1alpha1.SetTypeMeta(obj)
-	err = s.request("POST", k, obj.GetNamespace()).Body(obj).Do(ctx).Into(obj)
+	created := k.New()
+	err = s.request("POST", k, obj.GetNamespace()).Body(obj).Do(ctx).Into(created)
 	if k.Namespaced && namespaceMissing(err) {
 		if nerr := s.ensureNamespace(ctx, obj.GetNamespace()); nerr != nil {
 			return nerr
 		}
-		err = s.request("POST", k, obj.GetNamespace()).Body(obj).Do(ctx).Into(obj)
+		err = s.request("POST", k, obj.GetNamespace()).Body(obj).Do(ctx).Into(created)
 	}
 	if err != nil {
 		return err
 	}
-	v1alpha1.SetTypeMeta(obj)
-	s.observe(obj.GetResourceVersion())
-	if s.status[k.Plural] && !sameStatus(desired, obj) {
-		return s.writeStatus(ctx, k, desired, obj)
+	v1alpha1.SetTypeMeta(created)
+	s.observe(created.GetResourceVersion())
+	if s.status[k.Plural] && !sameStatus(desired, created) {
+		if err := s.writeStatus(ctx, k, desired, created); err != nil {
+			return err
+		}
 	}
+	copyInto(obj, created)
 	return nil
 }
 
@@ -270,9 +274,11 @@ func (s *Store) Get(ctx context.Context, namespace, name string, into v1alpha1.O
 	if err != nil {
 		return err
 	}
-	if err := s.request("GET", k, namespace).Name(name).Do(ctx).Into(into); err != nil {
+	got := k.New()
+	if err := s.request("GET", k, namespace).Name(name).Do(ctx).Into(got); err != nil {
 		return err
 	}
+	copyInto(into, got)
 	v1alpha1.SetTypeMeta(into)
 	s.observe(into.GetResourceVersion())
 	return nil
@@ -389,24 +395,33 @@ func (s *Store) Delete(ctx context.Context, kind v1alpha1.Kind, namespace, name 
 		namespace = ""
 	}
 	del := metav1.DeleteOptions{}
-	if opts.ResourceVersion != "" {
-		rv := opts.ResourceVersion
-		del.Preconditions = &metav1.Preconditions{ResourceVersion: &rv}
-	}
-	raw, err := s.request("DELETE", kind, namespace).Name(name).Body(&del).Do(ctx).Raw()
-	if err != nil {
+	// The answer to a delete is a Status for custom resources, so the uid
+	// to cascade from is read first and made a precondition: the object
+	// deleted is the one whose dependents go.
+	cur := kind.New()
+	if err := s.Get(ctx, namespace, name, cur); err != nil {
 		return err
 	}
-	last := kind.New()
-	if err := json.Unmarshal(raw, last); err != nil || last.GetUID() == "" {
-		// The delete succeeded; an answer without the object (a Status)
-		// leaves nothing to cascade from.
-		return nil
+	uid := cur.GetUID()
+	del.Preconditions = &metav1.Preconditions{UID: &uid, ResourceVersion: nil}
+	if opts.ResourceVersion != "" {
+		rv := opts.ResourceVersion
+		del.Preconditions.ResourceVersion = &rv
 	}
-	s.observe(last.GetResourceVersion())
-	if len(last.GetFinalizers()) == 0 {
-		s.cascade(ctx, kind, namespace, string(last.GetUID()))
+	if err := s.request("DELETE", kind, namespace).Name(name).Body(&del).Do(ctx).Error(); err != nil {
+		return err
 	}
+	if len(cur.GetFinalizers()) > 0 {
+		// Only marked; the object goes when an Update removes the last
+		// finalizer, and cascades then. Read the mark's revision.
+		_, err := s.currentRevision(ctx, kind)
+		return err
+	}
+	// Read the revision of the deletion, so Revision moves past it.
+	if _, err := s.currentRevision(ctx, kind); err != nil {
+		return err
+	}
+	s.cascade(ctx, kind, namespace, string(uid))
 	return nil
 }
 
@@ -419,6 +434,8 @@ func (s *Store) List(ctx context.Context, into v1alpha1.ObjectList, opts store.L
 	if err != nil {
 		return err
 	}
+	// Decoding into a used list would keep fields of old items.
+	reflect.ValueOf(into).Elem().Set(reflect.Zero(reflect.TypeOf(into).Elem()))
 	if err := s.listRequest(k, opts).Do(ctx).Into(into); err != nil {
 		return err
 	}

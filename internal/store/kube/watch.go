@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +23,9 @@ func (s *Store) Watch(ctx context.Context, kind v1alpha1.Kind, opts store.ListOp
 		return nil, err
 	}
 	rv := opts.ResourceVersion
+	if _, err := strconv.ParseUint(rv, 10, 64); rv != "" && err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("resourceVersion %q is not a revision: use the metadata.resourceVersion of a list or object", rv))
+	}
 	if rv == "" {
 		cur, err := s.currentRevision(ctx, kind)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,13 +26,7 @@ var crudCases = []testCase{
 		if j.Generation != 1 {
 			t.Errorf("generation = %d, want 1", j.Generation)
 		}
-		if optionsOf(s).ServerClock {
-			if age := time.Since(j.CreationTimestamp.Time); age < -time.Minute || age > time.Minute {
-				t.Errorf("creationTimestamp = %v, want about now", j.CreationTimestamp)
-			}
-		} else if !j.CreationTimestamp.Time.Equal(Epoch) {
-			t.Errorf("creationTimestamp = %v, want the clock's %v", j.CreationTimestamp, Epoch)
-		}
+		clockTime(t, s, "creationTimestamp", j.CreationTimestamp.Time)
 		if rvOf(t, j) != s.Revision() {
 			t.Errorf("resourceVersion = %s, want the store revision %d", j.ResourceVersion, s.Revision())
 		}

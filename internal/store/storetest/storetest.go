@@ -22,6 +22,19 @@ import (
 // Epoch is the time FixedClock returns.
 var Epoch = time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)
 
+// clockTime checks a timestamp the store assigned: the clock's, or about
+// now for a backend with its own clock.
+func clockTime(t *testing.T, s store.Store, what string, got time.Time) {
+	t.Helper()
+	if optionsOf(s).ServerClock {
+		if age := time.Since(got); age < -time.Minute || age > time.Minute {
+			t.Errorf("%s = %v, want about now", what, got)
+		}
+	} else if !got.Equal(Epoch) {
+		t.Errorf("%s = %v, want the clock's %v", what, got, Epoch)
+	}
+}
+
 // FixedClock is the store.Clock the suite expects newStore to use, so that
 // it can check the timestamps the store assigns.
 func FixedClock() time.Time { return Epoch }
@@ -115,8 +128,15 @@ func newJob(namespace, name string, mods ...mod) *v1alpha1.Job {
 	return j
 }
 
+// The builders make objects a schema-validating backend (CRDs on a
+// Kubernetes API server) accepts: a queue has a flavor, an event names the
+// object it is about.
 func newQueue(name string, mods ...mod) *v1alpha1.Queue {
-	q := &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	q := &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.QueueSpec{
+		Flavors: []v1alpha1.FlavorQuota{{Name: "default", Resources: []v1alpha1.ResourceQuota{
+			{Name: v1alpha1.ResourceGPU, NominalQuota: resource.MustParse("8")},
+		}}},
+	}}
 	for _, m := range mods {
 		m(q)
 	}
@@ -125,8 +145,9 @@ func newQueue(name string, mods ...mod) *v1alpha1.Queue {
 
 func newEvent(namespace, name string, mods ...mod) *v1alpha1.Event {
 	e := &v1alpha1.Event{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Reason:     "Admitted", Type: v1alpha1.EventNormal,
+		ObjectMeta:     metav1.ObjectMeta{Namespace: namespace, Name: name},
+		InvolvedObject: v1alpha1.ObjectReference{Kind: "Job", Namespace: namespace, Name: "train"},
+		Reason:         "Admitted", Type: v1alpha1.EventNormal,
 	}
 	for _, m := range mods {
 		m(e)

@@ -1,0 +1,121 @@
+package kube_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"skiff.dev/skiff/api/v1alpha1"
+	"skiff.dev/skiff/deploy/crds"
+	"skiff.dev/skiff/internal/kubetest"
+	"skiff.dev/skiff/internal/store"
+	"skiff.dev/skiff/internal/store/kube"
+	"skiff.dev/skiff/internal/store/storetest"
+)
+
+// TestConformance runs the store conformance suite against a real
+// kube-apiserver with the CRDs from deploy/crds installed.
+func TestConformance(t *testing.T) {
+	cluster := kubetest.Start(t, kubetest.Options{})
+	ctx := t.Context()
+
+	if _, err := kube.New(ctx, cluster.Config); err == nil || !strings.Contains(err.Error(), "CRDs") {
+		t.Fatalf("New before the CRDs are installed = %v, want an error saying to install them", err)
+	}
+	docs := crdDocuments(t)
+	if err := kube.InstallCRDs(ctx, cluster.Config, docs); err != nil {
+		t.Fatal(err)
+	}
+	// Installing again (an upgrade) is idempotent.
+	if err := kube.InstallCRDs(ctx, cluster.Config, docs); err != nil {
+		t.Fatalf("reinstalling the CRDs: %v", err)
+	}
+	admin, err := kube.New(ctx, cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+
+	storetest.RunWith(t, func(t *testing.T) store.Store {
+		wipe(t, admin)
+		s, err := kube.New(t.Context(), cluster.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}, storetest.Options{ServerClock: true, SharedRevisions: true, TimeBasedWatchHistory: true, Serial: true})
+
+	t.Run("status set at create is kept", func(t *testing.T) {
+		wipe(t, admin)
+		n := &v1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gpu-1"}}
+		n.Status.GPUs = []v1alpha1.GPUDevice{{Index: 0, Model: "H100"}}
+		if err := admin.Create(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		got := &v1alpha1.Node{}
+		if err := admin.Get(ctx, "", "gpu-1", got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Status.GPUs) != 1 || got.ResourceVersion != n.ResourceVersion {
+			t.Errorf("stored node %+v (rv %s), want one GPU at rv %s", got.Status, got.ResourceVersion, n.ResourceVersion)
+		}
+	})
+}
+
+func crdDocuments(t *testing.T) [][]byte {
+	files, names, err := crds.Manifests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, n := range names {
+		out = append(out, files[n])
+	}
+	return out
+}
+
+// wipe deletes every skiff object, removing finalizers first, and waits
+// until the API server lists none: each conformance case starts empty.
+func wipe(t *testing.T, s *kube.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		left := 0
+		for _, k := range v1alpha1.Kinds() {
+			var objs []metav1.ObjectMeta
+			if _, err := s.ListRaw(ctx, k, store.ListOptions{}, func(raw []byte) error {
+				var o struct {
+					Metadata metav1.ObjectMeta `json:"metadata"`
+				}
+				err := json.Unmarshal(raw, &o)
+				objs = append(objs, o.Metadata)
+				return err
+			}); err != nil {
+				t.Fatalf("wipe: %v", err)
+			}
+			for _, m := range objs {
+				left++
+				if len(m.Finalizers) > 0 {
+					o := k.New()
+					if err := s.Get(ctx, m.Namespace, m.Name, o); err == nil {
+						o.SetFinalizers(nil)
+						_ = s.Update(ctx, o)
+					}
+				}
+				_ = s.Delete(ctx, k, m.Namespace, m.Name, store.DeleteOptions{})
+			}
+		}
+		if left == 0 {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("wipe: %d objects left", left)
+		}
+	}
+}

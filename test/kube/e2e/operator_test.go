@@ -1,0 +1,262 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"skiff.dev/skiff/api/v1alpha1"
+	"skiff.dev/skiff/internal/kubetest"
+)
+
+// The cluster of the test: 16 fake nodes of 8 GPUs in 2 racks of 8.
+func clusterNodes() []kubetest.Node {
+	var nodes []kubetest.Node
+	for r := 1; r <= 2; r++ {
+		for i := range 8 {
+			nodes = append(nodes, kubetest.Node{
+				Name: fmt.Sprintf("gpu-r%d-%d", r, i), GPUs: 8, CPU: "64", Memory: "512Gi",
+				Labels: map[string]string{"skiff.dev/block": "b1", "skiff.dev/rack": fmt.Sprintf("r%d", r), "nvidia.com/gpu.product": "H100"},
+			})
+		}
+	}
+	return nodes
+}
+
+// kubectlApply creates objects from YAML through the Kubernetes API, as
+// `kubectl apply` of a new object does: no Skiff in between.
+func kubectlApply(t *testing.T, dyn dynamic.Interface, manifests string) {
+	t.Helper()
+	for _, doc := range strings.Split(manifests, "\n---\n") {
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		k, ok := v1alpha1.LookupKind(obj.GetKind())
+		if !ok {
+			t.Fatalf("unknown kind %s", obj.GetKind())
+		}
+		gvr := schema.GroupVersionResource{Group: v1alpha1.Group, Version: v1alpha1.Version, Resource: k.Plural}
+		var err error
+		if k.Namespaced {
+			_, err = dyn.Resource(gvr).Namespace(obj.GetNamespace()).Create(t.Context(), obj, metav1.CreateOptions{})
+		} else {
+			_, err = dyn.Resource(gvr).Create(t.Context(), obj, metav1.CreateOptions{})
+		}
+		if err != nil {
+			t.Fatalf("kubectl apply of %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+}
+
+const queueManifests = `apiVersion: skiff.dev/v1alpha1
+kind: Flavor
+metadata: {name: h100}
+spec:
+  gpuModel: H100
+  topologyLevels: [skiff.dev/block, skiff.dev/rack, kubernetes.io/hostname]
+---
+apiVersion: skiff.dev/v1alpha1
+kind: Queue
+metadata: {name: gpu}
+spec:
+  namespaces: ["ml"]
+  preemption: {withinQueue: LowerPriority}
+  flavors:
+  - name: h100
+    resources:
+    - {name: gpu, nominalQuota: 128}
+    - {name: cpu, nominalQuota: "1024"}
+    - {name: memory, nominalQuota: 8Ti}`
+
+// gangJob is a two-group pytorch job placed within one rack; its pods
+// complete after completeAfter under kwok ("" runs until stopped).
+func gangJob(name string, priority, workers int, completeAfter string) string {
+	annotations := ""
+	if completeAfter != "" {
+		annotations = fmt.Sprintf("\n  annotations: {%s: %q}", kubetest.CompleteAfterAnnotation, completeAfter)
+	}
+	return fmt.Sprintf(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata:
+  name: %s
+  namespace: ml%s
+spec:
+  queue: gpu
+  priority: %d
+  framework: pytorch
+  topology: {required: skiff.dev/rack}
+  replicaGroups:
+  - name: master
+    replicas: 1
+    template:
+      image: registry.example/train:1
+      command: ["python3", "train.py"]
+      resources: {gpu: 8, cpu: "4", memory: 16Gi}
+  - name: worker
+    replicas: %d
+    template:
+      image: registry.example/train:1
+      command: ["python3", "train.py"]
+      resources: {gpu: 8, cpu: "4", memory: 16Gi}
+`, name, annotations, priority, workers)
+}
+
+func envOf(p *corev1.Pod) map[string]string {
+	env := map[string]string{}
+	for _, e := range p.Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	return env
+}
+
+func jobPods(t *testing.T, cs kubernetes.Interface, job string) []corev1.Pod {
+	t.Helper()
+	pods, err := cs.CoreV1().Pods("ml").List(t.Context(), metav1.ListOptions{LabelSelector: "skiff.dev/job=" + job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pods.Items
+}
+
+func TestOperatorGangPlacementFailoverAndPreemption(t *testing.T) {
+	c := kubetest.Start(t, kubetest.Options{Kwok: true})
+	cs := c.Clientset(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
+	defer cancel()
+	if err := c.AddNodes(ctx, clusterNodes()...); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"skiff-system", "ml"} {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	a := startOperator(t, c, "op-a", "--install-crds")
+	a.waitLeading(2 * time.Minute)
+	b := startOperator(t, c, "op-b")
+
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectlApply(t, dyn, queueManifests)
+	// The skiff CLI sees what kubectl created, and every cluster node.
+	if out := a.skiff("", "get", "queues"); !strings.Contains(out, "gpu") {
+		t.Fatalf("skiff get queues:\n%s", out)
+	}
+	a.waitNodes(16)
+
+	// A gang of 4 x 8 GPUs that must fit in one rack.
+	a.skiff(gangJob("train", 0, 3, "45s"), "apply", "-f", "-")
+	train := a.waitJob("ml", "train", 2*time.Minute, "Running", func(j *v1alpha1.Job) bool { return j.Status.Phase == v1alpha1.JobRunning })
+	racks := map[string]bool{}
+	for _, p := range train.Status.Admission.Placements {
+		racks[strings.SplitN(p.Node, "-", 3)[1]] = true
+	}
+	if len(train.Status.Admission.Placements) != 4 || len(racks) != 1 {
+		t.Fatalf("placements %+v span racks %v, want 4 replicas in one rack", train.Status.Admission.Placements, racks)
+	}
+	pods := waitPods(t, cs, "train", 4)
+	uids := map[string]string{}
+	for _, p := range pods {
+		uids[p.Name] = string(p.UID)
+		env := envOf(&p)
+		if env["MASTER_ADDR"] != "train-master-0-0.train.ml.svc" || env["WORLD_SIZE"] != "4" || env["MASTER_PORT"] != "29500" {
+			t.Errorf("pod %s env %v", p.Name, env)
+		}
+		if q := p.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"]; q.Value() != 8 {
+			t.Errorf("pod %s asks for %s GPUs, want 8", p.Name, q.String())
+		}
+		placed := false
+		for _, pl := range train.Status.Admission.Placements {
+			placed = placed || (pl.Node == p.Spec.NodeName && strings.HasPrefix(p.Name, "train-"+pl.Group+"-"))
+		}
+		if !placed {
+			t.Errorf("pod %s is on %s, not where the scheduler placed it", p.Name, p.Spec.NodeName)
+		}
+	}
+	if _, err := cs.CoreV1().Services("ml").Get(ctx, "train", metav1.GetOptions{}); err != nil {
+		t.Errorf("headless service for the job's rendezvous: %v", err)
+	}
+
+	// The leader dies while the gang runs; the follower takes over and
+	// neither restarts nor duplicates anything.
+	a.kill(syscall.SIGKILL)
+	b.waitLeading(time.Minute)
+	done := b.waitJob("ml", "train", 3*time.Minute, "Succeeded", func(j *v1alpha1.Job) bool { return j.Status.Phase == v1alpha1.JobSucceeded })
+	if done.Status.Attempt != 0 || done.Status.Restarts != 0 {
+		t.Errorf("attempt %d, restarts %d after the failover, want the first attempt to finish", done.Status.Attempt, done.Status.Restarts)
+	}
+	for _, p := range jobPods(t, cs, "train") {
+		if uids[p.Name] != string(p.UID) {
+			t.Errorf("pod %s was recreated across the failover", p.Name)
+		}
+	}
+
+	// A low-priority job fills 12 of the 16 nodes; a high-priority one
+	// needing 8 nodes preempts it.
+	b.skiff(strings.Replace(gangJob("low", 0, 11, ""), "  topology: {required: skiff.dev/rack}\n", "", 1), "apply", "-f", "-")
+	b.waitJob("ml", "low", 2*time.Minute, "Running", func(j *v1alpha1.Job) bool { return j.Status.Phase == v1alpha1.JobRunning })
+	waitPods(t, cs, "low", 12)
+	b.skiff(gangJob("high", 100, 7, "5s"), "apply", "-f", "-")
+	b.waitJob("ml", "high", 3*time.Minute, "Succeeded", func(j *v1alpha1.Job) bool { return j.Status.Phase == v1alpha1.JobSucceeded })
+	low := b.job("ml", "low")
+	if low.Status.Phase == v1alpha1.JobFailed {
+		t.Errorf("the preempted job failed; it should be requeued: %+v", low.Status.Conditions)
+	}
+	events := b.skiff("", "get", "events", "-n", "ml")
+	if !strings.Contains(events, "Preempted") {
+		t.Errorf("no Preempted event:\n%s", events)
+	}
+}
+
+// waitNodes waits until the operator lists n nodes.
+func (o *operator) waitNodes(n int) {
+	o.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out := o.skiff("", "get", "nodes")
+		if strings.Count(out, "gpu-r") == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			o.t.Fatalf("want %d nodes:\n%s", n, out)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// waitPods waits for n pods of job to run.
+func waitPods(t *testing.T, cs kubernetes.Interface, job string, n int) []corev1.Pod {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pods := jobPods(t, cs, job)
+		running := 0
+		for _, p := range pods {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		if running == n {
+			return pods
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pods of %s running", running, n, job)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
