@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"syscall"
@@ -131,7 +132,7 @@ func jobPods(t *testing.T, cs kubernetes.Interface, job string) []corev1.Pod {
 }
 
 func TestOperatorGangPlacementFailoverAndPreemption(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{Kwok: true})
+	c := kubetest.Start(t, kubetest.Options{Kwok: true, ControllerManager: true})
 	cs := c.Clientset(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
@@ -158,6 +159,13 @@ func TestOperatorGangPlacementFailoverAndPreemption(t *testing.T) {
 		t.Fatalf("skiff get queues:\n%s", out)
 	}
 	a.waitNodes(16)
+	node := &v1alpha1.Node{}
+	if err := json.Unmarshal([]byte(a.skiff("", "get", "node", "gpu-r2-3", "-o", "json")), node); err != nil {
+		t.Fatal(err)
+	}
+	if c := node.Spec.Capacity; c.GPU == nil || c.GPU.Value() != 8 || node.Spec.Unschedulable || node.Labels["skiff.dev/rack"] != "r2" || node.Spec.GPUModel != "H100" {
+		t.Fatalf("node gpu-r2-3 as Skiff sees it: %+v %+v", node.Labels, node.Spec)
+	}
 
 	// A gang of 4 x 8 GPUs that must fit in one rack.
 	a.skiff(gangJob("train", 0, 3, "45s"), "apply", "-f", "-")
@@ -174,7 +182,9 @@ func TestOperatorGangPlacementFailoverAndPreemption(t *testing.T) {
 	for _, p := range pods {
 		uids[p.Name] = string(p.UID)
 		env := envOf(&p)
-		if env["MASTER_ADDR"] != "train-master-0-0.train.ml.svc" || env["WORLD_SIZE"] != "4" || env["MASTER_PORT"] != "29500" {
+		// 4 nodes of 8 GPUs: torchrun runs 8 processes per pod.
+		if env["MASTER_ADDR"] != "train-master-0-0.train.ml.svc" || env["MASTER_PORT"] != "29500" ||
+			env["PET_NNODES"] != "4" || env["WORLD_SIZE"] != "32" || env["SKIFF_JOB"] != "train" {
 			t.Errorf("pod %s env %v", p.Name, env)
 		}
 		if q := p.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"]; q.Value() != 8 {
