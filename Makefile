@@ -4,7 +4,11 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: test deps lint unit fuzz build bench
+.PHONY: test deps lint unit fuzz build bench crds deepcopy crds-check
+
+# controller-gen, pinned; `go run` builds it on a machine that has never
+# seen it (the first run takes a minute, later ones a second).
+CONTROLLER_GEN ?= $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
 test: deps lint unit fuzz
 
@@ -33,6 +37,24 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReplicaDir$$' -fuzztime $(FUZZTIME) ./internal/runtime/local
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./api/v1alpha1
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) ./internal/metrics
+
+# The CustomResourceDefinitions of every kind in api/v1alpha1, one file per
+# kind under deploy/crds (skiff.dev_<plural>.yaml), from the Go types and
+# their +kubebuilder markers. Float fields (experiment bounds, objectives)
+# are deliberate, hence allowDangerousTypes.
+crds:
+	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./api/... output:crd:dir=deploy/crds
+
+# Regenerates the DeepCopy methods after a change to api/v1alpha1.
+deepcopy:
+	rm -f api/v1alpha1/zz_generated.deepcopy.go
+	$(CONTROLLER_GEN) object paths=./api/...
+
+# Fails when deploy/crds or the DeepCopy methods are not what the Go types
+# generate: run `make crds deepcopy` and commit the result.
+crds-check: crds deepcopy
+	@changed=$$(git status --porcelain -- deploy/crds api/v1alpha1/zz_generated.deepcopy.go); \
+	if [ -n "$$changed" ]; then echo "generated files are stale: run make crds deepcopy and commit:"; echo "$$changed"; git diff --stat -- deploy/crds api/v1alpha1; exit 1; fi
 
 # Benchmarks print their numbers; see README.md for what each measures.
 bench:
