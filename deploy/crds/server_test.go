@@ -108,6 +108,13 @@ func (s *server) admit(t testing.TB, js []byte) admission {
 	if err := utiljson.Unmarshal(js, &obj); err != nil {
 		t.Fatalf("decoding %s: %v", js, err)
 	}
+	// rest.BeforeCreate names an object from its generateName before it
+	// is validated.
+	if meta, ok := obj["metadata"].(map[string]any); ok {
+		if gen, _ := meta["generateName"].(string); gen != "" && meta["name"] == nil {
+			meta["name"] = gen + "x7k2q"
+		}
+	}
 	var a admission
 	a.pruned = structuralpruning.PruneWithOptions(obj, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, s.structural)
