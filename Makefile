@@ -20,7 +20,7 @@ deps:
 build:
 	$(GO) build -o bin/skiff ./cmd/skiff
 
-lint:
+lint: crds-check
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
@@ -50,11 +50,19 @@ deepcopy:
 	rm -f api/v1alpha1/zz_generated.deepcopy.go
 	$(CONTROLLER_GEN) object paths=./api/...
 
-# Fails when deploy/crds or the DeepCopy methods are not what the Go types
-# generate: run `make crds deepcopy` and commit the result.
-crds-check: crds deepcopy
-	@changed=$$(git status --porcelain -- deploy/crds api/v1alpha1/zz_generated.deepcopy.go); \
-	if [ -n "$$changed" ]; then echo "generated files are stale: run make crds deepcopy and commit:"; echo "$$changed"; git diff --stat -- deploy/crds api/v1alpha1; exit 1; fi
+# Fails when deploy/crds or the DeepCopy methods differ from what the Go
+# types generate (into a scratch directory: the tree is not touched). About
+# 5 s with a warm build cache; the first run builds controller-gen (~2 min
+# on 2 cores).
+crds-check:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./api/... output:crd:dir=$$tmp && \
+	$(CONTROLLER_GEN) object paths=./api/... output:object:stdout > $$tmp/zz_generated.deepcopy.go && \
+	stale=0; \
+	for f in $$tmp/skiff.dev_*.yaml; do cmp -s $$f deploy/crds/$$(basename $$f) || { echo "stale: deploy/crds/$$(basename $$f)"; stale=1; }; done; \
+	for f in deploy/crds/skiff.dev_*.yaml; do [ -e $$tmp/$$(basename $$f) ] || { echo "no kind generates $$f: remove it"; stale=1; }; done; \
+	cmp -s $$tmp/zz_generated.deepcopy.go api/v1alpha1/zz_generated.deepcopy.go || { echo "stale: api/v1alpha1/zz_generated.deepcopy.go"; stale=1; }; \
+	if [ $$stale = 1 ]; then echo "run make crds deepcopy and commit the result"; exit 1; fi
 
 # Benchmarks print their numbers; see README.md for what each measures.
 bench:
