@@ -167,14 +167,12 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 	}
 
 	core := map[grant]string{
-		{"", "pods"}:                "create delete get list patch update watch",
-		{"", "pods/binding"}:        "create",
-		{"", "pods/log"}:            "get",
-		{"", "services"}:            "create delete get list patch update watch",
-		{"", "events"}:              "create patch",
-		{"events.k8s.io", "events"}: "create patch",
-		{"", "nodes"}:               "get list watch",
-		{"", "namespaces"}:          "create get list watch",
+		{"", "pods"}:       "create delete get list patch watch",
+		{"", "pods/log"}:   "get",
+		{"", "services"}:   "create delete get list watch",
+		{"", "events"}:     "create",
+		{"", "nodes"}:      "get list watch",
+		{"", "namespaces"}: "create get list watch",
 	}
 	for g, v := range verbs {
 		if g.group == v1alpha1.Group {
@@ -196,12 +194,22 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 		}
 	}
 
-	if o.role.Namespace != systemNamespace || len(o.role.Rules) != 1 {
-		t.Fatalf("leader-election Role: %+v", o.role)
+	// In skiff-system: the leader Lease, and the credentials Secret (any
+	// create, since RBAC cannot name what is created; get by name only).
+	if o.role.Namespace != systemNamespace {
+		t.Fatalf("Role in %q", o.role.Namespace)
 	}
-	r := o.role.Rules[0]
-	if fmt.Sprint(r.APIGroups, r.Resources, r.Verbs) != "[coordination.k8s.io] [leases] [get create update]" {
-		t.Errorf("leader-election rule %+v", r)
+	var rules []string
+	for _, r := range o.role.Rules {
+		rules = append(rules, fmt.Sprint(r.APIGroups, r.Resources, r.ResourceNames, r.Verbs))
+	}
+	wantRules := []string{
+		"[coordination.k8s.io] [leases] [] [get create update]",
+		"[] [secrets] [] [create]",
+		"[] [secrets] [skiff-credentials] [get]",
+	}
+	if d := cmp.Diff(wantRules, rules); d != "" {
+		t.Errorf("Role rules (-want +got):\n%s", d)
 	}
 	for _, b := range []struct {
 		kind, name string
@@ -269,10 +277,21 @@ func TestDeploymentAndService(t *testing.T) {
 	if psc := pod.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.SeccompProfile == nil {
 		t.Errorf("pod security context %+v", psc)
 	}
-	for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
-		if p == nil || p.HTTPGet == nil || p.HTTPGet.Port.String() != "api" {
-			t.Errorf("probe %+v: want an HTTP GET on the api port (/healthz, /readyz need no token)", p)
-		}
+	// Only the leader listens: readiness routes the Service to it, and a
+	// liveness probe on the API would restart every follower.
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Port.String() != "api" || p.HTTPGet.Path != "/readyz" {
+		t.Errorf("readiness probe %+v: want GET /readyz on the api port (it needs no token)", p)
+	}
+	if c.LivenessProbe != nil {
+		t.Errorf("liveness probe %+v: a follower does not open the API port", c.LivenessProbe)
+	}
+	// A read-only root filesystem needs a writable /tmp for the data directory.
+	tmp := false
+	for _, m := range c.VolumeMounts {
+		tmp = tmp || m.MountPath == "/tmp"
+	}
+	if !tmp {
+		t.Error("no volume at /tmp: the operator's default data directory would be read-only")
 	}
 
 	s := o.service
