@@ -121,6 +121,7 @@ func TestRejectsWhatEmbeddedRejects(t *testing.T) {
 		{"job checkpoint climbs out", edit(t, jobYAML, "  replicaGroups:", "  checkpointDir: ../other\n  replicaGroups:"), "spec.checkpointDir"},
 		{"job checkpoint is the root", edit(t, jobYAML, "  replicaGroups:", "  checkpointDir: ./\n  replicaGroups:"), "spec.checkpointDir"},
 		{"job checkpoint in _jobs", edit(t, jobYAML, "  replicaGroups:", "  checkpointDir: ./_jobs/x\n  replicaGroups:"), "spec.checkpointDir"},
+		{"job checkpoint with NUL", edit(t, jobYAML, "  replicaGroups:", "  checkpointDir: \"run\\0x\"\n  replicaGroups:"), "spec.checkpointDir"},
 		{"job queue not a name", edit(t, jobYAML, "  replicaGroups:", "  queue: GPU_Queue\n  replicaGroups:"), "spec.queue"},
 		{"job bad name", edit(t, jobYAML, "name: train,", "name: Train_1,"), "metadata.name"},
 		{"job unknown field", edit(t, jobYAML, "  replicaGroups:", "  replicaGroup: 1\n  replicaGroups:"), ""},
