@@ -1,5 +1,15 @@
 package v1alpha1
 
+// Size limits that keep each object's validation bounded, the same in
+// embedded mode and in the CRDs (whose CEL rules the API server refuses
+// when an unbounded list could make them too costly).
+const (
+	MaxReplicaGroups      = 16
+	MaxQueueFlavors       = 8
+	MaxPolicyDefaults     = 64
+	MaxPolicyFieldPathLen = 256
+)
+
 // Defaults applied when a field is left out.
 const (
 	DefaultNamespace    = "default"

@@ -10,19 +10,43 @@ import (
 // admitted through the same queues and quotas as batch work.
 //
 // +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Namespaced,shortName=isvc,categories=skiff
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Models",type=string,JSONPath=`.spec.models`
+// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.status.desiredReplicas`
+// +kubebuilder:printcolumn:name="Min",type=integer,JSONPath=`.spec.minReplicas`
+// +kubebuilder:printcolumn:name="Max",type=integer,JSONPath=`.spec.maxReplicas`
+// +kubebuilder:printcolumn:name="Routing",type=string,JSONPath=`.spec.routing`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Queue",type=string,JSONPath=`.spec.queue`,priority=1
+// +kubebuilder:printcolumn:name="Target",type=integer,JSONPath=`.spec.autoscaling.targetInFlight`,priority=1
+// +kubebuilder:printcolumn:name="Last Request",type=date,JSONPath=`.status.lastRequestTime`,priority=1
+// +kubebuilder:validation:XValidation:rule=`self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63`,message="metadata.name is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
 type InferenceService struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   InferenceServiceSpec   `json:"spec"`
+	Spec InferenceServiceSpec `json:"spec"`
+	// +optional
 	Status InferenceServiceStatus `json:"status,omitempty"`
 }
 
 // InferenceServiceSpec is what the user asks for.
+//
+// +kubebuilder:validation:XValidation:rule=`!has(self.maxReplicas) || self.maxReplicas == 0 || self.maxReplicas >= (has(self.minReplicas) ? self.minReplicas : 1)`,message="spec.maxReplicas is below minReplicas: raise maxReplicas or lower minReplicas"
+// +kubebuilder:validation:XValidation:rule=`!has(self.template.env) || self.template.env.all(e, e.name != 'PORT')`,message="spec.template.env: PORT is set by skiff for each replica: remove it"
 type InferenceServiceSpec struct {
-	// Models are the names clients put in a request's "model" field.
+	// Models are the names clients put in a request's "model" field, each
+	// listed once.
+	// +kubebuilder:validation:MinItems=1
+	// +listType=set
+	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9._:-]+$`
 	Models []string `json:"models"`
 	// Queue admits the replicas; "default" when empty.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$`
 	Queue string `json:"queue,omitempty"`
 	// Priority of the replicas' jobs within their queue; serving goes
 	// before batch by default (DefaultServingPriority).
@@ -31,11 +55,16 @@ type InferenceServiceSpec struct {
 	Template ReplicaTemplate `json:"template"`
 	// MinReplicas is kept running even without traffic; 0 allows scale to
 	// zero. Default 1.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=256
 	MinReplicas *int32 `json:"minReplicas,omitempty"`
 	// MaxReplicas bounds autoscaling. Default: minReplicas, or 1.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=256
 	MaxReplicas int32 `json:"maxReplicas,omitempty"`
 	// Routing is how the gateway picks a replica: round-robin,
 	// least-request (default) or prefix-affinity.
+	// +kubebuilder:validation:Enum="";round-robin;least-request;prefix-affinity
 	Routing string `json:"routing,omitempty"`
 	// Autoscaling sets the in-flight target and the scaling windows.
 	Autoscaling *Autoscaling `json:"autoscaling,omitempty"`
@@ -66,25 +95,33 @@ const (
 
 // Autoscaling scales replicas on requests in flight (including those the
 // gateway holds while no replica is ready).
+//
+// +kubebuilder:validation:XValidation:rule=`!has(self.stableWindow) || !has(self.panicWindow) || duration(self.panicWindow) <= duration(self.stableWindow)`,message="spec.autoscaling.panicWindow must not be longer than stableWindow"
 type Autoscaling struct {
 	// TargetInFlight is the requests in flight one replica should carry.
+	// +kubebuilder:validation:Minimum=0
 	TargetInFlight int32 `json:"targetInFlight,omitempty"`
 	// ScaleToZeroAfter is the idle time after which a service with
 	// minReplicas 0 stops its last replica. Default 5m.
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[-+]?(0|([0-9]*([.][0-9]*)?(ns|us|µs|μs|ms|s|m|h))+)$') && duration(self) > duration('0s')`,message="scaleToZeroAfter must be a positive duration such as 30s or 5m"
 	ScaleToZeroAfter *metav1.Duration `json:"scaleToZeroAfter,omitempty"`
 	// StableWindow is the period whose average load sets the replica count.
 	// Default 60s.
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[-+]?(0|([0-9]*([.][0-9]*)?(ns|us|µs|μs|ms|s|m|h))+)$') && duration(self) > duration('0s')`,message="stableWindow must be a positive duration such as 30s or 5m"
 	StableWindow *metav1.Duration `json:"stableWindow,omitempty"`
 	// PanicWindow is the short period that scales up at once when its
 	// load reaches twice the target. Default 6s.
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[-+]?(0|([0-9]*([.][0-9]*)?(ns|us|µs|μs|ms|s|m|h))+)$') && duration(self) > duration('0s')`,message="panicWindow must be a positive duration such as 30s or 5m"
 	PanicWindow *metav1.Duration `json:"panicWindow,omitempty"`
 }
 
 // ReadinessProbe is an HTTP GET on the replica's port.
 type ReadinessProbe struct {
 	// Path is requested on the replica; 2xx means ready. Default /v1/models.
+	// +kubebuilder:validation:Pattern=`^(/.*)?$`
 	Path string `json:"path,omitempty"`
 	// PeriodSeconds between probes. Default 1.
+	// +kubebuilder:validation:Minimum=0
 	PeriodSeconds int32 `json:"periodSeconds,omitempty"`
 }
 
@@ -98,9 +135,11 @@ type ServingLimits struct {
 
 // RateLimit is a per-minute budget; 0 means unlimited.
 type RateLimit struct {
+	// +kubebuilder:validation:Minimum=0
 	RequestsPerMinute int64 `json:"requestsPerMinute,omitempty"`
 	// TokensPerMinute counts prompt and completion tokens as the replicas
 	// report them.
+	// +kubebuilder:validation:Minimum=0
 	TokensPerMinute int64 `json:"tokensPerMinute,omitempty"`
 }
 

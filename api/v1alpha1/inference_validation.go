@@ -5,6 +5,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -87,6 +88,8 @@ func validateInferenceServiceSpec(s *InferenceServiceSpec, p *field.Path) field.
 	for j, e := range s.Template.Env {
 		ep := tp.Child("env").Index(j).Child("name")
 		switch {
+		case e.Name == "" || len(validation.IsEnvVarName(e.Name)) > 0:
+			errs = append(errs, detail(ep, fmt.Sprintf("%q is not a valid environment variable name: use letters, digits and '_'", e.Name)))
 		case e.Name == "PORT":
 			errs = append(errs, detail(ep, "PORT is set by skiff for each replica: remove it"))
 		case len(e.Name) >= 6 && e.Name[:6] == "SKIFF_":

@@ -9,21 +9,43 @@ import (
 // started and restarted together as a gang.
 //
 // +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Namespaced,categories=skiff
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Queue",type=string,JSONPath=`.spec.queue`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Restarts",type=integer,JSONPath=`.status.restarts`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Priority",type=integer,JSONPath=`.spec.priority`,priority=1
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.admission.placements[0].node`,priority=1
+// +kubebuilder:validation:XValidation:rule=`self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63`,message="metadata.name is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
 type Job struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   JobSpec   `json:"spec"`
+	Spec JobSpec `json:"spec"`
+	// +optional
 	Status JobStatus `json:"status,omitempty"`
 }
 
 // JobSpec is what the user asks for.
+//
+// +kubebuilder:validation:XValidation:rule=`!has(self.framework) || self.framework != 'mpi' || (self.replicaGroups.exists(g, g.name == 'launcher') && self.replicaGroups.exists(g, g.name != 'launcher'))`,message="spec.replicaGroups: the mpi preset needs a group named launcher (it runs mpirun) and at least one worker group"
+// +kubebuilder:validation:XValidation:rule=`!has(self.successPolicy) || !has(self.successPolicy.group) || size(self.successPolicy.group) == 0 || self.replicaGroups.exists(g, g.name == self.successPolicy.group)`,message="spec.successPolicy.group is not a replica group of this job: name one of spec.replicaGroups"
+// +kubebuilder:validation:XValidation:rule=`!has(self.failurePolicy) || !has(self.failurePolicy.restartScope) || self.failurePolicy.restartScope != 'Replica' || !has(self.framework) || size(self.framework) == 0 || self.framework == 'none'`,message="spec.failurePolicy.restartScope: Replica restarts do not work with a framework preset, whose ranks rendezvous once per attempt: use Gang or framework none"
 type JobSpec struct {
 	// Queue names the Queue the job is submitted to; "default" when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$`
 	Queue string `json:"queue,omitempty"`
 	// Priority orders jobs within a queue; higher runs first.
 	Priority int32 `json:"priority,omitempty"`
 	// ReplicaGroups are the kinds of processes the job runs (e.g. launcher, worker).
+	// Group names are unique; a job has at most MaxReplicaGroups groups.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
 	ReplicaGroups []ReplicaGroup `json:"replicaGroups"`
 	// RunPolicy says how long the job may run, how often it is retried and
 	// whether it is suspended.
@@ -33,11 +55,13 @@ type JobSpec struct {
 	Topology *TopologyRequest `json:"topology,omitempty"`
 	// PlacementPolicy is BinPack (default: fill nodes and GPUs to limit
 	// fragmentation) or Spread.
+	// +kubebuilder:validation:Enum="";BinPack;Spread
 	PlacementPolicy string `json:"placementPolicy,omitempty"`
 	// Framework injects what a distributed framework expects into every
 	// replica: pytorch (MASTER_ADDR, WORLD_SIZE, RANK... and the PET_ forms
 	// torchrun reads), mpi (a hostfile for the launcher group), jax
 	// (JAX_COORDINATOR_ADDRESS...), or none (default: SKIFF_* identity only).
+	// +kubebuilder:validation:Enum="";none;pytorch;mpi;jax
 	Framework string `json:"framework,omitempty"`
 	// SuccessPolicy says when the job has succeeded; nil means when every
 	// replica exited with code 0.
@@ -50,6 +74,11 @@ type JobSpec struct {
 	// resolved under <data-dir>/checkpoints/<namespace>/; an absolute one
 	// must lie there too. Empty means a directory of the job's own, which
 	// is removed with the job.
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule=`!self.contains('\u0000')`,message="spec.checkpointDir contains a NUL byte: use a plain path"
+	// +kubebuilder:validation:XValidation:rule=`size(self) == 0 || self.startsWith('/') || !self.split('/').exists(s, s == '..')`,message="spec.checkpointDir leaves the namespace's checkpoint directory: use a path without '..', e.g. my-run"
+	// +kubebuilder:validation:XValidation:rule=`size(self) == 0 || self.startsWith('/') || self.split('/').exists(s, s != '' && s != '.')`,message="spec.checkpointDir names the namespace's checkpoint directory itself: use a subdirectory, e.g. my-run"
+	// +kubebuilder:validation:XValidation:rule=`size(self) == 0 || self.startsWith('/') || self.split('/').exists(s, s == '..') || self.split('/').filter(s, s != '' && s != '.')[0] != '_jobs'`,message="spec.checkpointDir is inside _jobs/, which holds the directories of jobs without a checkpointDir: choose another path"
 	CheckpointDir string `json:"checkpointDir,omitempty"`
 }
 
@@ -66,20 +95,27 @@ type FailurePolicy struct {
 	// RestartScope is Gang (default: every replica of the attempt is
 	// stopped and the gang starts again) or Replica (only the failed
 	// replica starts again; the others keep running).
+	// +kubebuilder:validation:Enum="";Gang;Replica
 	RestartScope string `json:"restartScope,omitempty"`
 	// RestartPolicy is OnFailure (default: any failure is retried), ExitCode
 	// (exit codes 1-127 are permanent and fail the job at once; 128 and up,
 	// killed by a signal, are retried) or Never (the first failure fails the
 	// job).
+	// +kubebuilder:validation:Enum="";OnFailure;ExitCode;Never
 	RestartPolicy string `json:"restartPolicy,omitempty"`
 	// MaxRestarts is how many restarts are allowed before the job fails;
 	// it replaces runPolicy.backoffLimit when set. In Replica scope it
 	// counts per replica.
+	// +kubebuilder:validation:Minimum=0
 	MaxRestarts *int32 `json:"maxRestarts,omitempty"`
 	// BackoffSeconds is the delay before the first restart; it doubles
 	// with every restart up to MaxBackoffSeconds. Unset: the server's
 	// default (1s, doubling up to 5 minutes).
-	BackoffSeconds    *int32 `json:"backoffSeconds,omitempty"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=86400
+	BackoffSeconds *int32 `json:"backoffSeconds,omitempty"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=86400
 	MaxBackoffSeconds *int32 `json:"maxBackoffSeconds,omitempty"`
 }
 
@@ -106,8 +142,14 @@ const MPILauncherGroup = "launcher"
 
 // TopologyRequest names the topology level a gang must (Required) or
 // should (Preferred) fit in. Exactly one is set.
+//
+// +kubebuilder:validation:XValidation:rule=`(has(self.required) && size(self.required) > 0) != (has(self.preferred) && size(self.preferred) > 0)`,message="spec.topology: set exactly one of required or preferred to a topology level, e.g. {required: skiff.dev/rack}"
 type TopologyRequest struct {
-	Required  string `json:"required,omitempty"`
+	// +kubebuilder:validation:MaxLength=317
+	// +kubebuilder:validation:Pattern=`^(([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`
+	Required string `json:"required,omitempty"`
+	// +kubebuilder:validation:MaxLength=317
+	// +kubebuilder:validation:Pattern=`^(([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`
 	Preferred string `json:"preferred,omitempty"`
 }
 
@@ -118,17 +160,30 @@ const (
 )
 
 // ReplicaGroup is a set of identical replicas.
+//
+// +kubebuilder:validation:XValidation:rule=`!has(self.minReplicas) || self.minReplicas <= (has(self.replicas) ? self.replicas : 1)`,message="minReplicas is out of range: use 1 to replicas"
 type ReplicaGroup struct {
+	// Name is at most 20 lower-case letters and digits, starting with a
+	// letter (no '-', so that a replica name <job>-<group>-<index>-<attempt>
+	// names exactly one job and group).
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^[a-z][a-z0-9]*$`
 	Name string `json:"name"`
-	// Replicas is how many processes of this group run.
+	// Replicas is how many processes of this group run (1 when unset).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
 	Replicas int32 `json:"replicas,omitempty"`
 	// MinReplicas is the elastic lower bound; when unset it equals Replicas.
+	// +kubebuilder:validation:Minimum=1
 	MinReplicas *int32          `json:"minReplicas,omitempty"`
 	Template    ReplicaTemplate `json:"template"`
 }
 
 // ReplicaTemplate describes one replica's process.
 type ReplicaTemplate struct {
+	// Command is the program and its first arguments; the program is required.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:XValidation:rule=`size(self[0]) > 0`,message="template.command: required: give the program to run, e.g. [\"python3\", \"train.py\"]"
 	Command    []string `json:"command"`
 	Args       []string `json:"args,omitempty"`
 	Env        []EnvVar `json:"env,omitempty"`
@@ -140,35 +195,48 @@ type ReplicaTemplate struct {
 
 // EnvVar is one environment variable of a replica.
 type EnvVar struct {
+	// Name is letters, digits, '_', '-' and '.', not starting with a digit
+	// or '..'; it may not use the SKIFF_ prefix, which skiff sets itself.
+	// +kubebuilder:validation:Pattern=`^([-_a-zA-Z][-._a-zA-Z0-9]*|[.][-_a-zA-Z0-9][-._a-zA-Z0-9]*)$`
+	// +kubebuilder:validation:XValidation:rule=`!self.startsWith('SKIFF_')`,message="env name uses the reserved SKIFF_ prefix: rename the variable"
 	Name  string `json:"name"`
 	Value string `json:"value,omitempty"`
 }
 
 // Resources is what one replica requests.
 type Resources struct {
-	CPU    *resource.Quantity `json:"cpu,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`type(self) == string ? !self.startsWith('-') : self >= 0`,message="cpu must be a non-negative number"
+	CPU *resource.Quantity `json:"cpu,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`type(self) == string ? !self.startsWith('-') : self >= 0`,message="memory must be a non-negative number"
 	Memory *resource.Quantity `json:"memory,omitempty"`
-	GPU    *resource.Quantity `json:"gpu,omitempty"`
+	// +kubebuilder:validation:XValidation:rule=`type(self) == string ? !self.startsWith('-') : self >= 0`,message="gpu must be a non-negative number"
+	GPU *resource.Quantity `json:"gpu,omitempty"`
 }
 
 // RunPolicy bounds a job's execution.
 type RunPolicy struct {
 	// BackoffLimit is how many times the job is restarted after a failure
 	// before it is marked Failed.
+	// +kubebuilder:validation:Minimum=0
 	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
 	// ActiveDeadlineSeconds fails the job when it has been running longer.
+	// +kubebuilder:validation:Minimum=1
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
 	// Suspend stops the job's replicas and keeps it from being admitted.
 	Suspend *bool `json:"suspend,omitempty"`
 	// TTLSecondsAfterFinished deletes the job this long after it finished.
+	// +kubebuilder:validation:Minimum=0
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 	// EstimatedSeconds is the user's runtime estimate; backfill uses it (or
 	// activeDeadlineSeconds) to tell whether a job delays a reserved start.
+	// +kubebuilder:validation:Minimum=1
 	EstimatedSeconds *int64 `json:"estimatedSeconds,omitempty"`
 	// TerminationGracePeriodSeconds is how long replicas get between
 	// SIGTERM and SIGKILL when they are stopped (preemption, suspend, a
 	// gang restart, the deadline): time to write a checkpoint. Unset: the
 	// server's default (stopGraceSeconds, 10s).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3600
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
 }
 
@@ -236,9 +304,10 @@ type PreemptionNotice struct {
 	// Reclaim (the lending queue takes its quota back).
 	Reason string `json:"reason"`
 	// By is the namespace/name of the job the resources go to.
-	By      string      `json:"by"`
-	Message string      `json:"message,omitempty"`
-	Time    metav1.Time `json:"time"`
+	By      string `json:"by"`
+	Message string `json:"message,omitempty"`
+	// +optional
+	Time metav1.Time `json:"time"`
 }
 
 // Admission records the scheduler's decision for a job.

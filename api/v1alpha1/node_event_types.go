@@ -8,17 +8,31 @@ import (
 // the machine it runs on. It is cluster-scoped; topology labels live in
 // metadata.labels.
 //
+// The CRD claims no short name: "no" is the core Node's.
+//
 // +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,categories=skiff
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="CPU",type=string,JSONPath=`.spec.capacity.cpu`
+// +kubebuilder:printcolumn:name="Memory",type=string,JSONPath=`.spec.capacity.memory`
+// +kubebuilder:printcolumn:name="GPU",type=string,JSONPath=`.spec.capacity.gpu`
+// +kubebuilder:printcolumn:name="Model",type=string,JSONPath=`.spec.gpuModel`
+// +kubebuilder:printcolumn:name="Unschedulable",type=boolean,JSONPath=`.spec.unschedulable`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`,priority=1
+// +kubebuilder:validation:XValidation:rule=`self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63`,message="metadata.name is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
 type Node struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   NodeSpec   `json:"spec"`
+	// +optional
+	Spec NodeSpec `json:"spec"`
+	// +optional
 	Status NodeStatus `json:"status,omitempty"`
 }
 
 // NodeSpec declares a node's capacity.
 type NodeSpec struct {
+	// +optional
 	Capacity Resources `json:"capacity"`
 	GPUModel string    `json:"gpuModel,omitempty"`
 	// Unschedulable keeps new replicas off the node.
@@ -53,14 +67,27 @@ type NodeList struct {
 // Event reports something that happened to an object, e.g. Admitted,
 // Started, Failed, Restarted, Succeeded.
 //
+// The CRD claims no short name: "ev" is the core Event's.
+//
 // +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Namespaced,categories=skiff
+// +kubebuilder:printcolumn:name="Last Seen",type=date,JSONPath=`.lastTimestamp`
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.type`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.reason`
+// +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.involvedObject.kind`
+// +kubebuilder:printcolumn:name="Object",type=string,JSONPath=`.involvedObject.name`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.message`
+// +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.source`,priority=1
+// +kubebuilder:printcolumn:name="Count",type=integer,JSONPath=`.count`,priority=1
+// +kubebuilder:validation:XValidation:rule=`self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63`,message="metadata.name is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
 type Event struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	InvolvedObject ObjectReference `json:"involvedObject"`
-	Reason         string          `json:"reason"`
-	Message        string          `json:"message,omitempty"`
+	// +optional
+	Reason  string `json:"reason"`
+	Message string `json:"message,omitempty"`
 	// Type is Normal or Warning.
 	Type           string      `json:"type,omitempty"`
 	Count          int32       `json:"count,omitempty"`
@@ -78,10 +105,12 @@ const (
 
 // ObjectReference points at another object.
 type ObjectReference struct {
+	// +optional
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-	UID       string `json:"uid,omitempty"`
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	UID  string `json:"uid,omitempty"`
 }
 
 // EventList is a list of Events.

@@ -9,27 +9,47 @@ import (
 // It is cluster-scoped.
 //
 // +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=q,categories=skiff
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Cohort",type=string,JSONPath=`.spec.cohort`
+// +kubebuilder:printcolumn:name="Pending",type=integer,JSONPath=`.status.pendingJobs`
+// +kubebuilder:printcolumn:name="Admitted",type=integer,JSONPath=`.status.admittedJobs`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.queueingStrategy`,priority=1
+// +kubebuilder:validation:XValidation:rule=`self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63`,message="metadata.name is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
 type Queue struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   QueueSpec   `json:"spec"`
+	Spec QueueSpec `json:"spec"`
+	// +optional
 	Status QueueStatus `json:"status,omitempty"`
 }
 
 // QueueSpec declares quota and who may submit.
 type QueueSpec struct {
 	// Namespaces that may submit jobs; empty or ["*"] means every namespace.
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$`
 	Namespaces []string `json:"namespaces,omitempty"`
 	// Cohort groups queues that lend unused quota to each other.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$`
 	Cohort string `json:"cohort,omitempty"`
 	// QueueingStrategy is StrictFIFO (default) or BestEffortFIFO.
+	// +kubebuilder:validation:Enum="";StrictFIFO;BestEffortFIFO
 	QueueingStrategy string `json:"queueingStrategy,omitempty"`
 	// Flavors lists the quota this queue holds in each flavor, in the order
-	// the scheduler tries them.
+	// the scheduler tries them. Flavor names are unique; a queue lists at
+	// most MaxQueueFlavors flavors.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=map
+	// +listMapKey=name
 	Flavors []FlavorQuota `json:"flavors"`
 	// Weight is the queue's fair-share weight within its cohort (default 1):
 	// queues' dominant-resource shares converge to their weights.
+	// +kubebuilder:validation:XValidation:rule=`quantity(string(self)).isGreaterThan(quantity('0'))`,message="spec.weight must be a positive number, e.g. 1 or 2.5"
 	Weight *resource.Quantity `json:"weight,omitempty"`
 	// Preemption says whom the queue's pending jobs may preempt.
 	Preemption *QueuePreemption `json:"preemption,omitempty"`
@@ -39,9 +59,11 @@ type QueueSpec struct {
 type QueuePreemption struct {
 	// WithinQueue is Never (default) or LowerPriority: a pending job may
 	// preempt lower-priority jobs admitted by the same queue.
+	// +kubebuilder:validation:Enum="";Never;LowerPriority
 	WithinQueue string `json:"withinQueue,omitempty"`
 	// ReclaimWithinCohort is Never (default), LowerPriority or Any: a queue
 	// reclaims its nominal quota from cohort members that borrowed it.
+	// +kubebuilder:validation:Enum="";Never;LowerPriority;Any
 	ReclaimWithinCohort string `json:"reclaimWithinCohort,omitempty"`
 }
 
@@ -60,7 +82,14 @@ const (
 
 // FlavorQuota is a queue's quota in one flavor.
 type FlavorQuota struct {
-	Name      string          `json:"name"`
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// Resources are listed once each (so at most cpu, memory and gpu).
+	// +optional
+	// +kubebuilder:validation:MaxItems=3
+	// +listType=map
+	// +listMapKey=name
 	Resources []ResourceQuota `json:"resources"`
 }
 
@@ -74,11 +103,16 @@ const (
 // ResourceQuota is the quota of one resource.
 type ResourceQuota struct {
 	// Name is cpu, memory or gpu.
-	Name         string            `json:"name"`
+	// +kubebuilder:validation:Enum=cpu;memory;gpu
+	Name string `json:"name"`
+	// +optional
+	// +kubebuilder:validation:XValidation:rule=`type(self) == string ? !self.startsWith('-') : self >= 0`,message="nominalQuota must be a non-negative number"
 	NominalQuota resource.Quantity `json:"nominalQuota"`
 	// BorrowingLimit caps what this queue may borrow from its cohort.
+	// +kubebuilder:validation:XValidation:rule=`type(self) == string ? !self.startsWith('-') : self >= 0`,message="borrowingLimit must be a non-negative number"
 	BorrowingLimit *resource.Quantity `json:"borrowingLimit,omitempty"`
 	// LendingLimit caps what this queue lends to its cohort.
+	// +kubebuilder:validation:XValidation:rule=`type(self) == string ? !self.startsWith('-') : self >= 0`,message="lendingLimit must be a non-negative number"
 	LendingLimit *resource.Quantity `json:"lendingLimit,omitempty"`
 }
 
@@ -111,10 +145,16 @@ type QueueList struct {
 // model and topology levels. It is cluster-scoped.
 //
 // +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,categories=skiff
+// +kubebuilder:printcolumn:name="GPU Model",type=string,JSONPath=`.spec.gpuModel`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Topology",type=string,JSONPath=`.spec.topologyLevels`,priority=1
+// +kubebuilder:validation:XValidation:rule=`self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63`,message="metadata.name is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
 type Flavor struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// +optional
 	Spec FlavorSpec `json:"spec"`
 }
 
@@ -126,6 +166,8 @@ type FlavorSpec struct {
 	GPUModel string `json:"gpuModel,omitempty"`
 	// TopologyLevels are node label keys from the widest domain to the
 	// narrowest, e.g. [skiff.dev/block, skiff.dev/rack, kubernetes.io/hostname].
+	// +kubebuilder:validation:items:MaxLength=317
+	// +kubebuilder:validation:items:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
 	TopologyLevels []string `json:"topologyLevels,omitempty"`
 }
 

@@ -82,9 +82,14 @@ func validatePolicySpec(s *PolicySpec, p *field.Path) field.ErrorList {
 			errs = append(errs, detail(vp.Child("action"), fmt.Sprintf("%q is not an action: use Deny or Warn", v.Action)))
 		}
 	}
+	if len(s.Default) > MaxPolicyDefaults {
+		errs = append(errs, detail(p.Child("default"), fmt.Sprintf("%d default rules: use at most %d per policy", len(s.Default), MaxPolicyDefaults)))
+	}
 	for i, d := range s.Default {
 		dp := p.Child("default").Index(i)
-		if !fieldPath.MatchString(d.Field) {
+		if len(d.Field) > MaxPolicyFieldPathLen {
+			errs = append(errs, detail(dp.Child("field"), fmt.Sprintf("is longer than %d characters: name a shorter field path", MaxPolicyFieldPathLen)))
+		} else if !fieldPath.MatchString(d.Field) {
 			errs = append(errs, detail(dp.Child("field"), fmt.Sprintf("%q is not a field path: write dotted JSON names such as spec.priority", d.Field)))
 		} else if f := strings.SplitN(d.Field, ".", 2)[0]; f == "metadata" || f == "status" || f == "apiVersion" || f == "kind" {
 			errs = append(errs, detail(dp.Child("field"), fmt.Sprintf("%q: defaults may set spec fields only, not %s", d.Field, f)))

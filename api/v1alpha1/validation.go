@@ -123,6 +123,9 @@ func validateJobSpec(s *JobSpec, p *field.Path) field.ErrorList {
 	if len(s.ReplicaGroups) == 0 {
 		errs = append(errs, detail(p.Child("replicaGroups"), "required: add at least one replica group with a name, replicas and a template.command"))
 	}
+	if len(s.ReplicaGroups) > MaxReplicaGroups {
+		errs = append(errs, detail(p.Child("replicaGroups"), fmt.Sprintf("%d groups: use at most %d (replicas of one kind share a group)", len(s.ReplicaGroups), MaxReplicaGroups)))
+	}
 	seen := map[string]bool{}
 	for i, g := range s.ReplicaGroups {
 		gp := p.Child("replicaGroups").Index(i)
@@ -271,6 +274,9 @@ func validateQueueSpec(s *QueueSpec, p *field.Path) field.ErrorList {
 	}
 	if len(s.Flavors) == 0 {
 		errs = append(errs, detail(p.Child("flavors"), "required: give the quota the queue holds, e.g. [{name: default, resources: [{name: gpu, nominalQuota: 8}]}]"))
+	}
+	if len(s.Flavors) > MaxQueueFlavors {
+		errs = append(errs, detail(p.Child("flavors"), fmt.Sprintf("%d flavors: a queue holds quota in at most %d", len(s.Flavors), MaxQueueFlavors)))
 	}
 	flavors := map[string]bool{}
 	for i, f := range s.Flavors {

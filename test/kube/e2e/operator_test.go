@@ -216,6 +216,52 @@ func TestOperatorGangPlacementFailoverAndPreemption(t *testing.T) {
 		}
 	}
 
+	// Bad input that bypasses Skiff's API: a job naming a queue that does
+	// not exist, created with kubectl, carries a condition saying so.
+	kubectlApply(t, dyn, `apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: lost, namespace: ml}
+spec:
+  queue: nope
+  replicaGroups:
+  - name: worker
+    replicas: 1
+    template: {image: busybox, command: ["true"]}`)
+	b.waitJob("ml", "lost", time.Minute, "told its queue is missing", func(j *v1alpha1.Job) bool {
+		for _, c := range j.Status.Conditions {
+			if strings.Contains(c.Message, `queue "nope" does not exist`) {
+				return true
+			}
+		}
+		return false
+	})
+
+	// A pod deleted behind Skiff's back ends its replica like a killed
+	// process: the job restarts by its policy instead of counting it as
+	// running.
+	b.skiff(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: fragile, namespace: ml}
+spec:
+  queue: gpu
+  runPolicy: {backoffLimit: 3}
+  replicaGroups:
+  - name: worker
+    replicas: 1
+    template: {image: busybox, command: ["sleep", "1d"], resources: {gpu: 1}}
+`, "apply", "-f", "-")
+	b.waitJob("ml", "fragile", time.Minute, "Running", func(j *v1alpha1.Job) bool { return j.Status.Phase == v1alpha1.JobRunning })
+	waitPods(t, cs, "fragile", 1)
+	if err := cs.CoreV1().Pods("ml").Delete(ctx, "fragile-worker-0-0", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitJob("ml", "fragile", time.Minute, "restarted", func(j *v1alpha1.Job) bool {
+		return j.Status.Attempt == 1 && j.Status.Phase == v1alpha1.JobRunning
+	})
+	waitRunning(t, cs, "fragile-worker-0-1")
+	b.skiff("", "delete", "job", "fragile", "-n", "ml")
+	b.skiff("", "delete", "job", "lost", "-n", "ml")
+
 	// A low-priority job fills 12 of the 16 nodes; a high-priority one
 	// needing 8 nodes preempts it.
 	b.skiff(strings.Replace(gangJob("low", 0, 11, ""), "  topology: {required: skiff.dev/rack}\n", "", 1), "apply", "-f", "-")
@@ -229,7 +275,7 @@ func TestOperatorGangPlacementFailoverAndPreemption(t *testing.T) {
 	}
 	events := b.skiff("", "get", "events", "-n", "ml")
 	if !strings.Contains(events, "Preempted") {
-		t.Errorf("no Preempted event:\n%s", events)
+		t.Errorf("no Preempted event:\n%s\n%s", events, b.skiff("", "get", "events", "-n", "ml", "-o", "json"))
 	}
 }
 
@@ -266,6 +312,22 @@ func waitPods(t *testing.T, cs kubernetes.Interface, job string, n int) []corev1
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d pods of %s running", running, n, job)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitRunning waits for pod name (in ml) to run.
+func waitRunning(t *testing.T, cs kubernetes.Interface, name string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		p, err := cs.CoreV1().Pods("ml").Get(t.Context(), name, metav1.GetOptions{})
+		if err == nil && p.Status.Phase == corev1.PodRunning {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod %s not running: %v", name, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
