@@ -79,7 +79,7 @@ type NodeList struct {
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.message`
 // +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.source`,priority=1
 // +kubebuilder:printcolumn:name="Count",type=integer,JSONPath=`.count`,priority=1
-// +kubebuilder:validation:XValidation:rule=`self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63`,message="metadata.name is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
+// +kubebuilder:validation:XValidation:rule=`self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$') && size(self.metadata.name) <= 253`,message="metadata.name is not a valid event name: use at most 253 lower-case letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit"
 type Event struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -92,6 +92,11 @@ func validateMeta(k Kind, obj Object) field.ErrorList {
 	meta := field.NewPath("metadata")
 	if obj.GetName() == "" && obj.GetGenerateName() == "" {
 		errs = append(errs, detail(meta.Child("name"), "required: set metadata.name"))
+	} else if obj.GetName() != "" && k.Kind == "Event" {
+		// Events are named <object>.<time>, as in Kubernetes.
+		if msgs := validation.IsDNS1123Subdomain(obj.GetName()); len(msgs) > 0 {
+			errs = append(errs, detail(meta.Child("name"), fmt.Sprintf("%q is not a valid event name: use at most 253 lower-case letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit", obj.GetName())))
+		}
 	} else if obj.GetName() != "" {
 		errs = append(errs, dnsLabel(meta.Child("name"), obj.GetName())...)
 	}

@@ -249,6 +249,7 @@ func TestAcceptsWhatEmbeddedAccepts(t *testing.T) {
 		{"flavor without spec", "apiVersion: skiff.dev/v1alpha1\nkind: Flavor\nmetadata: {name: any}\n"},
 		{"node without spec", "apiVersion: skiff.dev/v1alpha1\nkind: Node\nmetadata: {name: box}\n"},
 		{"event minimal", "apiVersion: skiff.dev/v1alpha1\nkind: Event\nmetadata: {name: e1, namespace: team-a}\ninvolvedObject: {name: train}\n"},
+		{"event named as the recorder names them", "apiVersion: skiff.dev/v1alpha1\nkind: Event\nmetadata: {name: train.1879f3a2c4d5e6f7, namespace: team-a}\ninvolvedObject: {name: train}\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
