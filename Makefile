@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: test deps lint unit fuzz build bench
+.PHONY: test deps lint unit fuzz build bench kube-bins
 
 test: deps lint unit fuzz
 
@@ -37,3 +37,9 @@ fuzz:
 # Benchmarks print their numbers; see README.md for what each measures.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./bench/...
+
+# The real Kubernetes components the Kubernetes-mode tests start
+# (internal/kubetest): kube-apiserver, etcd, kube-controller-manager and kwok,
+# built from Go modules into bin/kube/ only when missing or stale.
+kube-bins:
+	bash test/kube/build.sh

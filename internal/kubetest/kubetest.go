@@ -53,7 +53,7 @@ type Cluster struct {
 	Kubeconfig string
 	// Dir holds certificates, etcd data, configuration and one log file per
 	// component. It is removed after a passing test and kept after a
-	// failing one.
+	// failing one (or always, with SKIFF_KUBE_KEEP=1).
 	Dir string
 
 	opts    Options
@@ -403,6 +403,8 @@ func (c *Cluster) cleanup(t testing.TB) {
 				t.Logf("kubetest: last lines of %s:\n%s", p.logPath, p.logTail(6144))
 			}
 		}
+	}
+	if t.Failed() || os.Getenv("SKIFF_KUBE_KEEP") == "1" {
 		t.Logf("kubetest: kept %s for inspection", c.Dir)
 		return
 	}

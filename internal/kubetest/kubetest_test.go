@@ -182,9 +182,11 @@ func TestKwokPodLifecycle(t *testing.T) {
 	})
 }
 
-// TestRBACEnforced checks the server authorizes with RBAC: a token-less
-// client is refused, and the admin is allowed what system:masters is.
-func TestRBACEnforced(t *testing.T) {
+// TestAPIServer checks the server authorizes with RBAC (a token-less
+// client is refused, the admin is allowed what system:masters is), admits
+// pods in a namespace without service accounts, and keeps its objects
+// across a restart.
+func TestAPIServer(t *testing.T) {
 	c := Start(t, Options{})
 	ctx := waitCtx(t)
 	anon := *c.Config
@@ -207,6 +209,20 @@ func TestRBACEnforced(t *testing.T) {
 	pod.Namespace = "team-a"
 	if _, err := admin.CoreV1().Pods("team-a").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create pod in a fresh namespace: %v", err)
+	}
+
+	host := c.Config.Host
+	c.RestartAPIServer(t)
+	if c.Config.Host != host {
+		t.Errorf("restarted API server at %s, want the same address %s", c.Config.Host, host)
+	}
+	// The same client carries on once the server is back.
+	got, err := admin.CoreV1().Pods("team-a").Get(ctx, "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get pod after restart: %v", err)
+	}
+	if gpus := got.Spec.Containers[0].Resources.Limits[GPUResource]; gpus.Value() != 1 {
+		t.Errorf("pod after restart = %+v", got.Spec)
 	}
 }
 
