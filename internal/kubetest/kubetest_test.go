@@ -169,17 +169,48 @@ func TestKwokPodLifecycle(t *testing.T) {
 		if err := cs.CoreV1().Pods("default").Delete(ctx, "server", metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
 			t.Fatal(err)
 		}
-		err := waitFor(ctx, "pod server to be gone", func() (bool, error) {
-			_, err := cs.CoreV1().Pods("default").Get(ctx, "server", metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return true, nil
-			}
-			return false, err
-		})
-		if err != nil {
+		waitGone(ctx, t, cs, "server")
+	})
+
+	t.Run("deleted pod with a finalizer stops and waits", func(t *testing.T) {
+		pod := gpuPod("held", "gpu-a", 1, nil)
+		pod.Finalizers = []string{"skiff.dev/test"}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		watchPod(ctx, t, cs, "held", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+		if err := cs.CoreV1().Pods("default").Delete(ctx, "held", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		phases, final := watchPod(ctx, t, cs, "held", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+		cst := final.Status.ContainerStatuses
+		if len(cst) != 1 || cst[0].State.Terminated == nil || cst[0].State.Terminated.ExitCode != 143 {
+			t.Fatalf("container statuses = %+v, want one terminated with exit code 143 (phases %v)", cst, phases)
+		}
+		if final.DeletionTimestamp == nil {
+			t.Fatal("pod Failed but not being deleted")
+		}
+		final.Finalizers = nil
+		if _, err := cs.CoreV1().Pods("default").Update(ctx, final, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(ctx, t, cs, "held")
 	})
+}
+
+// waitGone waits until pod name no longer exists.
+func waitGone(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) {
+	t.Helper()
+	err := waitFor(ctx, "pod "+name+" to be gone", func() (bool, error) {
+		_, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestAPIServer checks the server authorizes with RBAC (a token-less
