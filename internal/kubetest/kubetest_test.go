@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -214,7 +215,8 @@ func waitGone(ctx context.Context, t *testing.T, cs kubernetes.Interface, name s
 }
 
 // TestAPIServer checks the server authorizes with RBAC (a token-less
-// client is refused, the admin is allowed what system:masters is), admits
+// client is refused, the admin is allowed what system:masters is, a
+// service account only what its role binding grants), admits
 // pods in a namespace without service accounts, and keeps its objects
 // across a restart.
 func TestAPIServer(t *testing.T) {
@@ -240,6 +242,44 @@ func TestAPIServer(t *testing.T) {
 	pod.Namespace = "team-a"
 	if _, err := admin.CoreV1().Pods("team-a").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create pod in a fresh namespace: %v", err)
+	}
+
+	// A service account has only what RBAC grants it.
+	saCfg, err := c.ServiceAccountConfig(ctx, "team-a", "operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := kubernetes.NewForConfigOrDie(saCfg)
+	if _, err := sa.CoreV1().Pods("team-a").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("service account lists pods before any binding: err = %v, want forbidden", err)
+	}
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "pod-reader"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list"}}},
+	}
+	if _, err := admin.RbacV1().Roles("team-a").Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "operator-reads-pods"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "pod-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "team-a", Name: "operator"}},
+	}
+	if _, err := admin.RbacV1().RoleBindings("team-a").Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = waitFor(ctx, "the role binding to apply", func() (bool, error) {
+		_, err := sa.CoreV1().Pods("team-a").List(ctx, metav1.ListOptions{})
+		if apierrors.IsForbidden(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.CoreV1().Pods("team-a").Delete(ctx, "p", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("service account deletes a pod it may only read: err = %v, want forbidden", err)
 	}
 
 	host := c.Config.Host
