@@ -3,6 +3,7 @@ package kubetest
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -337,5 +338,39 @@ func TestControllerManagerGarbageCollects(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNewAndStop checks the TestMain form: New starts a cluster, Stop
+// takes every component down and removes its directory.
+func TestNewAndStop(t *testing.T) {
+	if !Enabled() {
+		t.Skip("needs a real Kubernetes control plane: set " + EnvVar + "=1 or run make test-kube")
+	}
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := c.Clientset(t)
+	v, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Minor != "34" {
+		t.Errorf("server version %s.%s, want 1.34 (the k8s.io/kubernetes the harness builds)", v.Major, v.Minor)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(c.Dir); !os.IsNotExist(err) && os.Getenv("SKIFF_KUBE_KEEP") != "1" {
+		t.Errorf("Stop left %s behind (stat: %v)", c.Dir, err)
+	}
+	for name, p := range c.procs {
+		if done, _ := p.exited(); !done {
+			t.Errorf("%s still running after Stop", name)
+		}
+	}
+	if _, err := cs.Discovery().ServerVersion(); err == nil {
+		t.Error("the API server still answers after Stop")
 	}
 }
