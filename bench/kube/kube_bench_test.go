@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	"skiff.dev/skiff/internal/kubetest"
 )
@@ -68,7 +70,17 @@ func BenchmarkPodLifecycle(b *testing.B) {
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
-		w, err := cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+		// A retrying watch: on a loaded machine the server may end a watch
+		// stream, and the count must carry on from where it was.
+		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+			WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+				return cs.CoreV1().Pods(ns).Watch(ctx, opts)
+			},
+		})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -100,10 +100,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 // and the caller stops the cluster with Stop.
 func New(opts Options) (*Cluster, error) {
 	c, err := newCluster(opts)
-	if err != nil && c != nil {
-		c.Stop()
+	if err != nil {
+		if c != nil {
+			// err carries the tails of the logs; what Stop finds adds nothing.
+			_ = c.Stop()
+		}
+		return nil, err
 	}
-	return c, err
+	return c, nil
 }
 
 // newCluster builds what opts needs and starts it. On an error after the
