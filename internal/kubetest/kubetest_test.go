@@ -141,6 +141,38 @@ func TestKwokPodLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("gated then bound", func(t *testing.T) {
+		// The other way to place a pod: create it gated (nothing starts it),
+		// lift the gate, bind it with the Binding subresource.
+		pod := gpuPod("gated", "", 1, map[string]string{CompleteAfterAnnotation: "0s"})
+		pod.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "skiff.dev/gang"}}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := cs.CoreV1().Pods("default").Get(ctx, "gated", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Phase != corev1.PodPending {
+			t.Fatalf("gated pod phase %s, want Pending", got.Status.Phase)
+		}
+		got.Spec.SchedulingGates = nil
+		if _, err := cs.CoreV1().Pods("default").Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		binding := &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: "gated"},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: "gpu-b"},
+		}
+		if err := cs.CoreV1().Pods("default").Bind(ctx, binding, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		phases, final := watchPod(ctx, t, cs, "gated", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+		if final.Spec.NodeName != "gpu-b" {
+			t.Errorf("pod ran on %q, want gpu-b (phases %v)", final.Spec.NodeName, phases)
+		}
+	})
+
 	t.Run("fails with exit code", func(t *testing.T) {
 		pod := gpuPod("broken", "gpu-b", 8, map[string]string{CompleteAfterAnnotation: "1s", ExitCodeAnnotation: "3"})
 		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
