@@ -1,16 +1,17 @@
 # The whole test suite: formatting, vet, staticcheck, then every package's
-# tests (unit, store conformance on both backends, end-to-end) with -race.
+# tests (unit, store conformance on every backend, end-to-end) with -race,
+# fuzzing, and Kubernetes mode against a real API server.
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: test deps lint unit fuzz build bench crds deepcopy crds-check
+.PHONY: test deps lint unit fuzz build bench crds deepcopy crds-check kube-bins test-kube
 
 # controller-gen, pinned; `go run` builds it on a machine that has never
 # seen it (the first run takes a minute, later ones a second).
 CONTROLLER_GEN ?= $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
-test: deps lint unit fuzz
+test: deps lint unit fuzz test-kube
 
 # The real components the integration tests drive (prometheus, chromium):
 # installed only when missing.
@@ -67,3 +68,16 @@ crds-check:
 # Benchmarks print their numbers; see README.md for what each measures.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./bench/...
+
+# The real Kubernetes components the Kubernetes-mode tests start
+# (internal/kubetest): kube-apiserver, etcd, kube-controller-manager and kwok,
+# built from Go modules into bin/kube/ only when missing or stale.
+kube-bins:
+	bash test/kube/build.sh
+
+# Kubernetes mode on real components (built by kube-bins): the harness, the
+# kube store's conformance suite, the pod runtime and the operator end to
+# end. One package at a time: each starts its own API server.
+KUBE_PKGS := ./internal/kubetest/... ./internal/store/kube/... ./internal/runtime/kube/... ./test/kube/...
+test-kube: kube-bins
+	SKIFF_KUBE_TEST=1 $(GO) test -race -count=1 -p 1 -timeout 30m $(KUBE_PKGS)

@@ -16,5 +16,7 @@
 // Running at once; a pod annotated with CompleteAfterAnnotation finishes
 // after that delay, with the exit code of ExitCodeAnnotation (Succeeded on
 // 0, Failed otherwise); a deleted pod goes away after DeleteDelayAnnotation
-// (immediately by default), once it has no finalizers.
+// (immediately by default), once it has no finalizers; one deleted while
+// it still holds finalizers first stops as a kubelet stops it (exit code
+// 143, phase Failed) and stays until they are removed.
 package kubetest

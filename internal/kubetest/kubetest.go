@@ -53,7 +53,7 @@ type Cluster struct {
 	Kubeconfig string
 	// Dir holds certificates, etcd data, configuration and one log file per
 	// component. It is removed after a passing test and kept after a
-	// failing one.
+	// failing one (or always, with SKIFF_KUBE_KEEP=1).
 	Dir string
 
 	opts    Options
@@ -62,6 +62,8 @@ type Cluster struct {
 	etcdURL string
 	apiPort int
 	procs   map[string]*process
+
+	buildTime time.Duration // how long build.sh took in this Start
 }
 
 // startTimeout bounds how long Start waits for the control plane; a cold
@@ -73,12 +75,44 @@ const startTimeout = 3 * time.Minute
 // asked), waits until /readyz is ok and the default namespace is there (and,
 // with the controller manager, its default service account), and stops
 // everything in t.Cleanup. Logs go to files under Dir; when the test failed
-// their tails are printed and Dir is kept.
+// their tails are printed and Dir is kept. (New is the form for a
+// TestMain that shares one cluster among tests.)
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if !Enabled() {
 		t.Skip("needs a real Kubernetes control plane: set " + EnvVar + "=1 or run make test-kube")
 	}
+	began := time.Now()
+	c, err := newCluster(opts)
+	if c != nil {
+		t.Cleanup(func() { c.cleanup(t) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubetest: control plane up in %v (build check %v) at %s, dir %s",
+		time.Since(began).Round(time.Millisecond), c.buildTime.Round(time.Millisecond), c.Config.Host, c.Dir)
+	return c
+}
+
+// New starts a cluster as Start does, for a TestMain that shares one
+// cluster among a package's tests; it does not look at SKIFF_KUBE_TEST,
+// and the caller stops the cluster with Stop.
+func New(opts Options) (*Cluster, error) {
+	c, err := newCluster(opts)
+	if err != nil {
+		if c != nil {
+			// err carries the tails of the logs; what Stop finds adds nothing.
+			_ = c.Stop()
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// newCluster builds what opts needs and starts it. On an error after the
+// directory was made it returns the partial cluster too, for cleanup.
+func newCluster(opts Options) (*Cluster, error) {
 	began := time.Now()
 	names := []string{binEtcd, binAPIServer}
 	if opts.Kwok {
@@ -89,25 +123,49 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	bin, err := binaries.ensure(names...)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	built := time.Since(began)
-
 	dir, err := os.MkdirTemp("", "kubetest-")
 	if err != nil {
-		t.Fatalf("kubetest: %v", err)
+		return nil, fmt.Errorf("kubetest: %w", err)
 	}
-	c := &Cluster{Dir: dir, opts: opts, bin: bin, procs: map[string]*process{}}
-	t.Cleanup(func() { c.cleanup(t) })
-
+	c := &Cluster{Dir: dir, opts: opts, bin: bin, procs: map[string]*process{}, buildTime: time.Since(began)}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := c.start(ctx, time.Now()); err != nil {
-		t.Fatal(err)
+	return c, c.start(ctx, time.Now())
+}
+
+// Stop stops every component, clients of the API server first, and
+// removes Dir unless SKIFF_KUBE_KEEP=1. It reports components that had
+// exited before it was called, with the tail of their logs.
+func (c *Cluster) Stop() error {
+	var errs []error
+	for _, name := range c.stopAll() {
+		errs = append(errs, fmt.Errorf("kubetest: %s had exited:\n%s", name, c.procs[name].logTail(6144)))
 	}
-	t.Logf("kubetest: control plane up in %v (build check %v) at %s, dir %s",
-		time.Since(began).Round(time.Millisecond), built.Round(time.Millisecond), c.Config.Host, dir)
-	return c
+	if os.Getenv("SKIFF_KUBE_KEEP") != "1" {
+		if err := os.RemoveAll(c.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("kubetest: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stopAll stops every component and returns those that had already
+// exited.
+func (c *Cluster) stopAll() []string {
+	var died []string
+	for _, name := range stopOrder {
+		p := c.procs[name]
+		if p == nil {
+			continue
+		}
+		if done, _ := p.exited(); done {
+			died = append(died, name)
+		}
+		p.stop(10 * time.Second)
+	}
+	return died
 }
 
 func (c *Cluster) start(ctx context.Context, now time.Time) error {
@@ -385,17 +443,10 @@ func (c *Cluster) Clientset(t testing.TB) kubernetes.Interface {
 var stopOrder = []string{binKwok, binControllerManager, binAPIServer, binEtcd}
 
 func (c *Cluster) cleanup(t testing.TB) {
-	for _, name := range stopOrder {
-		p := c.procs[name]
-		if p == nil {
-			continue
-		}
-		// A component that died during the test is a finding even if the
-		// test itself did not notice.
-		if done, err := p.exited(); done {
-			t.Errorf("kubetest: %s exited during the test: %v", name, err)
-		}
-		p.stop(10 * time.Second)
+	// A component that died during the test is a finding even if the test
+	// itself did not notice.
+	for _, name := range c.stopAll() {
+		t.Errorf("kubetest: %s exited during the test: %v", name, c.procs[name].err)
 	}
 	if t.Failed() {
 		for _, name := range stopOrder {
@@ -403,6 +454,8 @@ func (c *Cluster) cleanup(t testing.TB) {
 				t.Logf("kubetest: last lines of %s:\n%s", p.logPath, p.logTail(6144))
 			}
 		}
+	}
+	if t.Failed() || os.Getenv("SKIFF_KUBE_KEEP") == "1" {
 		t.Logf("kubetest: kept %s for inspection", c.Dir)
 		return
 	}

@@ -3,10 +3,12 @@ package kubetest
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -139,6 +141,38 @@ func TestKwokPodLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("gated then bound", func(t *testing.T) {
+		// The other way to place a pod: create it gated (nothing starts it),
+		// lift the gate, bind it with the Binding subresource.
+		pod := gpuPod("gated", "", 1, map[string]string{CompleteAfterAnnotation: "0s"})
+		pod.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "skiff.dev/gang"}}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := cs.CoreV1().Pods("default").Get(ctx, "gated", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Phase != corev1.PodPending {
+			t.Fatalf("gated pod phase %s, want Pending", got.Status.Phase)
+		}
+		got.Spec.SchedulingGates = nil
+		if _, err := cs.CoreV1().Pods("default").Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		binding := &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: "gated"},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: "gpu-b"},
+		}
+		if err := cs.CoreV1().Pods("default").Bind(ctx, binding, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		phases, final := watchPod(ctx, t, cs, "gated", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+		if final.Spec.NodeName != "gpu-b" {
+			t.Errorf("pod ran on %q, want gpu-b (phases %v)", final.Spec.NodeName, phases)
+		}
+	})
+
 	t.Run("fails with exit code", func(t *testing.T) {
 		pod := gpuPod("broken", "gpu-b", 8, map[string]string{CompleteAfterAnnotation: "1s", ExitCodeAnnotation: "3"})
 		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
@@ -169,22 +203,56 @@ func TestKwokPodLifecycle(t *testing.T) {
 		if err := cs.CoreV1().Pods("default").Delete(ctx, "server", metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
 			t.Fatal(err)
 		}
-		err := waitFor(ctx, "pod server to be gone", func() (bool, error) {
-			_, err := cs.CoreV1().Pods("default").Get(ctx, "server", metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return true, nil
-			}
-			return false, err
-		})
-		if err != nil {
+		waitGone(ctx, t, cs, "server")
+	})
+
+	t.Run("deleted pod with a finalizer stops and waits", func(t *testing.T) {
+		pod := gpuPod("held", "gpu-a", 1, nil)
+		pod.Finalizers = []string{"skiff.dev/test"}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		watchPod(ctx, t, cs, "held", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+		if err := cs.CoreV1().Pods("default").Delete(ctx, "held", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		phases, final := watchPod(ctx, t, cs, "held", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+		cst := final.Status.ContainerStatuses
+		if len(cst) != 1 || cst[0].State.Terminated == nil || cst[0].State.Terminated.ExitCode != 143 {
+			t.Fatalf("container statuses = %+v, want one terminated with exit code 143 (phases %v)", cst, phases)
+		}
+		if final.DeletionTimestamp == nil {
+			t.Fatal("pod Failed but not being deleted")
+		}
+		final.Finalizers = nil
+		if _, err := cs.CoreV1().Pods("default").Update(ctx, final, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(ctx, t, cs, "held")
 	})
 }
 
-// TestRBACEnforced checks the server authorizes with RBAC: a token-less
-// client is refused, and the admin is allowed what system:masters is.
-func TestRBACEnforced(t *testing.T) {
+// waitGone waits until pod name no longer exists.
+func waitGone(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) {
+	t.Helper()
+	err := waitFor(ctx, "pod "+name+" to be gone", func() (bool, error) {
+		_, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAPIServer checks the server authorizes with RBAC (a token-less
+// client is refused, the admin is allowed what system:masters is, a
+// service account only what its role binding grants), admits
+// pods in a namespace without service accounts, and keeps its objects
+// across a restart.
+func TestAPIServer(t *testing.T) {
 	c := Start(t, Options{})
 	ctx := waitCtx(t)
 	anon := *c.Config
@@ -207,6 +275,58 @@ func TestRBACEnforced(t *testing.T) {
 	pod.Namespace = "team-a"
 	if _, err := admin.CoreV1().Pods("team-a").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create pod in a fresh namespace: %v", err)
+	}
+
+	// A service account has only what RBAC grants it.
+	saCfg, err := c.ServiceAccountConfig(ctx, "team-a", "operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := kubernetes.NewForConfigOrDie(saCfg)
+	if _, err := sa.CoreV1().Pods("team-a").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("service account lists pods before any binding: err = %v, want forbidden", err)
+	}
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "pod-reader"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list"}}},
+	}
+	if _, err := admin.RbacV1().Roles("team-a").Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "operator-reads-pods"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "pod-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "team-a", Name: "operator"}},
+	}
+	if _, err := admin.RbacV1().RoleBindings("team-a").Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = waitFor(ctx, "the role binding to apply", func() (bool, error) {
+		_, err := sa.CoreV1().Pods("team-a").List(ctx, metav1.ListOptions{})
+		if apierrors.IsForbidden(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.CoreV1().Pods("team-a").Delete(ctx, "p", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("service account deletes a pod it may only read: err = %v, want forbidden", err)
+	}
+
+	host := c.Config.Host
+	c.RestartAPIServer(t)
+	if c.Config.Host != host {
+		t.Errorf("restarted API server at %s, want the same address %s", c.Config.Host, host)
+	}
+	// The same client carries on once the server is back.
+	got, err := admin.CoreV1().Pods("team-a").Get(ctx, "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get pod after restart: %v", err)
+	}
+	if gpus := got.Spec.Containers[0].Resources.Limits[GPUResource]; gpus.Value() != 1 {
+		t.Errorf("pod after restart = %+v", got.Spec)
 	}
 }
 
@@ -250,5 +370,39 @@ func TestControllerManagerGarbageCollects(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNewAndStop checks the TestMain form: New starts a cluster, Stop
+// takes every component down and removes its directory.
+func TestNewAndStop(t *testing.T) {
+	if !Enabled() {
+		t.Skip("needs a real Kubernetes control plane: set " + EnvVar + "=1 or run make test-kube")
+	}
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := c.Clientset(t)
+	v, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Minor != "34" {
+		t.Errorf("server version %s.%s, want 1.34 (the k8s.io/kubernetes the harness builds)", v.Major, v.Minor)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(c.Dir); !os.IsNotExist(err) && os.Getenv("SKIFF_KUBE_KEEP") != "1" {
+		t.Errorf("Stop left %s behind (stat: %v)", c.Dir, err)
+	}
+	for name, p := range c.procs {
+		if done, _ := p.exited(); !done {
+			t.Errorf("%s still running after Stop", name)
+		}
+	}
+	if _, err := cs.Discovery().ServerVersion(); err == nil {
+		t.Error("the API server still answers after Stop")
 	}
 }

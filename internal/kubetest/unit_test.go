@@ -129,7 +129,7 @@ func TestKwokConfig(t *testing.T) {
 			t.Errorf("unexpected kind %q", s.Kind)
 		}
 	}
-	if d := cmp.Diff([]string{"node-ready", "pod-running", "pod-complete", "pod-delete"}, names); d != "" {
+	if d := cmp.Diff([]string{"node-ready", "pod-running", "pod-complete", "pod-terminate", "pod-delete"}, names); d != "" {
 		t.Errorf("stages (-want +got):\n%s", d)
 	}
 	for _, a := range []string{CompleteAfterAnnotation, ExitCodeAnnotation, DeleteDelayAnnotation} {

@@ -10,8 +10,9 @@
 #
 # Binaries go to bin/kube/ under the repository root (or $SKIFF_KUBE_BIN).
 # Each one is rebuilt only when missing or stale: its stamp file holds a
-# hash of its module's go.mod, go.sum and sources plus the Go version, so a
-# second run costs a few hashes. Concurrent runs (several `go test`
+# hash of its module's go.mod, go.sum and sources and the Go version, so a
+# second run costs a few hashes. (Changing the build flags below does not
+# change the hash: delete bin/kube/ after such a change.) Concurrent runs (several `go test`
 # packages at once) serialise on a lock file; the one that comes second
 # finds the binaries built. What it does goes to stderr; on success it
 # prints nothing to stdout.
@@ -80,6 +81,9 @@ for name in "$@"; do
 	if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 		log "$name: up to date ($bin)"
 		continue
+	fi
+	if [ -f "$stamp" ]; then
+		log "$name: stale (inputs changed: stamp $(cut -c1-12 "$stamp"), now ${want:0:12})"
 	fi
 	dir=$(module "$name")
 	log "$name: building $(package "$name") in ${dir#"$root"/} (first build on a machine takes minutes)"
