@@ -12,6 +12,10 @@
 //
 // Tests that use it are skipped unless SKIFF_KUBE_TEST=1 (make test-kube).
 //
+// With Options.Logs, kwok also stands in for the nodes' kubelets towards
+// the API server, so a pod's log is read through the API as on a real
+// cluster; WritePodLogs sets what it says.
+//
 // Pods bound to a kwok node (spec.nodeName set by whoever creates them) go
 // Running at once; a pod annotated with CompleteAfterAnnotation finishes
 // after that delay, with the exit code of ExitCodeAnnotation (Succeeded on
