@@ -22,5 +22,6 @@
 // 0, Failed otherwise); a deleted pod goes away after DeleteDelayAnnotation
 // (immediately by default), once it has no finalizers; one deleted while
 // it still holds finalizers first stops as a kubelet stops it (exit code
-// 143, phase Failed) and stays until they are removed.
+// 143, phase Failed) and stays until they are removed. SetNodeReady takes
+// a node's kubelet away (Ready=False) and brings it back.
 package kubetest

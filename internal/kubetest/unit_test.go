@@ -90,6 +90,10 @@ func TestAddNodesNeedsKwok(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Options{Kwok: true}") {
 		t.Fatalf("err = %v, want one naming Options{Kwok: true}", err)
 	}
+	err = c.SetNodeReady(context.Background(), "x", false)
+	if err == nil || !strings.Contains(err.Error(), "Options{Kwok: true}") {
+		t.Fatalf("SetNodeReady: err = %v, want one naming Options{Kwok: true}", err)
+	}
 }
 
 // TestKwokConfig checks the embedded kwok configuration is well-formed and
@@ -129,7 +133,7 @@ func TestKwokConfig(t *testing.T) {
 			t.Errorf("unexpected kind %q", s.Kind)
 		}
 	}
-	if d := cmp.Diff([]string{"node-ready", "pod-running", "pod-complete", "pod-terminate", "pod-delete"}, names); d != "" {
+	if d := cmp.Diff([]string{"node-ready", "node-not-ready", "pod-running", "pod-complete", "pod-terminate", "pod-delete"}, names); d != "" {
 		t.Errorf("stages (-want +got):\n%s", d)
 	}
 	for _, a := range []string{CompleteAfterAnnotation, ExitCodeAnnotation, DeleteDelayAnnotation} {
