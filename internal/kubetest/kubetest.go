@@ -41,6 +41,9 @@ type Options struct {
 	// collection through owner references, namespace deletion, a default
 	// service account in each namespace, node lifecycle.
 	ControllerManager bool
+	// Logs (with Kwok) makes kwok serve container logs to the API server,
+	// as a kubelet does, from files that WritePodLogs fills.
+	Logs bool
 }
 
 // Cluster is a running control plane.
@@ -169,6 +172,9 @@ func (c *Cluster) stopAll() []string {
 }
 
 func (c *Cluster) start(ctx context.Context, now time.Time) error {
+	if c.opts.Logs && !c.opts.Kwok {
+		return errors.New("kubetest: Options.Logs needs Options.Kwok: kwok serves the logs")
+	}
 	var err error
 	if c.pki, err = newPKI(c.Dir, now); err != nil {
 		return err
@@ -203,6 +209,11 @@ func (c *Cluster) start(ctx context.Context, now time.Time) error {
 			_, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
 			return err == nil, ignoreNotFound(err)
 		}); err != nil {
+			return c.withLogs(err)
+		}
+	}
+	if c.opts.Logs {
+		if err := c.installLogsCRD(ctx); err != nil {
 			return c.withLogs(err)
 		}
 	}
@@ -290,6 +301,11 @@ func (c *Cluster) apiServerArgs(port int) []string {
 		"--max-requests-inflight=1000",
 		"--max-mutating-requests-inflight=500",
 		"--profiling=false",
+		// Logs of pods on kwok nodes come from kwok, which serves as every
+		// node's kubelet on 127.0.0.1 with the API server's own
+		// certificate (Options.Logs).
+		"--kubelet-preferred-address-types=InternalIP",
+		"--kubelet-certificate-authority=" + c.pki.caFile,
 	}
 }
 
@@ -415,12 +431,28 @@ func (c *Cluster) startKwok() error {
 	if err := os.WriteFile(cfg, kwokConfig, 0o600); err != nil {
 		return fmt.Errorf("kubetest: kwok config: %w", err)
 	}
-	p, err := startProcess(binKwok, filepath.Join(c.bin, binKwok), c.Dir, []string{
+	args := []string{
 		"--kubeconfig=" + c.Kubeconfig,
 		"--config=" + cfg,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=" + KwokNodeAnnotation + "=" + kwokNodeValue,
-	})
+	}
+	if c.opts.Logs {
+		ports, err := freePorts(1)
+		if err != nil {
+			return err
+		}
+		port := strconv.Itoa(ports[0])
+		args = append(args,
+			"--node-ip=127.0.0.1",
+			"--node-port="+port,
+			"--server-address=127.0.0.1:"+port,
+			"--tls-cert-file="+c.pki.certFile,
+			"--tls-private-key-file="+c.pki.keyFile,
+			"--enable-crds=Logs",
+		)
+	}
+	p, err := startProcess(binKwok, filepath.Join(c.bin, binKwok), c.Dir, args)
 	if err != nil {
 		return err
 	}

@@ -108,6 +108,25 @@ func TestKwokPodLifecycle(t *testing.T) {
 		t.Errorf("gpu-b labels = %v", node.Labels)
 	}
 
+	t.Run("node not ready and back", func(t *testing.T) {
+		if err := c.SetNodeReady(ctx, "gpu-b", false); err != nil {
+			t.Fatal(err)
+		}
+		node, err := cs.CoreV1().Nodes().Get(ctx, "gpu-b", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if NodeReady(node) {
+			t.Fatalf("gpu-b still Ready: %+v", node.Status.Conditions)
+		}
+		if got := node.Status.Allocatable[GPUResource]; got.Value() != 8 {
+			t.Errorf("a not-ready node lost its capacity: %v", node.Status.Allocatable)
+		}
+		if err := c.SetNodeReady(ctx, "gpu-b", true); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("completes", func(t *testing.T) {
 		pod := gpuPod("done", "gpu-a", 2, map[string]string{CompleteAfterAnnotation: "2s"})
 		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {

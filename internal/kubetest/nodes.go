@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -34,6 +35,10 @@ const (
 	GPUResource corev1.ResourceName = "nvidia.com/gpu"
 
 	kwokNodeValue = "fake"
+
+	// notReadyAnnotation on a kwok node makes kwok report it Ready=False
+	// (see SetNodeReady).
+	notReadyAnnotation = "kubetest.skiff.dev/not-ready"
 )
 
 // Node describes a fake node for AddNodes.
@@ -212,4 +217,36 @@ feed:
 		return fmt.Errorf("kubetest: %w", ctx.Err())
 	}
 	return first
+}
+
+// SetNodeReady makes kwok report node name Ready=False (ready false: its
+// kubelet is lost; its pods keep their last status, as on a partitioned
+// node) or Ready again, and returns once the node's Ready condition says
+// so.
+func (c *Cluster) SetNodeReady(ctx context.Context, name string, ready bool) error {
+	if c.procs[binKwok] == nil {
+		return errors.New("kubetest: SetNodeReady needs kwok: start the cluster with Options{Kwok: true}")
+	}
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return fmt.Errorf("kubetest: client: %w", err)
+	}
+	value := `"true"`
+	if ready {
+		value = "null"
+	}
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%s}}}`, notReadyAnnotation, value)
+	if _, err := cs.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("kubetest: marking node %q ready=%v: %w", name, ready, err)
+	}
+	return waitFor(ctx, fmt.Sprintf("node %s to be Ready=%v", name, ready), func() (bool, error) {
+		if err := c.checkAlive(binKwok); err != nil {
+			return false, c.withLogs(err)
+		}
+		node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return NodeReady(node) == ready, nil
+	})
 }

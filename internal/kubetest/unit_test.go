@@ -90,6 +90,10 @@ func TestAddNodesNeedsKwok(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Options{Kwok: true}") {
 		t.Fatalf("err = %v, want one naming Options{Kwok: true}", err)
 	}
+	err = c.SetNodeReady(context.Background(), "x", false)
+	if err == nil || !strings.Contains(err.Error(), "Options{Kwok: true}") {
+		t.Fatalf("SetNodeReady: err = %v, want one naming Options{Kwok: true}", err)
+	}
 }
 
 // TestKwokConfig checks the embedded kwok configuration is well-formed and
@@ -129,7 +133,7 @@ func TestKwokConfig(t *testing.T) {
 			t.Errorf("unexpected kind %q", s.Kind)
 		}
 	}
-	if d := cmp.Diff([]string{"node-ready", "pod-running", "pod-complete", "pod-terminate", "pod-delete"}, names); d != "" {
+	if d := cmp.Diff([]string{"node-ready", "node-not-ready", "pod-running", "pod-complete", "pod-terminate", "pod-delete"}, names); d != "" {
 		t.Errorf("stages (-want +got):\n%s", d)
 	}
 	for _, a := range []string{CompleteAfterAnnotation, ExitCodeAnnotation, DeleteDelayAnnotation} {
@@ -212,5 +216,37 @@ func TestStartSkipsWhenDisabled(t *testing.T) {
 	})
 	if !ran {
 		t.Error("inner test did not run")
+	}
+}
+
+func TestAppendCRILog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	t0 := time.Date(2030, 1, 2, 3, 4, 5, 600, time.UTC)
+	if err := appendCRILog(path, t0, []string{"a", "b c"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := appendCRILog(path, t0.Add(time.Second), []string{""}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "2030-01-02T03:04:05.0000006Z stdout F a\n" +
+		"2030-01-02T03:04:05.0000006Z stdout F b c\n" +
+		"2030-01-02T03:04:06.0000006Z stdout F \n"
+	if d := cmp.Diff(want, string(b)); d != "" {
+		t.Errorf("log file (-want +got):\n%s", d)
+	}
+	if err := appendCRILog(path, t0, []string{"two\nlines"}); err == nil || !strings.Contains(err.Error(), "pass each line separately") {
+		t.Errorf("a line with a newline: err = %v", err)
+	}
+}
+
+func TestWritePodLogsNeedsLogs(t *testing.T) {
+	c := &Cluster{opts: Options{Kwok: true}, Dir: t.TempDir()}
+	err := c.WritePodLogs(context.Background(), "default", "p", "c", time.Now())
+	if err == nil || !strings.Contains(err.Error(), "Logs: true") {
+		t.Fatalf("err = %v, want one naming Options.Logs", err)
 	}
 }
