@@ -19,6 +19,10 @@
 //     would do the same later, and both racing is harmless.
 //   - Namespaced objects get their Kubernetes namespace created on first
 //     use, labelled as managed by Skiff.
+//   - Objects are defaulted (v1alpha1.Default) when written and when read,
+//     as an API server applies a CRD's schema defaults: one made with
+//     kubectl, which skips Skiff's API, reads as if `skiff apply` had made
+//     it (its queue, backoff limit, phase), and a write keeps the defaults.
 //
 // Differences a caller can see, covered by the conformance suite's options:
 // timestamps come from the API server's clock, revisions are shared with

@@ -193,9 +193,9 @@ func (s *Store) Create(ctx context.Context, obj v1alpha1.Object) error {
 	if err := checkNames(k, obj); err != nil {
 		return err
 	}
+	defaultForWrite(obj)
 	desired := obj.DeepCopyObject().(v1alpha1.Object)
 	obj.SetResourceVersion("")
-	v1alpha1.SetTypeMeta(obj)
 	created := k.New()
 	err = s.request("POST", k, obj.GetNamespace()).Body(obj).Do(ctx).Into(created)
 	if k.Namespaced && namespaceMissing(err) {
@@ -207,13 +207,13 @@ func (s *Store) Create(ctx context.Context, obj v1alpha1.Object) error {
 	if err != nil {
 		return err
 	}
-	v1alpha1.SetTypeMeta(created)
 	s.observe(created.GetResourceVersion())
-	if s.status[k.Plural] && !sameStatus(desired, created) {
+	if s.status[k.Plural] && !sameStatus(defaulted(desired), defaulted(created)) {
 		if err := s.writeStatus(ctx, k, desired, created); err != nil {
 			return err
 		}
 	}
+	v1alpha1.Default(created)
 	copyInto(obj, created)
 	return nil
 }
@@ -278,8 +278,8 @@ func (s *Store) Get(ctx context.Context, namespace, name string, into v1alpha1.O
 	if err := s.request("GET", k, namespace).Name(name).Do(ctx).Into(got); err != nil {
 		return err
 	}
+	v1alpha1.Default(got)
 	copyInto(into, got)
-	v1alpha1.SetTypeMeta(into)
 	s.observe(into.GetResourceVersion())
 	return nil
 }
@@ -320,25 +320,26 @@ func (s *Store) Update(ctx context.Context, obj v1alpha1.Object) error {
 
 // update is a conditional write of spec and metadata, then of status.
 func (s *Store) update(ctx context.Context, k v1alpha1.Kind, obj v1alpha1.Object) error {
+	defaultForWrite(obj)
 	desired := obj.DeepCopyObject().(v1alpha1.Object)
-	v1alpha1.SetTypeMeta(obj)
 	written := k.New()
 	if err := s.request("PUT", k, obj.GetNamespace()).Name(obj.GetName()).Body(obj).Do(ctx).Into(written); err != nil {
 		return err
 	}
-	v1alpha1.SetTypeMeta(written)
 	s.observe(written.GetResourceVersion())
 	if gone(written) {
 		// The last finalizer of a deleted object went: so did the object.
+		v1alpha1.Default(written)
 		copyInto(obj, written)
 		s.cascade(ctx, k, written.GetNamespace(), string(written.GetUID()))
 		return nil
 	}
-	if s.status[k.Plural] && !sameStatus(desired, written) {
+	if s.status[k.Plural] && !sameStatus(defaulted(desired), defaulted(written)) {
 		if err := s.writeStatus(ctx, k, desired, written); err != nil {
 			return err
 		}
 	}
+	v1alpha1.Default(written)
 	copyInto(obj, written)
 	return nil
 }
@@ -350,9 +351,32 @@ func (s *Store) writeStatus(ctx context.Context, k v1alpha1.Kind, desired, cur v
 	if err := s.request("PUT", k, cur.GetNamespace()).Name(cur.GetName()).SubResource("status").Body(cur).Do(ctx).Into(cur); err != nil {
 		return fmt.Errorf("writing the status of %s %s: %w", k.Singular, cur.GetName(), err)
 	}
-	v1alpha1.SetTypeMeta(cur)
+	v1alpha1.Default(cur)
 	s.observe(cur.GetResourceVersion())
 	return nil
+}
+
+// defaultForWrite applies Skiff's defaults to what a write stores, except
+// to the status: a status never written reads with its defaults (Default
+// on every read), which spares each create a second write to the status
+// subresource.
+func defaultForWrite(obj v1alpha1.Object) {
+	st := statusField(obj)
+	if !st.IsValid() {
+		v1alpha1.Default(obj)
+		return
+	}
+	saved := reflect.New(st.Type()).Elem()
+	saved.Set(st)
+	v1alpha1.Default(obj)
+	st.Set(saved)
+}
+
+// defaulted is a defaulted copy of o: what a read returns.
+func defaulted(o v1alpha1.Object) v1alpha1.Object {
+	c := o.DeepCopyObject().(v1alpha1.Object)
+	v1alpha1.Default(c)
+	return c
 }
 
 // gone says whether a write response is the last state of an object that
@@ -442,7 +466,7 @@ func (s *Store) List(ctx context.Context, into v1alpha1.ObjectList, opts store.L
 	into.GetObjectKind().SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(k.Kind + "List"))
 	_ = meta.EachListItem(into, func(o runtime.Object) error {
 		if obj, ok := o.(v1alpha1.Object); ok {
-			v1alpha1.SetTypeMeta(obj)
+			v1alpha1.Default(obj)
 		}
 		return nil
 	})
@@ -489,7 +513,17 @@ func (s *Store) ListRaw(ctx context.Context, kind v1alpha1.Kind, opts store.List
 	}
 	s.observe(list.Metadata.ResourceVersion)
 	for _, item := range list.Items {
-		if err := fn(item); err != nil {
+		// Items read with their defaults, as Get and List return them.
+		obj := kind.New()
+		if err := json.Unmarshal(item, obj); err != nil {
+			return 0, fmt.Errorf("decoding a %s: %w", kind.Singular, err)
+		}
+		v1alpha1.Default(obj)
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return 0, err
+		}
+		if err := fn(raw); err != nil {
 			return 0, err
 		}
 	}

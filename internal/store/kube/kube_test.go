@@ -7,7 +7,14 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/deploy/crds"
@@ -50,6 +57,14 @@ func TestConformance(t *testing.T) {
 		return s
 	}, storetest.Options{ServerClock: true, SharedRevisions: true, TimeBasedWatchHistory: true, Serial: true})
 
+	t.Run("objects made with kubectl read with defaults", func(t *testing.T) {
+		wipe(t, admin)
+		if _, err := cs(t, cluster).CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+		testDefaultsOnRead(t, cluster.Config, admin)
+	})
+
 	t.Run("status set at create is kept", func(t *testing.T) {
 		wipe(t, admin)
 		n := &v1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gpu-1"}}
@@ -77,6 +92,33 @@ func crdDocuments(t *testing.T) [][]byte {
 		out = append(out, files[n])
 	}
 	return out
+}
+
+// TestDefaultsOnRead: an object made with kubectl (no Skiff API in
+// between) reads with the defaults `skiff apply` would have given it.
+func testDefaultsOnRead(t *testing.T, cfg *rest.Config, s *kube.Store) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": v1alpha1.APIVersion, "kind": "Job",
+		"metadata": map[string]any{"name": "bare", "namespace": "team-a"},
+		"spec": map[string]any{"replicaGroups": []any{map[string]any{
+			"name": "worker", "template": map[string]any{"command": []any{"true"}},
+		}}},
+	}}
+	gvr := schema.GroupVersionResource{Group: v1alpha1.Group, Version: v1alpha1.Version, Resource: "jobs"}
+	if _, err := dyn.Resource(gvr).Namespace("team-a").Create(t.Context(), obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	j := &v1alpha1.Job{}
+	if err := s.Get(t.Context(), "team-a", "bare", j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Spec.Queue != v1alpha1.DefaultQueue || j.Spec.RunPolicy.BackoffLimit == nil || j.Spec.ReplicaGroups[0].Replicas != 1 || j.Status.Phase != v1alpha1.JobPending {
+		t.Errorf("kubectl-made job read as %+v / %+v, want Skiff's defaults", j.Spec, j.Status)
+	}
 }
 
 // wipe deletes every skiff object, removing finalizers first, and waits
@@ -119,3 +161,5 @@ func wipe(t *testing.T, s *kube.Store) {
 		}
 	}
 }
+
+func cs(t *testing.T, c *kubetest.Cluster) kubernetes.Interface { return c.Clientset(t) }

@@ -127,7 +127,7 @@ func (w *watcher) run(s *Store, inner watch.Interface) {
 				return
 			}
 			if obj, isObj := ev.Object.(v1alpha1.Object); isObj {
-				v1alpha1.SetTypeMeta(obj)
+				v1alpha1.Default(obj)
 				s.observe(obj.GetResourceVersion())
 			}
 			select {
