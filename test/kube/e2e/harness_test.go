@@ -73,12 +73,12 @@ type operator struct {
 
 var bannerAPI = regexp.MustCompile(`Skiff is up at (http://[^\s]+)`)
 
-// startOperator runs an operator replica against cluster c; it leads or
-// waits to.
-func startOperator(t *testing.T, c *kubetest.Cluster, id string, extra ...string) *operator {
+// startOperator runs an operator replica with the credentials in
+// kubeconfig; it leads or waits to.
+func startOperator(t *testing.T, kubeconfig, id string, extra ...string) *operator {
 	t.Helper()
 	o := &operator{t: t, id: id, dataDir: t.TempDir(), out: &syncBuffer{}, done: make(chan struct{})}
-	args := append([]string{"operator", "--kubeconfig", c.Kubeconfig, "--namespace", "skiff-system",
+	args := append([]string{"operator", "--kubeconfig", kubeconfig, "--namespace", "skiff-system",
 		"--identity", id, "--data-dir", o.dataDir,
 		"--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0",
 		"--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",

@@ -132,22 +132,20 @@ func jobPods(t *testing.T, cs kubernetes.Interface, job string) []corev1.Pod {
 }
 
 func TestOperatorGangPlacementFailoverAndPreemption(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{Kwok: true, ControllerManager: true})
+	c := kubetest.Start(t, kubetest.Options{Kwok: true, ControllerManager: true, Logs: true})
 	cs := c.Clientset(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
 	if err := c.AddNodes(ctx, clusterNodes()...); err != nil {
 		t.Fatal(err)
 	}
-	for _, ns := range []string{"skiff-system", "ml"} {
-		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	a := startOperator(t, c, "op-a", "--install-crds")
+	// Installed from deploy/, the operator runs as its ServiceAccount with
+	// the least-privilege RBAC there: anything it needs and the manifests
+	// forgot fails here. The tenant namespace ml it creates itself.
+	kubeconfig := install(t, c)
+	a := startOperator(t, kubeconfig, "op-a")
 	a.waitLeading(2 * time.Minute)
-	b := startOperator(t, c, "op-b")
+	b := startOperator(t, kubeconfig, "op-b")
 
 	dyn, err := dynamic.NewForConfig(c.Config)
 	if err != nil {
@@ -200,6 +198,13 @@ func TestOperatorGangPlacementFailoverAndPreemption(t *testing.T) {
 	}
 	if _, err := cs.CoreV1().Services("ml").Get(ctx, "train", metav1.GetOptions{}); err != nil {
 		t.Errorf("headless service for the job's rendezvous: %v", err)
+	}
+	// Logs come through the Kubernetes API (pods/log), as from a kubelet.
+	if err := c.WritePodLogs(ctx, "ml", "train-master-0-0", "replica", time.Now(), "step 10 loss 0.42"); err != nil {
+		t.Fatal(err)
+	}
+	if out := a.skiff("", "logs", "job/train", "-n", "ml", "--replica", "master-0"); !strings.Contains(out, "step 10 loss 0.42") {
+		t.Errorf("skiff logs through the operator: %q", out)
 	}
 
 	// The leader dies while the gang runs; the follower takes over and
