@@ -418,7 +418,6 @@ func (s *Store) Delete(ctx context.Context, kind v1alpha1.Kind, namespace, name 
 	if !kind.Namespaced {
 		namespace = ""
 	}
-	del := metav1.DeleteOptions{}
 	// The answer to a delete is a Status for custom resources, so the uid
 	// to cascade from is read first and made a precondition: the object
 	// deleted is the one whose dependents go.
@@ -427,7 +426,7 @@ func (s *Store) Delete(ctx context.Context, kind v1alpha1.Kind, namespace, name 
 		return err
 	}
 	uid := cur.GetUID()
-	del.Preconditions = &metav1.Preconditions{UID: &uid, ResourceVersion: nil}
+	del := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}
 	if opts.ResourceVersion != "" {
 		rv := opts.ResourceVersion
 		del.Preconditions.ResourceVersion = &rv
