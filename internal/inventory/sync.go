@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -35,7 +34,6 @@ type Syncer struct {
 	nodes cache.SharedIndexInformer
 	pods  cache.SharedIndexInformer
 	queue workqueue.TypedRateLimitingInterface[string]
-	once  sync.Once
 }
 
 // Start lists nodes and pods, writes every Node once (deleting Nodes of
