@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -107,9 +108,22 @@ func Run(ctx context.Context, cfg Config, srv server.Config, opts server.Options
 		Client:     coord,
 		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
 	}
-	var runErr error
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The elector's context outlives ctx while this replica leads: the
+	// lease is given up only once the control plane has stopped, so a new
+	// leader never overlaps a shutting-down one.
+	electorCtx, giveUp := context.WithCancel(context.WithoutCancel(ctx))
+	defer giveUp()
+	var (
+		leading  atomic.Bool
+		runErr   error
+		leadDone = make(chan struct{})
+	)
+	go func() {
+		<-ctx.Done()
+		if !leading.Load() {
+			giveUp() // a follower just stops
+		}
+	}()
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
 		LeaseDuration:   orDefault(cfg.LeaseDuration, 15*time.Second),
@@ -119,13 +133,24 @@ func Run(ctx context.Context, cfg Config, srv server.Config, opts server.Options
 		Name:            LeaseName,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(leadCtx context.Context) {
+				leading.Store(true)
+				defer close(leadDone)
+				defer giveUp() // the control plane ended: release the lease
+				// Stop on a lost lease (leadCtx) or a signal (ctx).
+				runCtx, stop := context.WithCancel(leadCtx)
+				defer stop()
+				go func() {
+					select {
+					case <-ctx.Done():
+						stop()
+					case <-runCtx.Done():
+					}
+				}()
 				log.Info("leading: starting the control plane", "identity", identity)
-				runErr = lead(leadCtx, restCfg, core, cfg, srv, opts)
-				cancel() // the control plane ended: give the lease up
+				runErr = lead(runCtx, restCfg, core, cfg, srv, opts)
 			},
 			OnStoppedLeading: func() {
 				log.Info("no longer leading", "identity", identity)
-				cancel()
 			},
 			OnNewLeader: func(id string) {
 				if id != identity {
@@ -138,7 +163,10 @@ func Run(ctx context.Context, cfg Config, srv server.Config, opts server.Options
 		return fmt.Errorf("leader election: %w", err)
 	}
 	fmt.Fprintf(outOf(opts), "Skiff operator %s waiting to lead (lease %s/%s)\n", identity, cfg.Namespace, LeaseName)
-	elector.Run(lctx)
+	elector.Run(electorCtx)
+	if leading.Load() {
+		<-leadDone
+	}
 	if runErr != nil {
 		return runErr
 	}
