@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -165,6 +166,23 @@ func TestOperatorGangPlacementFailoverAndPreemption(t *testing.T) {
 		t.Fatalf("node gpu-r2-3 as Skiff sees it: %+v %+v", node.Labels, node.Spec)
 	}
 
+	// A pod Skiff does not manage takes GPUs of a node: Skiff sees them gone.
+	foreign := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "someone-else", Namespace: "default"},
+		Spec: corev1.PodSpec{NodeName: "gpu-r2-7", Containers: []corev1.Container{{
+			Name: "c", Image: "busybox",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("6")}, Limits: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("6")}},
+		}}},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a.waitNode("gpu-r2-7", func(n *v1alpha1.Node) bool { return n.Spec.Capacity.GPU != nil && n.Spec.Capacity.GPU.Value() == 2 })
+	if err := cs.CoreV1().Pods("default").Delete(ctx, "someone-else", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a.waitNode("gpu-r2-7", func(n *v1alpha1.Node) bool { return n.Spec.Capacity.GPU != nil && n.Spec.Capacity.GPU.Value() == 8 })
+
 	// A gang of 4 x 8 GPUs that must fit in one rack.
 	a.skiff(gangJob("train", 0, 3, "45s"), "apply", "-f", "-")
 	train := a.waitJob("ml", "train", 2*time.Minute, "Running", func(j *v1alpha1.Job) bool { return j.Status.Phase == v1alpha1.JobRunning })
@@ -281,6 +299,25 @@ spec:
 	events := b.skiff("", "get", "events", "-n", "ml")
 	if !strings.Contains(events, "Preempted") {
 		t.Errorf("no Preempted event:\n%s\n%s", events, b.skiff("", "get", "events", "-n", "ml", "-o", "json"))
+	}
+}
+
+// waitNode polls Node name as the operator sees it until cond holds.
+func (o *operator) waitNode(name string, cond func(*v1alpha1.Node) bool) {
+	o.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n := &v1alpha1.Node{}
+		if err := json.Unmarshal([]byte(o.skiff("", "get", "node", name, "-o", "json")), n); err != nil {
+			o.t.Fatal(err)
+		}
+		if cond(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			o.t.Fatalf("node %s as Skiff sees it: %+v", name, n.Spec)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
 
