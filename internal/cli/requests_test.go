@@ -36,7 +36,7 @@ func TestRequestsCommand(t *testing.T) {
 	st := store.NewMemory(func() time.Time { return epoch })
 	t.Cleanup(func() { st.Close() })
 	srv := httptest.NewServer(apiserver.New(apiserver.Config{Store: st, Auth: auth.NewTokens(testToken),
-		Routes: map[string]http.Handler{apiserver.RequestsPath: apiserver.RequestsHandler(l)}}))
+		Routes: map[string]http.Handler{apiserver.RequestsPath: apiserver.RequestsHandler(l, nil)}}))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, url: srv.URL, store: st, now: epoch.Add(5 * time.Minute)}
 
