@@ -19,8 +19,10 @@ function fmt(v) {
   return String(+v.toPrecision(4));
 }
 
-// lineChart draws series [{name, points: [{x, y}]}]. opts: width, height,
-// xFormat (tick label), yMin, yMax, area (fill under the first series),
+// lineChart draws series [{name, points: [{x, y, label?}], colorIndex?,
+// dots?, step?, dashed?}]: a line, dots (one per point, label as its tooltip) or a step
+// line that holds each value until the next point. opts: width, height,
+// xFormat (tick label), xMin, xMax, yMin, yMax, area (fill under the first series),
 // title (for the accessible name).
 export function lineChart(series, opts = {}) {
   const W = opts.width || 560, H = opts.height || 220;
@@ -31,7 +33,7 @@ export function lineChart(series, opts = {}) {
     svg.append(s('text', {x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'muted'}, opts.empty || 'no data yet'));
     return svg;
   }
-  let x0 = Math.min(...pts.map(p => p.x)), x1 = Math.max(...pts.map(p => p.x));
+  let x0 = opts.xMin ?? Math.min(...pts.map(p => p.x)), x1 = opts.xMax ?? Math.max(...pts.map(p => p.x));
   let y0 = opts.yMin ?? Math.min(...pts.map(p => p.y)), y1 = opts.yMax ?? Math.max(...pts.map(p => p.y));
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) { y1 = y0 + 1; }
@@ -51,15 +53,27 @@ export function lineChart(series, opts = {}) {
   }
   svg.append(grid);
   series.forEach((se, i) => {
-    const color = se.color || COLORS[i % COLORS.length];
+    const color = COLORS[(se.colorIndex ?? i) % COLORS.length];
     const sorted = [...se.points].sort((a, b) => a.x - b.x);
     if (!sorted.length) return;
-    const d = sorted.map((p, j) => (j ? 'L' : 'M') + X(p.x).toFixed(1) + ' ' + Y(p.y).toFixed(1)).join(' ');
+    if (se.dots) {
+      const g = s('g', {class: 'dots', 'data-name': se.name});
+      for (const p of sorted) {
+        g.append(s('circle', {cx: X(p.x).toFixed(1), cy: Y(p.y).toFixed(1), r: 4, fill: color, class: 'dot'},
+          s('title', {}, p.label || `${se.name}: ${fmt(p.y)}`)));
+      }
+      svg.append(g);
+      return;
+    }
+    // A step series holds each value until the next point.
+    const d = sorted.map((p, j) => (j ? (se.step ? 'H' + X(p.x).toFixed(1) + ' V' : 'L' + X(p.x).toFixed(1) + ' ') : 'M' + X(p.x).toFixed(1) + ' ') +
+      Y(p.y).toFixed(1)).join(' ');
     if (opts.area && i === 0) {
       svg.append(s('path', {d: d + ` L${X(sorted[sorted.length - 1].x).toFixed(1)} ${Y(y0)} L${X(sorted[0].x).toFixed(1)} ${Y(y0)} Z`,
         fill: color, 'fill-opacity': 0.15, stroke: 'none'}));
     }
-    svg.append(s('path', {d, fill: 'none', stroke: color, 'stroke-width': 2, class: 'series', 'data-name': se.name},
+    svg.append(s('path', {d, fill: 'none', stroke: color, 'stroke-width': 2, class: 'series', 'data-name': se.name,
+      'stroke-dasharray': se.dashed ? '5 4' : null},
       s('title', {}, se.name)));
     if (sorted.length === 1) svg.append(s('circle', {cx: X(sorted[0].x), cy: Y(sorted[0].y), r: 3, fill: color}));
   });
@@ -68,7 +82,7 @@ export function lineChart(series, opts = {}) {
 
 export function legend(series) {
   return h('div', {class: 'legend'}, series.map((se, i) =>
-    h('span', {}, h('i', {class: 'swatch', 'data-color': i % COLORS.length}), se.name)));
+    h('span', {}, h('i', {class: 'swatch', 'data-color': se.colorIndex ?? (i % COLORS.length)}), se.name)));
 }
 
 // usageBar shows used of nominal with the borrowed part marked; used may
