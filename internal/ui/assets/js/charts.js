@@ -14,6 +14,19 @@ function niceTicks(min, max, count = 5) {
   return ticks;
 }
 
+// timeTicks puts up to six ticks on a time axis (ms) at round clock times:
+// every 5 s, 10 s, 15 s, 30 s, 1, 2, 5, 10, 15, 30 minutes, 1, 2, 3, 6,
+// 12 hours or a day.
+function timeTicks(t0, t1) {
+  const steps = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map(x => x * 1000);
+  const step = steps.find(st => (t1 - t0) / st <= 6) || steps[steps.length - 1];
+  // Round in local time, so that "every hour" means on the hour here.
+  const off = new Date(t0).getTimezoneOffset() * 60000;
+  const ticks = [];
+  for (let v = Math.ceil((t0 - off) / step) * step + off; v <= t1; v += step) ticks.push(v);
+  return ticks;
+}
+
 function fmt(v) {
   if (Math.abs(v) >= 1e6 || (Math.abs(v) < 1e-3 && v !== 0)) return v.toExponential(1);
   return String(+v.toPrecision(4));
@@ -47,8 +60,9 @@ export function lineChart(series, opts = {}) {
     grid.append(s('text', {x: m.l - 6, y: Y(t) + 4, 'text-anchor': 'end'}, fmt(t)));
   }
   const xf = opts.xFormat || fmt;
-  for (const t of niceTicks(x0, x1, 6)) {
-    if (t < x0 || t > x1) continue;
+  for (const t of xf === timeFormat ? timeTicks(x0, x1) : niceTicks(x0, x1, 6)) {
+    // Leave out ticks whose label would be cut at the edges.
+    if (t < x0 || t > x1 || X(t) > W - m.r - 22 || X(t) < m.l + 10) continue;
     grid.append(s('text', {x: X(t), y: H - 8, 'text-anchor': 'middle'}, xf(t, x1 - x0)));
   }
   svg.append(grid);

@@ -73,5 +73,6 @@ export function quantity(q) {
 // seconds formats a duration in seconds: "850 ms", "1.24 s".
 export function seconds(v) {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '';
+  if (v > 0 && v < 0.001) return '<1 ms';
   return v < 1 ? Math.round(v * 1000) + ' ms' : v.toFixed(2) + ' s';
 }

@@ -17,6 +17,15 @@ function fmtNum(v) {
   return v === undefined || v === null ? '' : String(+Number(v).toPrecision(5));
 }
 
+// paramCell shows a parameter value, numbers to five significant digits
+// (the exact value, as the trial got it, in the tooltip).
+function paramCell(v) {
+  if (v === undefined || v === null) return h('td', {});
+  const n = Number(v);
+  const num = v !== '' && Number.isFinite(n);
+  return h('td', {class: num ? 'num' : null, title: v}, num ? fmtNum(n) : v);
+}
+
 // bestSoFar returns, for trials in suggestion order, the best objective of
 // the succeeded trials up to each one (as the controller picks the best
 // trial); points only where there is one.
@@ -77,7 +86,7 @@ function bestCard(exp, ns) {
       ` ${obj.metricName} = ${fmtNum(best.objective)}`),
     h('p', {class: 'muted'}, `reported at step ${best.step || 0}`),
     table(['parameter', 'value'], Object.keys(best.parameters || {}).sort().map(k =>
-      h('tr', {}, h('td', {}, k), h('td', {}, best.parameters[k]))), {id: 'best-params'}));
+      h('tr', {}, h('td', {}, k), paramCell(best.parameters[k]))), {id: 'best-params'}));
 }
 
 function trialsCard(exp, ns) {
@@ -85,11 +94,11 @@ function trialsCard(exp, ns) {
   const names = (exp.spec.parameters || []).map(p => p.name);
   const rows = (st.trials || []).map((t, i) => h('tr', {'data-trial': t.name, class: t.name === st.bestTrial ? 'best' : null},
     h('td', {}, String(i + 1)), h('td', {}, pageLink(t.name, 'jobs', ns, t.name)), h('td', {}, badge(t.state)),
-    names.map(n => h('td', {class: 'num'}, (t.parameters || {})[n] ?? '')),
+    names.map(n => paramCell((t.parameters || {})[n])),
     h('td', {class: 'num'}, fmtNum(t.objective)), h('td', {class: 'num'}, t.step ? String(t.step) : ''),
     h('td', {class: 'reason'}, t.message || t.reason || '')));
   return card(`Trials (${rows.length})`,
-    table(['#', 'trial', 'state', ...names, (exp.spec.objective || {}).metricName || 'objective', 'step', 'note'], rows, {id: 'trials'}));
+    table(['#', 'trial', 'state', ...names, (exp.spec.objective || {}).metricName || 'objective', 'step', 'reason'], rows, {id: 'trials'}));
 }
 
 // curvesCard draws each trial's objective metric over step, from the job
@@ -135,9 +144,9 @@ async function renderList(root, ctx) {
 export async function render(root, [ns, name], ctx) {
   if (!ns) return renderList(root, ctx);
   let exp = await getJSON(path('experiments', ns, name), ctx.signal);
-  const slots = {status: h('div'), best: h('div'), objective: h('div', {class: 'wide'}), curves: h('div', {class: 'wide'}), trials: h('div', {class: 'wide'})};
+  const slots = {status: h('div'), best: h('div'), objective: h('div'), curves: h('div'), trials: h('div', {class: 'wide'})};
   root.append(h('h1', {}, 'Experiment ', h('span', {id: 'experiment-name'}, `${ns}/${name}`)),
-    h('div', {class: 'grid'}, slots.status, slots.best, slots.objective, slots.trials, slots.curves));
+    h('div', {class: 'grid'}, slots.status, slots.best, slots.objective, slots.curves, slots.trials));
   const draw = () => {
     clear(slots.status).append(statusCard(exp));
     clear(slots.best).append(bestCard(exp, ns));

@@ -64,9 +64,9 @@ function chartsCard(svc, events, series, readySamples, win) {
   ];
   const lat = [
     {name: 'latency p50', points: withTraffic.map(b => ({x: x(b), y: b.latencyP50Seconds})), colorIndex: 0},
-    {name: 'latency p99', points: withTraffic.map(b => ({x: x(b), y: b.latencyP99Seconds})), colorIndex: 0, dashed: true},
+    {name: 'latency p99', points: withTraffic.map(b => ({x: x(b), y: b.latencyP99Seconds})), colorIndex: 3, dashed: true},
     {name: 'TTFT p50', points: withTraffic.filter(b => b.ttftP50Seconds > 0).map(b => ({x: x(b), y: b.ttftP50Seconds})), colorIndex: 1},
-    {name: 'TTFT p99', points: withTraffic.filter(b => b.ttftP99Seconds > 0).map(b => ({x: x(b), y: b.ttftP99Seconds})), colorIndex: 1, dashed: true},
+    {name: 'TTFT p99', points: withTraffic.filter(b => b.ttftP99Seconds > 0).map(b => ({x: x(b), y: b.ttftP99Seconds})), colorIndex: 6, dashed: true},
   ];
   const tokens = [
     {name: 'prompt tokens/s (in)', points: buckets.map(b => ({x: x(b), y: b.promptTokens / step})), colorIndex: 2},
@@ -107,9 +107,16 @@ function replicasCard(svc, ns) {
   return card('Replicas', table(['#', 'job', 'state', 'port'], rows, {id: 'service-replica-table'}));
 }
 
+// clock shows a time as HH:MM:SS, with the date when not today.
+function clock(t) {
+  const d = new Date(t);
+  const hms = d.toTimeString().slice(0, 8);
+  return d.toDateString() === new Date().toDateString() ? hms : d.toISOString().slice(0, 10) + ' ' + hms;
+}
+
 export function requestRows(items, withService = false) {
   return items.map(e => h('tr', {'data-request': String(e.id), class: e.status >= 400 ? 'failed' : null},
-    h('td', {title: e.time}, new Date(e.time).toLocaleTimeString()),
+    h('td', {title: e.time, class: 'time'}, clock(e.time)),
     h('td', {}, e.namespace), withService ? h('td', {}, e.service) : null, h('td', {}, e.key), h('td', {}, e.model),
     h('td', {}, e.replica || ''), h('td', {}, h('span', {class: 'badge ' + (e.status >= 400 ? 'phase-failed' : 'phase-succeeded')}, String(e.status))),
     h('td', {class: 'num'}, String(e.promptTokens)), h('td', {class: 'num'}, String(e.completionTokens)),
@@ -153,7 +160,7 @@ async function renderList(root, ctx) {
 export async function render(root, [ns, name], ctx) {
   if (!ns) return renderList(root, ctx);
   let svc = await getJSON(path('inferenceservices', ns, name), ctx.signal);
-  const winSelect = h('select', {id: 'window'}, WINDOWS.map((w, i) => h('option', {value: String(i), selected: i === 1}, w.label)));
+  const winSelect = h('select', {id: 'window'}, WINDOWS.map((w, i) => h('option', {value: String(i), selected: i === 0}, w.label)));
   const slots = {status: h('div'), replicas: h('div'), charts: h('div', {class: 'wide'}), requests: h('div', {class: 'wide'}), events: h('div', {class: 'wide'})};
   root.append(h('h1', {}, 'Service ', h('span', {id: 'service-name'}, `${ns}/${name}`), ' ', h('label', {class: 'window'}, winSelect)),
     h('div', {class: 'grid'}, slots.status, slots.replicas, slots.charts, slots.requests, slots.events));
@@ -173,7 +180,7 @@ export async function render(root, [ns, name], ctx) {
     if (busy) return;
     busy = true;
     try {
-      const win = WINDOWS[Number(winSelect.value)] || WINDOWS[1];
+      const win = WINDOWS[Number(winSelect.value)] || WINDOWS[0];
       const since = new Date(Date.now() - win.ms).toISOString().replace(/\.\d+Z$/, 'Z');
       const [series, recent, ev] = await Promise.all([
         requestSeries(ns, name, since, win.step, ctx.signal),
