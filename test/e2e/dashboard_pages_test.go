@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +67,34 @@ spec:
 `
 }
 
+// sendWaves sends waves[i] chat requests (every other one streamed) to
+// the gateway, gap apart, and returns the first failure.
+func sendWaves(gateway, token string, waves []int, gap time.Duration) error {
+	for i, n := range waves {
+		time.Sleep(gap)
+		for j := range n {
+			body := fmt.Sprintf(`{"model":"tinylm","seed":%d,"stream":%t,"max_tokens":%d,"messages":[{"role":"user","content":"wave %d"}]}`,
+				10*i+j, j%2 == 1, 10+5*j, i)
+			req, err := http.NewRequest(http.MethodPost, gateway+"/v1/chat/completions", strings.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("wave %d request %d: %d %s", i, j, resp.StatusCode, b)
+			}
+		}
+	}
+	return nil
+}
+
 // The experiment, service and request log pages show live data: trials
 // appear as they run, requests sent through the gateway appear in the
 // request log and move the service's charts, markup from users stays text,
@@ -99,14 +130,14 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	}
 
 	s.mustSkiff(pagesService(bin, model), "apply", "-f", "-")
-	s.mustSkiff(pagesExperiment(t), "apply", "-f", "-")
 	tenant := s.newToken("--user", "carol", "--namespace", "team-c", "--role", "viewer")
 
 	type step = chromedp.Action[chromedp.Void]
 	do := func(what string, steps ...step) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v\nserver log:\n%s", what, err, s.out.String())
+			page, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`main`)))
+			t.Fatalf("%s: %v\npage text: %.2000q\nserver log:\n%s", what, err, page, s.out.String())
 		}
 	}
 	var text string
@@ -149,13 +180,36 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 
 	do("admin login", login(s.token)...)
 
-	// The experiment page, opened while the first trials run, fills in as
-	// they finish: every trial, a best trial with its parameters, a dot per
-	// trial with an objective and the best-so-far line.
-	do("experiment page", chromedp.Navigate(s.url+"/ui/experiments/default/tune"), visible(`#trials`),
+	// The service page before any request: scaled to zero, no traffic.
+	do("service page", chromedp.Navigate(s.url+"/ui/services/default/chat"), visible(`#service-charts`),
+		poll(`document.querySelector('#service-charts')?.closest('.card').textContent.includes('(0 requests')`))
+	// The first request through the gateway wakes the service; the page
+	// shows it without a reload.
+	chat(`{"model":"tinylm","seed":1,"max_tokens":30,"messages":[{"role":"user","content":"The harbor"}]}`)
+	do("first request", poll(`document.querySelector('#service-charts')?.closest('.card').textContent.includes('(1 request,')`),
+		poll(`document.querySelector('#service-replicas')?.textContent.startsWith('1 ready of 1')`))
+
+	// More traffic, in waves a few seconds apart, while the experiment
+	// runs.
+	waves := []int{3, 6, 2, 8, 4}
+	sent := 1
+	for _, n := range waves {
+		sent += n
+	}
+	traffic := make(chan error, 1)
+	go func() { traffic <- sendWaves(s.gateway, s.token, waves, 2500*time.Millisecond) }()
+
+	// An experiment applied while its list is open appears there; its page
+	// fills in as the trials run: every trial, a best trial with its
+	// parameters, a dot per trial with an objective and the best-so-far
+	// line, and each trial's curve.
+	do("experiment list", chromedp.Navigate(s.url+"/ui/experiments"), visible(`#experiments`))
+	s.mustSkiff(pagesExperiment(t), "apply", "-f", "-")
+	do("experiment appears", visible(`#experiments tr[data-experiment="tune"]`))
+	do("experiment page", chromedp.Click(chromedp.CSS(`#experiments tr[data-experiment="tune"] a`)), visible(`#trials`),
 		poll(`document.querySelectorAll('#trials tr[data-trial]').length === 4 && document.querySelector('#exp-phase')?.textContent.includes('Succeeded')`),
 		poll(`document.querySelectorAll('#objective-chart circle.dot').length === 4`),
-		poll(`document.querySelectorAll('.metric-chart path.series').length >= 4`),
+		poll(`document.querySelectorAll('#trial-curves path.series').length === 4`),
 		shots.take("dashboard-experiment"))
 	text = textOf(`main`)
 	check("best trial and its parameters", strings.Contains(textOf(`#best-trial`), "val_loss = ") && count(`#best-params tbody tr`) == 3 && count(`#trials tr.best`) == 1)
@@ -172,26 +226,24 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	if err != nil || best != "[[0.5,0.5,0.7,0.7],[2,3]]" {
 		t.Errorf("bestSoFar = %s, %v", best, err)
 	}
-
-	do("experiment list", chromedp.Navigate(s.url+"/ui/experiments"), visible(`#experiments tr[data-experiment="tune"]`))
+	do("experiment list again", chromedp.Navigate(s.url+"/ui/experiments"), visible(`#experiments tr[data-experiment="tune"]`))
 	text = textOf(`#experiments`)
 	check("experiment list row", strings.Contains(text, "4 / 4") && strings.Contains(text, "val_loss"))
 
-	// The service page before any request: scaled to zero, no traffic.
-	do("service page", chromedp.Navigate(s.url+"/ui/services/default/chat"), visible(`#service-charts`),
-		poll(`document.querySelector('#service-charts')?.closest('.card').textContent.includes('(0 requests')`))
-
-	// Requests through the gateway wake the service and move its charts
-	// while the page is open.
-	chat(`{"model":"tinylm","seed":1,"max_tokens":30,"messages":[{"role":"user","content":"The harbor"}]}`)
-	for i := range 4 {
-		chat(`{"model":"tinylm","seed":` + string(rune('2'+i)) + `,"stream":true,"max_tokens":20,"messages":[{"role":"user","content":"A skiff"}]}`)
+	// Every request shows on the service page: its charts, recent requests
+	// and the scale-up from zero.
+	if err := <-traffic; err != nil {
+		t.Fatalf("traffic: %v", err)
 	}
-	do("service charts move", poll(`/\(5 requests/.test(document.querySelector('#service-charts')?.closest('.card').textContent)`),
+	do("service charts move", chromedp.Navigate(s.url+"/ui/services/default/chat"),
+		poll(`document.querySelector('#service-charts')?.closest('.card').textContent.includes('(`+strconv.Itoa(sent)+` requests,')`),
 		poll(`document.querySelectorAll('[data-chart="latency"] path.series').length === 4`),
 		poll(`document.querySelector('[data-chart="replicas"] path.series')?.getAttribute('d').includes('V')`),
-		poll(`document.querySelectorAll('#service-requests tr[data-request]').length === 5`),
-		poll(`document.querySelector('#service-replicas')?.textContent.startsWith('1 ready of 1')`),
+		poll(`document.querySelectorAll('[data-chart="rate"] path.series').length === 2`),
+		poll(`document.querySelectorAll('#service-requests tr[data-request]').length === 10`),
+		// The last minute, in buckets of 2 s.
+		chromedp.Evaluate[chromedp.Void](`(w => { w.value = '0'; w.dispatchEvent(new Event('change')); })(document.querySelector('#window'))`),
+		poll(`document.querySelector('#service-charts')?.closest('.card').textContent.includes('last minute (`+strconv.Itoa(sent)+` requests, buckets of 2s')`),
 		shots.take("dashboard-service"))
 	text = textOf(`main`)
 	check("scale-up event shown", strings.Contains(textOf(`#events`), "replicas 0 -> 1"))
@@ -204,12 +256,15 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	// The request log: every request, usage per namespace and model, and a
 	// request made while the page is open appears; its prompt (markup) is
 	// text.
-	do("request log", chromedp.Navigate(s.url+"/ui/requests"), poll(`document.querySelectorAll('#requests tr[data-request]').length === 5`))
+	rows := func(n int) string {
+		return `!!document.querySelector('#requests') && document.querySelectorAll('#requests tr[data-request]').length === ` + strconv.Itoa(n)
+	}
+	do("request log", chromedp.Navigate(s.url+"/ui/requests"), poll(rows(sent)))
 	chat(`{"model":"tinylm","max_tokens":5,"messages":[{"role":"user","content":"<script>document.title='pwned'</script><img src=x id=pwned-prompt>"}]}`)
-	do("request appears live", poll(`document.querySelectorAll('#requests tr[data-request]').length === 6`),
+	do("request appears live", poll(rows(sent+1)),
 		chromedp.Click(chromedp.CSS(`#requests details summary`)), shots.take("dashboard-requests"))
 	text = textOf(`main`)
-	check("usage summed per namespace and model", strings.Contains(textOf(`#usage tr[data-usage="default/tinylm"]`), "6"))
+	check("usage summed per namespace and model", strings.Contains(textOf(`#usage tr[data-usage="default/tinylm"]`), strconv.Itoa(sent+1)))
 	check("prompt shown as text", strings.Contains(text, "<img src=x id=pwned-prompt>") && count(`#pwned-prompt, main img, main script`) == 0)
 	if title, _ := chromedp.Run(ctx, chromedp.Title()); title == "pwned" {
 		t.Error("a script from a prompt ran")
@@ -221,7 +276,10 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	do("filter", chromedp.SendKeys(chromedp.CSS(`#model`), "nope"), chromedp.Click(chromedp.CSS(`#filters button`)),
 		poll(`document.querySelectorAll('#requests tr[data-request]').length === 0 && location.search.includes('model=nope')`))
 	do("filter by namespace", chromedp.Navigate(s.url+"/ui/requests?namespace=default&model=tinylm"),
-		poll(`document.querySelectorAll('#requests tr[data-request]').length === 6`))
+		poll(rows(sent+1)))
+	do("filter by service", chromedp.Navigate(s.url+"/ui/requests?service=other"), poll(rows(0)),
+		chromedp.Navigate(s.url+"/ui/services/default/chat"), visible(`#all-requests`), chromedp.Click(chromedp.CSS(`#all-requests`)),
+		visible(`#filters`), poll(`location.search.includes('service=chat')`), poll(rows(sent+1)))
 
 	// A tenant of another namespace sees none of default's requests, and
 	// naming default is refused.

@@ -9,8 +9,13 @@ function niceTicks(min, max, count = 5) {
   const span = max - min;
   const step0 = Math.pow(10, Math.floor(Math.log10(span / count)));
   const step = [1, 2, 5, 10].map(m => m * step0).find(st => span / st <= count) || step0 * 10;
+  // From the last round value at or below min to the first at or above
+  // max, so that every point lies within the labelled grid.
   const ticks = [];
-  for (let v = Math.ceil(min / step) * step; v <= max + 1e-9; v += step) ticks.push(+v.toPrecision(12));
+  for (let v = Math.floor(min / step + 1e-9) * step; ; v += step) {
+    ticks.push(+v.toPrecision(12));
+    if (v >= max - 1e-9 * step || ticks.length > 4 * count) break;
+  }
   return ticks;
 }
 
@@ -126,7 +131,8 @@ export function metricChart(points, opts = {}) {
   }
   const series = [...byName.entries()].map(([name, pts]) => ({name, points: pts}));
   const fig = h('figure', {class: 'metric-chart'});
-  fig.append(lineChart(series, {title: opts.title || 'metrics over step', empty: opts.empty || 'no metrics reported'}));
+  fig.append(lineChart(series, {title: opts.title || 'metrics over step', empty: opts.empty || 'no metrics reported',
+    xFormat: v => Number.isInteger(v) ? fmt(v) : ''}));
   if (series.length) fig.append(legend(series));
   return fig;
 }

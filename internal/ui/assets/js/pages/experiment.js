@@ -108,8 +108,8 @@ async function curvesCard(exp, ns, signal) {
   const trials = ((exp.status && exp.status.trials) || []).filter(t => t.state !== 'Pending');
   const per = await Promise.all(trials.map(t =>
     fetchMetrics(ns, t.name, signal, metric).then(pts => pts.map(p => ({...p, name: t.name}))).catch(() => [])));
-  return card(`${metric} over step, per trial`, metricChart(per.flat(), {title: `${metric} of each trial`,
-    empty: 'no trial has reported ' + metric + ' yet'}));
+  return card(`${metric} over step, per trial`, h('div', {id: 'trial-curves'}, metricChart(per.flat(), {title: `${metric} of each trial`,
+    empty: 'no trial has reported ' + metric + ' yet'})));
 }
 
 async function renderList(root, ctx) {

@@ -1,9 +1,9 @@
 // Request log page: what the gateway recorded for every request (time,
 // namespace, key, model, tokens, latency, status, and the prompt for
-// services that log prompts), filtered by namespace and model, with usage
-// summed per namespace and model: what `skiff requests` shows. The
-// filters live in the URL (?namespace=&model=), so a filtered view can be
-// linked; the page refreshes every few seconds.
+// services that log prompts), filtered by namespace, model and service,
+// with usage summed per namespace and model: what `skiff requests` shows.
+// The filters live in the URL (?namespace=&model=&service=), so a
+// filtered view can be linked; the page refreshes every few seconds.
 import {h, clear, card, table, seconds} from '../dom.js';
 import {requests, requestSummary} from '../api.js';
 import {requestRows, requestHeaders} from './service.js';
@@ -27,11 +27,13 @@ export async function render(root, _params, ctx) {
   const form = h('form', {class: 'filters', id: 'filters'},
     input('namespace', 'namespace', url.searchParams.get('namespace') || '', ctx.namespace || 'all'),
     input('model', 'model', url.searchParams.get('model') || '', 'all'),
+    input('service', 'service', url.searchParams.get('service') || '', 'all'),
     h('button', {type: 'submit'}, 'Filter'));
   const usageSlot = h('div'), logSlot = h('div');
   root.append(h('h1', {}, 'Request log'), form, usageSlot, logSlot);
 
-  const filters = () => ({namespace: form.elements.namespace.value.trim(), model: form.elements.model.value.trim()});
+  const filters = () => ({namespace: form.elements.namespace.value.trim(), model: form.elements.model.value.trim(),
+    service: form.elements.service.value.trim()});
   let busy = false;
   const refresh = async () => {
     if (busy) return;
@@ -58,7 +60,7 @@ export async function render(root, _params, ctx) {
     ev.preventDefault();
     const f = filters();
     const u = new URL(location.href);
-    for (const k of ['namespace', 'model']) { if (f[k]) u.searchParams.set(k, f[k]); else u.searchParams.delete(k); }
+    for (const k of ['namespace', 'model', 'service']) { if (f[k]) u.searchParams.set(k, f[k]); else u.searchParams.delete(k); }
     history.replaceState(null, '', u);
     refresh();
   });

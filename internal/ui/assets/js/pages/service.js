@@ -9,6 +9,7 @@ import {list, getJSON, path, watch, requests, requestSeries} from '../api.js';
 import {lineChart, legend, timeFormat} from '../charts.js';
 
 const WINDOWS = [
+  {label: 'last minute', ms: 60e3, step: '2s'},
   {label: 'last 5 minutes', ms: 5 * 60e3, step: '5s'},
   {label: 'last 15 minutes', ms: 15 * 60e3, step: '10s'},
   {label: 'last hour', ms: 60 * 60e3, step: '30s'},
@@ -74,7 +75,7 @@ function chartsCard(svc, events, series, readySamples, win) {
   ];
   const total = buckets.reduce((a, b) => a + b.requests, 0);
   const xr = {xMin: since, xMax: Date.parse(series.until)};
-  return card(`Traffic, ${win.label} (${total} requests, buckets of ${win.step})`,
+  return card(`Traffic, ${win.label} (${total} request${total === 1 ? '' : 's'}, buckets of ${win.step})`,
     series.truncated ? h('p', {class: 'muted'}, 'more requests than one chart reads: the oldest are left out') : null,
     h('div', {class: 'charts', id: 'service-charts'},
       chart('Replicas', replicas, {id: 'replicas', ...xr, empty: 'no replicas'}),
@@ -160,7 +161,7 @@ async function renderList(root, ctx) {
 export async function render(root, [ns, name], ctx) {
   if (!ns) return renderList(root, ctx);
   let svc = await getJSON(path('inferenceservices', ns, name), ctx.signal);
-  const winSelect = h('select', {id: 'window'}, WINDOWS.map((w, i) => h('option', {value: String(i), selected: i === 0}, w.label)));
+  const winSelect = h('select', {id: 'window'}, WINDOWS.map((w, i) => h('option', {value: String(i), selected: i === 1}, w.label)));
   const slots = {status: h('div'), replicas: h('div'), charts: h('div', {class: 'wide'}), requests: h('div', {class: 'wide'}), events: h('div', {class: 'wide'})};
   root.append(h('h1', {}, 'Service ', h('span', {id: 'service-name'}, `${ns}/${name}`), ' ', h('label', {class: 'window'}, winSelect)),
     h('div', {class: 'grid'}, slots.status, slots.replicas, slots.charts, slots.requests, slots.events));
@@ -180,16 +181,18 @@ export async function render(root, [ns, name], ctx) {
     if (busy) return;
     busy = true;
     try {
-      const win = WINDOWS[Number(winSelect.value)] || WINDOWS[0];
+      const win = WINDOWS[Number(winSelect.value)] || WINDOWS[1];
       const since = new Date(Date.now() - win.ms).toISOString().replace(/\.\d+Z$/, 'Z');
       const [series, recent, ev] = await Promise.all([
         requestSeries(ns, name, since, win.step, ctx.signal),
-        requests({namespace: ns, service: name, limit: '25'}, ctx.signal),
+        requests({namespace: ns, service: name, limit: '10'}, ctx.signal),
         list('events', ns, evf, ctx.signal)]);
       events = ev.items;
       sampleReady();
       clear(slots.charts).append(chartsCard(svc, events, series, readySamples, win));
-      clear(slots.requests).append(card('Recent requests', table(requestHeaders(false), requestRows(recent), {id: 'service-requests'})));
+      const all = '/ui/requests?' + new URLSearchParams({namespace: ns, service: name});
+      clear(slots.requests).append(card('Recent requests', table(requestHeaders(false), requestRows(recent), {id: 'service-requests'}),
+        h('p', {}, h('a', {href: all, id: 'all-requests'}, 'All requests to this service in the request log'))));
       clear(slots.events).append(eventsCard(events));
     } catch (e) {
       if (!ctx.signal.aborted) clear(slots.charts).append(card('Traffic', h('p', {class: 'error'}, String(e.message || e))));
