@@ -200,7 +200,7 @@ export async function render(root, [ns, name], ctx) {
   };
   await refresh();
   winSelect.addEventListener('change', refresh);
-  const poll = setInterval(refresh, 3000);
+  const poll = setInterval(refresh, 5000);
   ctx.signal.addEventListener('abort', () => clearInterval(poll));
 
   const f = `fieldSelector=${encodeURIComponent('metadata.name=' + name)}`;
