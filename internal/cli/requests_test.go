@@ -70,6 +70,9 @@ func TestRequestsCommand(t *testing.T) {
 	if out := e.mustRun("requests", "--model", "bge"); out != "" {
 		t.Errorf("--model bge in default printed:\n%s", out)
 	}
+	if out := e.mustRun("requests", "-A", "--service", "emb"); !strings.Contains(out, "tk-2") || strings.Contains(out, "tk-1") || strings.Contains(out, "tk-old") {
+		t.Errorf("--service emb printed:\n%s", out)
+	}
 	for _, args := range [][]string{{"requests", "-o", "yaml"}, {"requests", "-A", "-n", "x"}, {"requests", "--since", "-1h"}, {"requests", "--limit", "20000"}} {
 		if err := e.mustFail(args...); err == nil {
 			t.Errorf("%v succeeded", args)
