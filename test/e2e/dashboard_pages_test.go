@@ -238,7 +238,9 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	do("service charts move", chromedp.Navigate(s.url+"/ui/services/default/chat"),
 		poll(`document.querySelector('#service-charts')?.closest('.card').textContent.includes('(`+strconv.Itoa(sent)+` requests,')`),
 		poll(`document.querySelectorAll('[data-chart="latency"] path.series').length === 4`),
-		poll(`document.querySelector('[data-chart="replicas"] path.series')?.getAttribute('d').includes('V')`),
+		// The desired replicas step from 0 to 1 (the autoscaler's event).
+		poll(`new Set([...(document.querySelector('[data-chart="replicas"] path[data-name^="desired"]')?.getAttribute('d') || '')
+			.matchAll(/(?:M[\d.]+ |V)([\d.]+)/g)].map(m => m[1])).size === 2`),
 		poll(`document.querySelectorAll('[data-chart="rate"] path.series').length === 2`),
 		poll(`document.querySelectorAll('#service-requests tr[data-request]').length === 10`),
 		// The last minute, in buckets of 2 s.

@@ -20,10 +20,10 @@ function niceTicks(min, max, count = 5) {
 }
 
 // timeTicks puts up to six ticks on a time axis (ms) at round clock times:
-// every 5 s, 10 s, 15 s, 30 s, 1, 2, 5, 10, 15, 30 minutes, 1, 2, 3, 6,
+// every 1, 2, 5, 10 s, 15 s, 30 s, 1, 2, 5, 10, 15, 30 minutes, 1, 2, 3, 6,
 // 12 hours or a day.
 function timeTicks(t0, t1) {
-  const steps = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map(x => x * 1000);
+  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map(x => x * 1000);
   const step = steps.find(st => (t1 - t0) / st <= 6) || steps[steps.length - 1];
   // Round in local time, so that "every hour" means on the hour here.
   const off = new Date(t0).getTimezoneOffset() * 60000;
