@@ -70,6 +70,7 @@ spec:
 // sendWaves sends waves[i] chat requests (every other one streamed) to
 // the gateway, gap apart, and returns the first failure.
 func sendWaves(gateway, token string, waves []int, gap time.Duration) error {
+	client := &http.Client{Timeout: time.Minute}
 	for i, n := range waves {
 		time.Sleep(gap)
 		for j := range n {
@@ -81,7 +82,7 @@ func sendWaves(gateway, token string, waves []int, gap time.Duration) error {
 			}
 			req.Header.Set("Authorization", "Bearer "+token)
 			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := client.Do(req)
 			if err != nil {
 				return err
 			}
