@@ -1,11 +1,13 @@
 // Package reqlogbench measures the gateway's request log (SQLite): the
 // rows per second the batching writer stores (Record then Flush), the same
 // at the retention bound (every batch also deletes the oldest rows), and
-// reading the newest 100 entries of one namespace and the per-namespace
-// and model summary of a 100,000-row log.
+// reading the newest 100 entries of one namespace, the per-namespace and
+// model summary of a 100,000-row log, and one service's series over 15
+// minutes (the dashboard's service page).
 //
 //	go test -run '^$' -bench Write -benchtime 20000x ./bench/reqlog/
 //	go test -run '^$' -bench 'Query|Summary' -benchtime 20x ./bench/reqlog/
+//	go test -run '^$' -bench Series -benchtime 20x ./bench/reqlog/
 package reqlogbench
 
 import (
@@ -112,6 +114,43 @@ func BenchmarkSummaryOf100k(b *testing.B) {
 		s, err := l.Summarize(context.Background(), reqlog.Query{})
 		if err != nil || len(s) != 12 {
 			b.Fatal(err, len(s))
+		}
+	}
+}
+
+// BenchmarkSeries15mOf100k buckets one service's requests over 15 minutes
+// in steps of 10 s (90 buckets, percentiles per bucket), in a log of
+// 100,000 rows spread over those 15 minutes, 25,000 of them the service's:
+// what the dashboard's service page asks for every few seconds.
+func BenchmarkSeries15mOf100k(b *testing.B) {
+	l := open(b, reqlog.Options{Buffer: 1 << 16})
+	const n = 100_000
+	for i := range n {
+		e := entry(i)
+		e.Time = t0.Add(-15 * time.Minute).Add(time.Duration(i) * (15 * time.Minute / n))
+		l.Record(e)
+		if i%(1<<15) == 1<<15-1 {
+			if err := l.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := l.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	q := reqlog.SeriesQuery{Namespace: "team-1", Service: "chat", Since: t0.Add(-15 * time.Minute), Until: t0, Step: 10 * time.Second}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := l.Series(context.Background(), q)
+		if err != nil || len(s.Buckets) != 90 {
+			b.Fatal(err, len(s.Buckets))
+		}
+		var reqs int64
+		for _, bk := range s.Buckets {
+			reqs += bk.Requests
+		}
+		if reqs != n/4 {
+			b.Fatalf("%d requests in the series, want %d", reqs, n/4)
 		}
 	}
 }

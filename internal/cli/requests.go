@@ -16,12 +16,12 @@ import (
 )
 
 func (a *app) requestsCmd() *cobra.Command {
-	var output, model string
+	var output, model, service string
 	var since time.Duration
 	var all, summary bool
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "requests [-n NS | -A] [--model M] [--since D] [--summary] [-o json]",
+		Use:   "requests [-n NS | -A] [--model M] [--service S] [--since D] [--summary] [-o json]",
 		Short: "Show the gateway's request log: tokens, latency and status of each inference request",
 		Long: `Show the requests the OpenAI-compatible gateway answered, newest first: when,
 which key (token id), model, replica, tokens in and out, time to first token,
@@ -43,7 +43,7 @@ requests to its own namespace's services. Prompts are kept (and shown with
 			if all && a.namespace != "" {
 				return &Error{Msg: "-A and -n select namespaces both: use one of them"}
 			}
-			q := client.RequestsQuery{Model: model, Limit: limit}
+			q := client.RequestsQuery{Model: model, Service: service, Limit: limit}
 			if !all {
 				q.Namespace = a.ns()
 			}
@@ -88,6 +88,7 @@ requests to its own namespace's services. Prompts are kept (and shown with
 	f.StringVarP(&output, "output", "o", "", "output format: table (default) or json")
 	f.BoolVarP(&all, "all-namespaces", "A", false, "every namespace (cluster-admins)")
 	f.StringVar(&model, "model", "", "only requests for this model")
+	f.StringVar(&service, "service", "", "only requests to this InferenceService")
 	f.DurationVar(&since, "since", 0, "only requests newer than this, e.g. 1h")
 	f.BoolVar(&summary, "summary", false, "sum requests and tokens per namespace and model")
 	f.IntVar(&limit, "limit", 0, fmt.Sprintf("the newest N requests (default %d)", reqlog.DefaultQueryLimit))

@@ -36,7 +36,7 @@ func TestRequestsCommand(t *testing.T) {
 	st := store.NewMemory(func() time.Time { return epoch })
 	t.Cleanup(func() { st.Close() })
 	srv := httptest.NewServer(apiserver.New(apiserver.Config{Store: st, Auth: auth.NewTokens(testToken),
-		Routes: map[string]http.Handler{apiserver.RequestsPath: apiserver.RequestsHandler(l)}}))
+		Routes: map[string]http.Handler{apiserver.RequestsPath: apiserver.RequestsHandler(l, nil)}}))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, url: srv.URL, store: st, now: epoch.Add(5 * time.Minute)}
 
@@ -69,6 +69,9 @@ func TestRequestsCommand(t *testing.T) {
 	}
 	if out := e.mustRun("requests", "--model", "bge"); out != "" {
 		t.Errorf("--model bge in default printed:\n%s", out)
+	}
+	if out := e.mustRun("requests", "-A", "--service", "emb"); !strings.Contains(out, "tk-2") || strings.Contains(out, "tk-1") || strings.Contains(out, "tk-old") {
+		t.Errorf("--service emb printed:\n%s", out)
 	}
 	for _, args := range [][]string{{"requests", "-o", "yaml"}, {"requests", "-A", "-n", "x"}, {"requests", "--since", "-1h"}, {"requests", "--limit", "20000"}} {
 		if err := e.mustFail(args...); err == nil {

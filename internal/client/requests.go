@@ -16,8 +16,10 @@ type RequestsQuery struct {
 	// namespace for a cluster-admin).
 	Namespace string
 	Model     string
-	Since     time.Time
-	Limit     int
+	// Service is an InferenceService's name.
+	Service string
+	Since   time.Time
+	Limit   int
 }
 
 func (q RequestsQuery) values() url.Values {
@@ -27,6 +29,9 @@ func (q RequestsQuery) values() url.Values {
 	}
 	if q.Model != "" {
 		v.Set("model", q.Model)
+	}
+	if q.Service != "" {
+		v.Set("service", q.Service)
 	}
 	if !q.Since.IsZero() {
 		v.Set("since", q.Since.UTC().Format(time.RFC3339))

@@ -14,6 +14,8 @@
 // are deleted, oldest first.
 //
 // Query and Summarize read the log with their filters (namespaces, model,
-// since) passed in; who may read which namespace is decided by the
+// service, since) passed in; Series buckets one service's requests over a
+// window (requests, errors, tokens, replicas answering, p50/p99 latency
+// and time to first token per bucket) for the dashboard's charts; who may read which namespace is decided by the
 // caller (the API route), not here.
 package reqlog

@@ -333,6 +333,9 @@ func secondsToNanos(s float64) int64 { return int64(s * 1e9) }
 type Query struct {
 	Namespaces []string
 	Model      string
+	// Service keeps the requests made to the InferenceService of this
+	// name (in any of Namespaces).
+	Service string
 	// Since keeps entries at or after this time (zero: all).
 	Since time.Time
 	// Limit is the most entries returned, newest first
@@ -355,6 +358,10 @@ func (q Query) where() (string, []any) {
 	if q.Model != "" {
 		conds = append(conds, "model = ?")
 		args = append(args, q.Model)
+	}
+	if q.Service != "" {
+		conds = append(conds, "service = ?")
+		args = append(args, q.Service)
 	}
 	if !q.Since.IsZero() {
 		conds = append(conds, "time >= ?")

@@ -273,7 +273,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		Routes: map[string]http.Handler{
 			MetricsPath:            metricsHandler(mx.Handler()),
 			GPUsPath:               gpusHandler(sampler),
-			apiserver.RequestsPath: apiserver.RequestsHandler(requestLog),
+			apiserver.RequestsPath: apiserver.RequestsHandler(requestLog, clk.Now),
 		},
 
 		DefaultStopGrace: time.Duration(cfg.StopGraceSeconds) * time.Second,

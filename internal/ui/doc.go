@@ -1,7 +1,11 @@
 // Package ui is the web dashboard that `skiff up` serves at /ui/: an
 // overview (GPUs over time, jobs by phase, queue usage with the borrowed
-// share), a queue page (pending jobs in order with their reasons) and a job
-// page (replicas, events, live logs, metric charts).
+// share), a queue page (pending jobs in order with their reasons), a job
+// page (replicas, events, live logs, metric charts), experiments (objective
+// over trials, best trial, trials table), inference services (replicas,
+// request rate, latency and TTFT percentiles, tokens, from the request
+// log's series) and the gateway's request log with usage per namespace and
+// model.
 //
 // It is plain HTML, CSS and JavaScript modules embedded in the binary: no
 // CDN, no npm, no build step beyond `go build`. Pages read the same API as

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -28,7 +29,7 @@ func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
 
 func TestPagesRedirectToLoginWithoutASession(t *testing.T) {
 	h := newHandler()
-	for _, p := range []string{"/ui/", "/ui/jobs/a/b", "/ui/queues/q"} {
+	for _, p := range []string{"/ui/", "/ui/jobs/a/b", "/ui/queues/q", "/ui/experiments", "/ui/experiments/a/b", "/ui/services", "/ui/services/a/b", "/ui/requests"} {
 		rec := serve(h, httptest.NewRequest("GET", p, nil))
 		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/ui/login?next="+url.QueryEscape(p) {
 			t.Errorf("GET %s = %d to %q", p, rec.Code, rec.Header().Get("Location"))
@@ -114,7 +115,7 @@ func TestLogoutClearsTheCookie(t *testing.T) {
 
 func TestAssetsAreEmbedded(t *testing.T) {
 	h := newHandler()
-	for _, p := range []string{"/ui/static/js/app.js", "/ui/static/js/pages/job.js", "/ui/static/js/charts.js", "/ui/static/style.css", "/ui/static/logo.svg"} {
+	for _, p := range []string{"/ui/static/js/app.js", "/ui/static/js/pages/job.js", "/ui/static/js/pages/experiment.js", "/ui/static/js/pages/service.js", "/ui/static/js/pages/requests.js", "/ui/static/js/charts.js", "/ui/static/style.css", "/ui/static/logo.svg"} {
 		rec := serve(h, httptest.NewRequest("GET", p, nil))
 		body, _ := io.ReadAll(rec.Body)
 		if rec.Code != 200 || len(body) == 0 {
@@ -122,8 +123,19 @@ func TestAssetsAreEmbedded(t *testing.T) {
 		}
 	}
 	// No asset builds markup from strings.
-	for _, p := range []string{"js/app.js", "js/dom.js", "js/api.js", "js/charts.js", "js/pages/overview.js", "js/pages/queue.js", "js/pages/job.js"} {
-		src, err := assets.ReadFile("assets/" + p)
+	scripts, err := fs.Glob(assets, "assets/js/*.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := fs.Glob(assets, "assets/js/pages/*.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scripts) < 4 || len(pages) < 6 {
+		t.Fatalf("found scripts %v and pages %v", scripts, pages)
+	}
+	for _, p := range append(scripts, pages...) {
+		src, err := assets.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -102,3 +102,28 @@ export async function followLog(namespace, job, replica, onText, signal) {
 export async function gpus(signal) {
   return getJSON('/telemetry/gpus', signal);
 }
+
+// RequestsPath is the gateway's request log (what `skiff requests` reads).
+export const RequestsPath = API + '/requests';
+
+function query(params) {
+  return Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => enc(k) + '=' + enc(v)).join('&');
+}
+
+// requests reads request log entries, newest first; params: namespace,
+// model, service, since, limit.
+export async function requests(params, signal) {
+  return (await getJSON(RequestsPath + '?' + query(params), signal)).items || [];
+}
+
+// requestSummary sums the request log per namespace and model.
+export async function requestSummary(params, signal) {
+  return (await getJSON(RequestsPath + '?' + query({...params, summary: 'true'}), signal)).items || [];
+}
+
+// requestSeries buckets one service's requests from since (RFC 3339) to
+// now by step (a duration such as "10s").
+export async function requestSeries(namespace, service, since, step, signal) {
+  return (await getJSON(RequestsPath + '?' + query({series: 'true', namespace, service, since, step}), signal)).series;
+}

@@ -5,14 +5,27 @@ import {h, clear} from './dom.js';
 import * as overview from './pages/overview.js';
 import * as queue from './pages/queue.js';
 import * as job from './pages/job.js';
+import * as experiment from './pages/experiment.js';
+import * as service from './pages/service.js';
+import * as requests from './pages/requests.js';
 
 const routes = [
   {re: /^\/ui\/?$/, page: overview, nav: 'Overview'},
   {re: /^\/ui\/queues\/([^/]+)$/, page: queue},
   {re: /^\/ui\/jobs\/([^/]+)\/([^/]+)$/, page: job},
+  {re: /^\/ui\/experiments\/?$/, page: experiment},
+  {re: /^\/ui\/experiments\/([^/]+)\/([^/]+)$/, page: experiment},
+  {re: /^\/ui\/services\/?$/, page: service},
+  {re: /^\/ui\/services\/([^/]+)\/([^/]+)$/, page: service},
+  {re: /^\/ui\/requests\/?$/, page: requests},
 ];
 
-const nav = [{href: '/ui/', text: 'Overview'}];
+const nav = [
+  {href: '/ui/', text: 'Overview'},
+  {href: '/ui/experiments', text: 'Experiments'},
+  {href: '/ui/services', text: 'Services'},
+  {href: '/ui/requests', text: 'Request log'},
+];
 
 function setLive(on) {
   const el = document.getElementById('live');
@@ -21,7 +34,10 @@ function setLive(on) {
 
 async function main() {
   const navEl = document.getElementById('nav');
-  for (const n of nav) navEl.append(h('a', {href: n.href}, n.text));
+  for (const n of nav) {
+    const here = n.href === '/ui/' ? /^\/ui\/?$/.test(location.pathname) : location.pathname.startsWith(n.href);
+    navEl.append(h('a', {href: n.href, class: here ? 'here' : null}, n.text));
+  }
   const root = document.getElementById('main');
   const route = routes.find(r => r.re.test(location.pathname));
   clear(root);

@@ -9,8 +9,26 @@ function niceTicks(min, max, count = 5) {
   const span = max - min;
   const step0 = Math.pow(10, Math.floor(Math.log10(span / count)));
   const step = [1, 2, 5, 10].map(m => m * step0).find(st => span / st <= count) || step0 * 10;
+  // From the last round value at or below min to the first at or above
+  // max, so that every point lies within the labelled grid.
   const ticks = [];
-  for (let v = Math.ceil(min / step) * step; v <= max + 1e-9; v += step) ticks.push(+v.toPrecision(12));
+  for (let v = Math.floor(min / step + 1e-9) * step; ; v += step) {
+    ticks.push(+v.toPrecision(12));
+    if (v >= max - 1e-9 * step || ticks.length > 4 * count) break;
+  }
+  return ticks;
+}
+
+// timeTicks puts up to six ticks on a time axis (ms) at round clock times:
+// every 1, 2, 5, 10 s, 15 s, 30 s, 1, 2, 5, 10, 15, 30 minutes, 1, 2, 3, 6,
+// 12 hours or a day.
+function timeTicks(t0, t1) {
+  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map(x => x * 1000);
+  const step = steps.find(st => (t1 - t0) / st <= 6) || steps[steps.length - 1];
+  // Round in local time, so that "every hour" means on the hour here.
+  const off = new Date(t0).getTimezoneOffset() * 60000;
+  const ticks = [];
+  for (let v = Math.ceil((t0 - off) / step) * step + off; v <= t1; v += step) ticks.push(v);
   return ticks;
 }
 
@@ -19,8 +37,10 @@ function fmt(v) {
   return String(+v.toPrecision(4));
 }
 
-// lineChart draws series [{name, points: [{x, y}]}]. opts: width, height,
-// xFormat (tick label), yMin, yMax, area (fill under the first series),
+// lineChart draws series [{name, points: [{x, y, label?}], colorIndex?,
+// dots?, step?, dashed?}]: a line, dots (one per point, label as its tooltip) or a step
+// line that holds each value until the next point. opts: width, height,
+// xFormat (tick label), xMin, xMax, yMin, yMax, area (fill under the first series),
 // title (for the accessible name).
 export function lineChart(series, opts = {}) {
   const W = opts.width || 560, H = opts.height || 220;
@@ -31,7 +51,7 @@ export function lineChart(series, opts = {}) {
     svg.append(s('text', {x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'muted'}, opts.empty || 'no data yet'));
     return svg;
   }
-  let x0 = Math.min(...pts.map(p => p.x)), x1 = Math.max(...pts.map(p => p.x));
+  let x0 = opts.xMin ?? Math.min(...pts.map(p => p.x)), x1 = opts.xMax ?? Math.max(...pts.map(p => p.x));
   let y0 = opts.yMin ?? Math.min(...pts.map(p => p.y)), y1 = opts.yMax ?? Math.max(...pts.map(p => p.y));
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) { y1 = y0 + 1; }
@@ -45,21 +65,34 @@ export function lineChart(series, opts = {}) {
     grid.append(s('text', {x: m.l - 6, y: Y(t) + 4, 'text-anchor': 'end'}, fmt(t)));
   }
   const xf = opts.xFormat || fmt;
-  for (const t of niceTicks(x0, x1, 6)) {
-    if (t < x0 || t > x1) continue;
+  for (const t of xf === timeFormat ? timeTicks(x0, x1) : niceTicks(x0, x1, 6)) {
+    // Leave out ticks whose label would be cut at the edges.
+    if (t < x0 || t > x1 || X(t) > W - m.r - 22 || X(t) < m.l + 10) continue;
     grid.append(s('text', {x: X(t), y: H - 8, 'text-anchor': 'middle'}, xf(t, x1 - x0)));
   }
   svg.append(grid);
   series.forEach((se, i) => {
-    const color = se.color || COLORS[i % COLORS.length];
+    const color = COLORS[(se.colorIndex ?? i) % COLORS.length];
     const sorted = [...se.points].sort((a, b) => a.x - b.x);
     if (!sorted.length) return;
-    const d = sorted.map((p, j) => (j ? 'L' : 'M') + X(p.x).toFixed(1) + ' ' + Y(p.y).toFixed(1)).join(' ');
+    if (se.dots) {
+      const g = s('g', {class: 'dots', 'data-name': se.name});
+      for (const p of sorted) {
+        g.append(s('circle', {cx: X(p.x).toFixed(1), cy: Y(p.y).toFixed(1), r: 4, fill: color, class: 'dot'},
+          s('title', {}, p.label || `${se.name}: ${fmt(p.y)}`)));
+      }
+      svg.append(g);
+      return;
+    }
+    // A step series holds each value until the next point.
+    const d = sorted.map((p, j) => (j ? (se.step ? 'H' + X(p.x).toFixed(1) + ' V' : 'L' + X(p.x).toFixed(1) + ' ') : 'M' + X(p.x).toFixed(1) + ' ') +
+      Y(p.y).toFixed(1)).join(' ');
     if (opts.area && i === 0) {
       svg.append(s('path', {d: d + ` L${X(sorted[sorted.length - 1].x).toFixed(1)} ${Y(y0)} L${X(sorted[0].x).toFixed(1)} ${Y(y0)} Z`,
         fill: color, 'fill-opacity': 0.15, stroke: 'none'}));
     }
-    svg.append(s('path', {d, fill: 'none', stroke: color, 'stroke-width': 2, class: 'series', 'data-name': se.name},
+    svg.append(s('path', {d, fill: 'none', stroke: color, 'stroke-width': 2, class: 'series', 'data-name': se.name,
+      'stroke-dasharray': se.dashed ? '5 4' : null},
       s('title', {}, se.name)));
     if (sorted.length === 1) svg.append(s('circle', {cx: X(sorted[0].x), cy: Y(sorted[0].y), r: 3, fill: color}));
   });
@@ -68,7 +101,7 @@ export function lineChart(series, opts = {}) {
 
 export function legend(series) {
   return h('div', {class: 'legend'}, series.map((se, i) =>
-    h('span', {}, h('i', {class: 'swatch', 'data-color': i % COLORS.length}), se.name)));
+    h('span', {}, h('i', {class: 'swatch', 'data-color': se.colorIndex ?? (i % COLORS.length)}), se.name)));
 }
 
 // usageBar shows used of nominal with the borrowed part marked; used may
@@ -98,7 +131,8 @@ export function metricChart(points, opts = {}) {
   }
   const series = [...byName.entries()].map(([name, pts]) => ({name, points: pts}));
   const fig = h('figure', {class: 'metric-chart'});
-  fig.append(lineChart(series, {title: opts.title || 'metrics over step', empty: opts.empty || 'no metrics reported'}));
+  fig.append(lineChart(series, {title: opts.title || 'metrics over step', empty: opts.empty || 'no metrics reported',
+    xFormat: v => Number.isInteger(v) ? fmt(v) : ''}));
   if (series.length) fig.append(legend(series));
   return fig;
 }

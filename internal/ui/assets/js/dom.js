@@ -69,3 +69,10 @@ export function quantity(q) {
   const mult = {m: 1e-3, '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4}[m[2]];
   return parseFloat(m[1]) * (mult ?? 1);
 }
+
+// seconds formats a duration in seconds: "850 ms", "1.24 s".
+export function seconds(v) {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '';
+  if (v > 0 && v < 0.001) return '<1 ms';
+  return v < 1 ? Math.round(v * 1000) + ' ms' : v.toFixed(2) + ' s';
+}

@@ -5,11 +5,12 @@ import {h, clear, card, table, badge, ago} from '../dom.js';
 import {list, getJSON, path, watch, followLog, APIError} from '../api.js';
 import {metricChart} from '../charts.js';
 
-// fetchMetrics reads the job's metric points ({name, step, value, time});
-// an empty list when the server keeps none for the job.
-export async function fetchMetrics(ns, name, signal) {
+// fetchMetrics reads the job's metric points ({name, step, value, time}),
+// of every metric or only the one named; an empty list when the server
+// keeps none for the job.
+export async function fetchMetrics(ns, name, signal, metric = '') {
   try {
-    const r = await getJSON(path('jobs', ns, name, 'metrics'), signal);
+    const r = await getJSON(path('jobs', ns, name, 'metrics') + (metric ? '?name=' + encodeURIComponent(metric) : ''), signal);
     return Array.isArray(r) ? r : (r.items || r.points || []);
   } catch (e) {
     if (e instanceof APIError && (e.status === 404 || e.status === 400)) return [];
