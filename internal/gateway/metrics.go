@@ -44,8 +44,14 @@ func NewMetrics() *Metrics {
 		coldStart: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "skiff_gateway_queue_wait_seconds",
 			Help: "Time requests waited for a ready replica (scale from zero).", Buckets: latencyBuckets}, []string{"namespace", "model"}),
 	}
-	reg.MustRegister(m.requests, m.tokens, m.ttft, m.tpot, m.e2e, m.coldStart)
+	reg.MustRegister(m.Collectors()...)
 	return m
+}
+
+// Collectors are the gateway's metrics, for a process that also serves
+// them on its main /metrics (Register them there as well).
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.requests, m.tokens, m.ttft, m.tpot, m.e2e, m.coldStart}
 }
 
 // Observe records one finished request; pass it as Config.Observe.

@@ -326,7 +326,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		}(run)
 	}
 
-	gwURL, stopGateway, err := startServing(ctrlCtx, &wg, cfg, servingParts{store: st, clock: clk, recorder: rec, tokens: ten.tokens, log: log, observe: requestLog.Observe, informers: informers})
+	gwURL, stopGateway, err := startServing(ctrlCtx, &wg, cfg, servingParts{store: st, clock: clk, recorder: rec, tokens: ten.tokens, log: log, observe: requestLog.Observe, informers: informers, registry: mx.Registry})
 	if err != nil {
 		stopCtrl()
 		wg.Wait()

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
 
 	"skiff.dev/skiff/internal/auth"
@@ -35,6 +36,9 @@ type servingParts struct {
 	observe func(gateway.RequestRecord)
 	// informers are shared with the other controllers.
 	informers *watchcache.Shared
+	// registry is the server's /metrics registry; the gateway's metrics
+	// are served there too.
+	registry prometheus.Registerer
 }
 
 // startServing opens the gateway's listener and starts the serving
@@ -54,7 +58,13 @@ func startServing(ctrlCtx context.Context, wg *sync.WaitGroup, cfg Config, p ser
 	}
 	ctl := &serving.Controller{Store: p.store, Clock: p.clock, Recorder: p.recorder, Log: p.log, Informers: p.informers}
 	ctl.Init()
-	gw := gateway.New(gateway.Config{Auth: p.tokens, MaxBodyBytes: cfg.GatewayMaxBodyBytes, OnDemand: ctl.OnDemand, Log: p.log, Metrics: gateway.NewMetrics(), Ready: ctl.Synced(), Observe: p.observe})
+	gwMetrics := gateway.NewMetrics()
+	if p.registry != nil {
+		if err := registerAll(p.registry, gwMetrics.Collectors()); err != nil {
+			return "", nil, fmt.Errorf("registering the gateway's metrics: %w", err)
+		}
+	}
+	gw := gateway.New(gateway.Config{Auth: p.tokens, MaxBodyBytes: cfg.GatewayMaxBodyBytes, OnDemand: ctl.OnDemand, Log: p.log, Metrics: gwMetrics, Ready: ctl.Synced(), Observe: p.observe})
 	ctl.Gateway = gw
 	wg.Add(1)
 	go func() {
@@ -71,4 +81,13 @@ func startServing(ctrlCtx context.Context, wg *sync.WaitGroup, cfg Config, p ser
 		}
 	}()
 	return "http://" + ln.Addr().String(), func(ctx context.Context) { _ = srv.Shutdown(ctx) }, nil
+}
+
+func registerAll(r prometheus.Registerer, cs []prometheus.Collector) error {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -219,6 +220,21 @@ func TestExampleModelIsTrainedServedAndAnswersThroughTheGateway(t *testing.T) {
 	if err := json.Unmarshal([]byte(bench), &rep); err != nil || rep.Completed != 6 || rep.Failed != 0 || rep.TTFT.Mean <= 0 || rep.OutputTokens < 6 {
 		t.Errorf("bench serve: %v\n%s", err, bench)
 	}
+	// The gateway's metrics are on the server's /metrics too, beside the
+	// scheduler's: one scrape covers both.
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scraped, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`skiff_gateway_requests_total{code="200",model="tinylm",namespace="default"}`, "skiff_gateway_time_to_first_token_seconds_bucket", "skiff_scheduler_"} {
+		if !strings.Contains(string(scraped), want) {
+			t.Errorf("the server's /metrics lacks %s:\n%s", want, grepLines(string(scraped), "skiff_gateway"))
+		}
+	}
 	svc := s.getService("tinylm")
 	if svc.Status.ReadyReplicas != 1 || len(svc.Status.Replicas) != 1 || svc.Status.Replicas[0].Job != "tinylm-0" {
 		t.Errorf("status after traffic: %+v", svc.Status)
@@ -293,4 +309,15 @@ func TestServiceSurvivesAServerKillWithoutASecondReplica(t *testing.T) {
 	if len(jobs) != 1 || !strings.HasSuffix(jobs[0], "/kept-0") {
 		t.Errorf("replica jobs after the restart: %v, want only kept-0", jobs)
 	}
+}
+
+// grepLines is the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
