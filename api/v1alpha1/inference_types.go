@@ -73,6 +73,15 @@ type InferenceServiceSpec struct {
 	// Limits cap the requests and tokens per minute of each API key and of
 	// each calling namespace on this service.
 	Limits *ServingLimits `json:"limits,omitempty"`
+	// CanaryTrafficPercent, when set below 100, makes a change of the
+	// replica template (or queue or priority) a canary: the new revision
+	// gets this percent of the requests and the previous rolled-out
+	// revision keeps serving the rest. Setting it to 100 or removing it
+	// promotes the new revision and retires the previous one. Unset: a
+	// template change rolls out at once (replicas replaced one at a time).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	CanaryTrafficPercent *int32 `json:"canaryTrafficPercent,omitempty"`
 	// LogPrompts keeps each request's body (the prompt) in the request log
 	// beside its tokens and latency. Off by default: prompts may hold
 	// personal or secret data.
@@ -165,12 +174,49 @@ type InferenceServiceStatus struct {
 	LastRequestTime *metav1.Time `json:"lastRequestTime,omitempty"`
 	// ObservedGeneration is the spec generation last acted on.
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Revisions are the templates that run replicas now: one, or two
+	// while a canary is in progress (the rolled-out one first).
+	Revisions []ServingRevision `json:"revisions,omitempty"`
+	// RolledOut is the revision that takes the traffic a canary does not:
+	// the last template that was promoted. It is kept so that its replicas
+	// can be started again (after a scale to zero, or a failed replica)
+	// while the spec already holds the canary's template.
+	RolledOut *RolledOutRevision `json:"rolledOut,omitempty"`
+}
+
+// ServingRevision is one template of a service and the share of requests
+// the gateway sends to it.
+type ServingRevision struct {
+	// Name is <service>-<templateHash>.
+	Name string `json:"name"`
+	// TemplateHash names what the revision's replicas run (the
+	// skiff.dev/template-hash label of their jobs).
+	TemplateHash string `json:"templateHash"`
+	// Canary is true for the revision not yet promoted.
+	Canary bool `json:"canary,omitempty"`
+	// DesiredReplicas is the revision's part of the service's replicas.
+	DesiredReplicas int32 `json:"desiredReplicas"`
+	// ReadyReplicas take requests.
+	ReadyReplicas int32 `json:"readyReplicas"`
+	// TrafficPercent is the share of requests sent to this revision.
+	TrafficPercent int32 `json:"trafficPercent"`
+}
+
+// RolledOutRevision is a promoted template, as its replicas run it.
+type RolledOutRevision struct {
+	TemplateHash string          `json:"templateHash"`
+	Template     ReplicaTemplate `json:"template"`
+	Queue        string          `json:"queue,omitempty"`
+	Priority     *int32          `json:"priority,omitempty"`
 }
 
 // ServingReplica is one replica of a service.
 type ServingReplica struct {
-	// Job is the child Job that runs the replica (<service>-<index>).
+	// Job is the child Job that runs the replica (<service>-<index>, or
+	// <service>-canary<index> for a canary revision's replica).
 	Job   string `json:"job"`
+	// Revision is the template hash the replica runs.
+	Revision string `json:"revision,omitempty"`
 	Index int32  `json:"index"`
 	Port  int32  `json:"port"`
 	// State is Pending (queued or starting), Ready, Draining or Failed.

@@ -111,6 +111,9 @@ func validateInferenceServiceSpec(s *InferenceServiceSpec, p *field.Path) field.
 	default:
 		errs = append(errs, detail(p.Child("routing"), fmt.Sprintf("%q is not a policy: use round-robin, least-request or prefix-affinity", s.Routing)))
 	}
+	if c := s.CanaryTrafficPercent; c != nil && (*c < 0 || *c > 100) {
+		errs = append(errs, detail(p.Child("canaryTrafficPercent"), fmt.Sprintf("%d is out of range: use 0 to 100 (100 promotes the new revision; remove the field to roll out without a canary)", *c)))
+	}
 	if a := s.Autoscaling; a != nil {
 		ap := p.Child("autoscaling")
 		if a.TargetInFlight < 0 {

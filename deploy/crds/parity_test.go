@@ -153,6 +153,8 @@ func TestRejectsWhatEmbeddedRejects(t *testing.T) {
 		{"service routing", edit(t, serviceYAML, "  models:", "  routing: random\n  models:"), "spec.routing"},
 		{"service max below min", edit(t, serviceYAML, "  models:", "  minReplicas: 3\n  maxReplicas: 2\n  models:"), "spec"},
 		{"service too many replicas", edit(t, serviceYAML, "  models:", "  maxReplicas: 300\n  models:"), "spec.maxReplicas"},
+		{"service canary percent above 100", edit(t, serviceYAML, "  models:", "  canaryTrafficPercent: 120\n  models:"), "spec.canaryTrafficPercent"},
+		{"service canary percent negative", edit(t, serviceYAML, "  models:", "  canaryTrafficPercent: -1\n  models:"), "spec.canaryTrafficPercent"},
 		{"service PORT env", edit(t, serviceYAML, "command: [python3, serve.py]", "command: [python3, serve.py], env: [{name: PORT, value: '1'}]"), "spec"},
 		{"service model with slash", edit(t, serviceYAML, "[tiny-chat]", "[org/tiny-chat]"), "spec.models[0]"},
 		{"service duplicate model", edit(t, serviceYAML, "[tiny-chat]", "[a, a]"), "spec.models[1]"},
