@@ -47,6 +47,14 @@ type Endpoint struct {
 	URL string
 	// Draining replicas get no new requests; the ones in flight finish.
 	Draining bool
+	// Revision names the template the replica runs. When the ready
+	// replicas of a service run more than one revision, the gateway first
+	// picks a revision by Weight and then applies the routing policy
+	// among that revision's replicas.
+	Revision string
+	// Weight is the revision's share of requests (a percent; the same on
+	// every replica of one revision).
+	Weight int
 }
 
 // ServiceStats is the demand on one service, for the autoscaler.
@@ -142,6 +150,7 @@ type service struct {
 	ready       []*endpoint // not draining, by name
 	ring        *ring
 	rr          uint64
+	split       splitter
 	queued      int
 	lastRequest time.Time
 	// wake is closed (and replaced) when the service gains a ready replica
@@ -268,7 +277,7 @@ func (g *Gateway) SetEndpoints(namespace, name string, eps []Endpoint) error {
 		if !ok || ep.URL != e.URL {
 			ep = &endpoint{Endpoint: e, base: parsed[i]}
 		}
-		ep.Draining = e.Draining
+		ep.Draining, ep.Revision, ep.Weight = e.Draining, e.Revision, e.Weight
 		next[e.Name] = ep
 	}
 	svc.eps = next
@@ -330,6 +339,7 @@ func (g *Gateway) acquire(svc *service, key string, tried map[string]bool, now t
 	if len(eps) == 0 {
 		return nil
 	}
+	eps, cands = svc.split.choose(eps, cands)
 	svc.rr++
 	var i int
 	switch svc.cfg.Routing {
