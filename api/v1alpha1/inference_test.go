@@ -53,8 +53,8 @@ func TestInferenceServiceErrorsNameTheField(t *testing.T) {
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  limits: {perKey: {tokensPerMinute: -1}}\n": "spec.limits.perKey.tokensPerMinute",
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  autoscaling: {scaleToZeroAfter: soon}\n":   "spec.autoscaling.scaleToZeroAfter",
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  readinessProbe: {path: health}\n":          "spec.readinessProbe.path",
-		"spec:\n  models: [m]\n  template: {command: [x]}\n  canaryTrafficPercent: 101\n":             "spec.canaryTrafficPercent: 101 is out of range: use 0 to 100",
-		"spec:\n  models: [m]\n  template: {command: [x]}\n  canaryTrafficPercent: -5\n":              "spec.canaryTrafficPercent",
+		"spec:\n  models: [m]\n  template: {command: [x]}\n  canaryTrafficPercent: 101\n":               "spec.canaryTrafficPercent: 101 is out of range: use 0 to 100",
+		"spec:\n  models: [m]\n  template: {command: [x]}\n  canaryTrafficPercent: -5\n":                "spec.canaryTrafficPercent",
 	}
 	for spec, want := range cases {
 		doc := "apiVersion: skiff.dev/v1alpha1\nkind: InferenceService\nmetadata: {name: s}\n" + spec

@@ -214,11 +214,11 @@ type RolledOutRevision struct {
 type ServingReplica struct {
 	// Job is the child Job that runs the replica (<service>-<index>, or
 	// <service>-canary<index> for a canary revision's replica).
-	Job   string `json:"job"`
+	Job string `json:"job"`
 	// Revision is the template hash the replica runs.
 	Revision string `json:"revision,omitempty"`
-	Index int32  `json:"index"`
-	Port  int32  `json:"port"`
+	Index    int32  `json:"index"`
+	Port     int32  `json:"port"`
 	// State is Pending (queued or starting), Ready, Draining or Failed.
 	State string `json:"state"`
 }
