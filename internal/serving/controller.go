@@ -2,9 +2,6 @@ package serving
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -208,7 +205,11 @@ type replica struct {
 	job   *v1alpha1.Job
 	index int
 	port  int
-	// outdated replicas run an older template than the service's.
+	// canary replicas belong to the canary slot (<service>-canary<i>).
+	canary bool
+	// hash is the revision (template hash) the replica runs.
+	hash string
+	// outdated replicas run another revision than their slot's.
 	outdated bool
 	// terminating: deleted or finished; it holds its index until gone.
 	terminating bool
@@ -265,47 +266,21 @@ func (c *Controller) reconcile(ctx context.Context, key string, sampleTick bool)
 		svc.Status.LastScaleTime = &now
 	}
 
+	cur := currentRevision(svc)
 	replicas := c.replicas(ns, name, svc)
-	byIndex := map[int]*replica{}
+	plan := planRevisions(planInput{current: cur, rolledOut: svc.Status.RolledOut, canaryPercent: spec.CanaryTrafficPercent,
+		desired: st.desired, canaryKept: canaryKept(replicas, cur.hash), stableSettled: stableSettled(replicas, st, cur.hash, st.desired)})
+	slots := map[bool]slotPlan{false: plan.stable, true: plan.canary}
 	for _, r := range replicas {
-		byIndex[r.index] = r
+		r.outdated = r.hash != slots[r.canary].rev.hash
 	}
-	// Scale up (and take back replicas that were draining).
-	for i := 0; i < st.desired; i++ {
-		r, ok := byIndex[i]
-		switch {
-		case !ok:
-			if err := c.createReplica(ctx, svc, i); err != nil && !apierrors.IsAlreadyExists(err) {
-				c.Log.Warn("creating a replica", "service", key, "index", i, "err", err)
-			}
-		case st.draining[r.job.Name] && !r.terminating && !r.outdated:
-			delete(st.draining, r.job.Name)
-			delete(st.announced, r.job.Name)
-		}
-	}
-	// Replace one outdated replica at a time: drain it, delete it when its
-	// requests are done, and the scale-up above recreates its index with
-	// the new template. Held requests wait meanwhile if it was the only one.
-	updating := false
-	for _, r := range replicas {
-		if r.outdated && (st.draining[r.job.Name] || r.terminating) {
-			updating = true
-		}
-	}
-	for _, r := range replicas {
-		if !updating && r.outdated && !r.terminating && r.index < st.desired {
-			if !st.ready[r.job.Name] {
-				c.deleteReplica(ctx, svc, r, "the service's template changed")
-				r.terminating = true
-			} else {
-				st.draining[r.job.Name] = true
-			}
-			updating = true
-		}
+	for _, canary := range []bool{false, true} {
+		c.scaleSlot(ctx, svc, st, canary, slots[canary], replicas)
 	}
 	// Probe, drain and remove.
 	var eps []gateway.Endpoint
 	readyCount := 0
+	readyByHash := map[string]int{}
 	for _, r := range replicas {
 		jn := r.job.Name
 		if r.terminating {
@@ -315,10 +290,11 @@ func (c *Controller) reconcile(ctx context.Context, key string, sampleTick bool)
 			delete(st.ready, jn)
 			continue
 		}
-		if r.index >= st.desired || r.outdated && st.draining[jn] {
+		slotDesired := slots[r.canary].desired
+		if r.index >= slotDesired || r.outdated && st.draining[jn] {
 			if !st.ready[jn] || st.announced[jn] && stats.Replicas[jn] == 0 {
 				why := "scaled down"
-				if r.index < st.desired {
+				if r.index < slotDesired {
 					why = "the service's template changed"
 				}
 				c.deleteReplica(ctx, svc, r, why)
@@ -335,9 +311,14 @@ func (c *Controller) reconcile(ctx context.Context, key string, sampleTick bool)
 			st.ready[jn] = false
 		}
 		if st.ready[jn] {
-			eps = append(eps, gateway.Endpoint{Name: jn, URL: c.url(r.port), Draining: st.draining[jn]})
+			ep := gateway.Endpoint{Name: jn, URL: c.url(r.port), Draining: st.draining[jn]}
+			if plan.weights != nil {
+				ep.Revision, ep.Weight = r.hash, plan.weights[r.hash]
+			}
+			eps = append(eps, ep)
 			if !st.draining[jn] {
 				readyCount++
+				readyByHash[r.hash]++
 			}
 		}
 	}
@@ -348,7 +329,100 @@ func (c *Controller) reconcile(ctx context.Context, key string, sampleTick bool)
 			st.announced[jn] = true
 		}
 	}
-	c.writeStatus(ctx, svc, st, replicas, readyCount, lastRequest)
+	c.writeStatus(ctx, svc, st, replicas, readyCount, lastRequest, plan, revisionStatus(svc.Name, plan, readyByHash))
+}
+
+// scaleSlot creates the missing replicas of one slot (the rolled-out
+// revision's, or the canary's), takes back draining ones it needs again,
+// and replaces one outdated replica at a time: it is drained, deleted when
+// its requests are done, and the next reconcile recreates its index with
+// the slot's revision. Held requests wait meanwhile if it was the only one.
+func (c *Controller) scaleSlot(ctx context.Context, svc *v1alpha1.InferenceService, st *serviceState, canary bool, sp slotPlan, all []*replica) {
+	byIndex := map[int]*replica{}
+	var reps []*replica
+	for _, r := range all {
+		if r.canary == canary {
+			reps = append(reps, r)
+			byIndex[r.index] = r
+		}
+	}
+	for i := 0; i < sp.desired; i++ {
+		r, ok := byIndex[i]
+		switch {
+		case !ok:
+			if err := c.createReplica(ctx, svc, sp.rev, canary, i); err != nil && !apierrors.IsAlreadyExists(err) {
+				c.Log.Warn("creating a replica", "service", svc.Namespace+"/"+svc.Name, "index", i, "canary", canary, "err", err)
+			}
+		case st.draining[r.job.Name] && !r.terminating && !r.outdated:
+			delete(st.draining, r.job.Name)
+			delete(st.announced, r.job.Name)
+		}
+	}
+	updating := false
+	for _, r := range reps {
+		if r.outdated && (st.draining[r.job.Name] || r.terminating) {
+			updating = true
+		}
+	}
+	for _, r := range reps {
+		if !updating && r.outdated && !r.terminating && r.index < sp.desired {
+			if !st.ready[r.job.Name] {
+				c.deleteReplica(ctx, svc, r, "the service's template changed")
+				r.terminating = true
+			} else {
+				st.draining[r.job.Name] = true
+			}
+			updating = true
+		}
+	}
+}
+
+// canaryKept is one past the highest index of the canary slot's live
+// replicas that run revision hash (0: none).
+func canaryKept(replicas []*replica, hash string) int {
+	n := 0
+	for _, r := range replicas {
+		if r.canary && !r.terminating && r.hash == hash {
+			n = max(n, r.index+1)
+		}
+	}
+	return n
+}
+
+// stableSettled says whether every index below desired of the rolled-out
+// slot runs revision hash and is ready.
+func stableSettled(replicas []*replica, st *serviceState, hash string, desired int) bool {
+	ok := map[int]bool{}
+	for _, r := range replicas {
+		if !r.canary && !r.terminating && r.hash == hash && st.ready[r.job.Name] && !st.draining[r.job.Name] {
+			ok[r.index] = true
+		}
+	}
+	for i := 0; i < desired; i++ {
+		if !ok[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// revisionStatus lists the revisions for status: the rolled-out one, and
+// the canary while one is in progress.
+func revisionStatus(service string, plan revisionPlan, readyByHash map[string]int) []v1alpha1.ServingRevision {
+	rev := func(sp slotPlan, canary bool, pct int) v1alpha1.ServingRevision {
+		return v1alpha1.ServingRevision{Name: revisionName(service, sp.rev.hash), TemplateHash: sp.rev.hash, Canary: canary,
+			DesiredReplicas: int32(sp.desired), ReadyReplicas: int32(readyByHash[sp.rev.hash]), TrafficPercent: int32(pct)}
+	}
+	if !plan.canaryActive {
+		r := rev(plan.stable, false, 100)
+		// During a promotion the canary's replicas serve the same revision.
+		r.DesiredReplicas += int32(plan.canary.desired)
+		return []v1alpha1.ServingRevision{r}
+	}
+	return []v1alpha1.ServingRevision{
+		rev(plan.stable, false, plan.weights[plan.stable.rev.hash]),
+		rev(plan.canary, true, plan.weights[plan.canary.rev.hash]),
+	}
 }
 
 func cut(key string) (string, string, bool) {
@@ -373,7 +447,7 @@ func (c *Controller) replicas(ns, name string, svc *v1alpha1.InferenceService) [
 		if err != nil {
 			continue
 		}
-		r := &replica{job: j, index: idx, port: jobPort(j), outdated: j.Labels[LabelTemplate] != templateHash(svc)}
+		r := &replica{job: j, index: idx, port: jobPort(j), canary: j.Labels[LabelCanary] == "true", hash: j.Labels[LabelTemplate]}
 		switch j.Status.Phase {
 		case v1alpha1.JobSucceeded, v1alpha1.JobFailed:
 			r.terminating = true
@@ -385,7 +459,12 @@ func (c *Controller) replicas(ns, name string, svc *v1alpha1.InferenceService) [
 		}
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, k int) bool { return out[i].index < out[k].index })
+	sort.Slice(out, func(i, k int) bool {
+		if out[i].canary != out[k].canary {
+			return !out[i].canary
+		}
+		return out[i].index < out[k].index
+	})
 	return out
 }
 
@@ -426,9 +505,10 @@ func (c *Controller) pickPort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// replicaJob is the child Job that runs replica index of svc on port.
-func replicaJob(svc *v1alpha1.InferenceService, index, port int) *v1alpha1.Job {
-	tmpl := *svc.Spec.Template.DeepCopy()
+// replicaJob is the child Job that runs replica index of svc's revision rev
+// on port, in the canary slot or the rolled-out one.
+func replicaJob(svc *v1alpha1.InferenceService, rev revision, canary bool, index, port int) *v1alpha1.Job {
+	tmpl := *rev.template.DeepCopy()
 	tmpl.Env = append(tmpl.Env, v1alpha1.EnvVar{Name: "PORT", Value: strconv.Itoa(port)})
 	// A model server is restarted as long as the service exists; the
 	// controller replaces a job that gives up.
@@ -436,19 +516,22 @@ func replicaJob(svc *v1alpha1.InferenceService, index, port int) *v1alpha1.Job {
 	job := &v1alpha1.Job{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: svc.Namespace,
-			Name:      fmt.Sprintf("%s-%d", svc.Name, index),
-			Labels:    map[string]string{LabelService: svc.Name, LabelIndex: strconv.Itoa(index), LabelTemplate: templateHash(svc)},
+			Name:      replicaName(svc.Name, canary, index),
+			Labels:    map[string]string{LabelService: svc.Name, LabelIndex: strconv.Itoa(index), LabelTemplate: rev.hash},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.APIVersion, Kind: "InferenceService",
 				Name: svc.Name, UID: svc.UID, Controller: ptr(true), BlockOwnerDeletion: ptr(true)}},
 		},
 		Spec: v1alpha1.JobSpec{
-			Queue:         svc.Spec.Queue,
+			Queue:         rev.queue,
 			ReplicaGroups: []v1alpha1.ReplicaGroup{{Name: ServerGroup, Replicas: 1, Template: tmpl}},
 			RunPolicy:     v1alpha1.RunPolicy{BackoffLimit: &backoff},
 		},
 	}
-	if svc.Spec.Priority != nil {
-		job.Spec.Priority = *svc.Spec.Priority
+	if canary {
+		job.Labels[LabelCanary] = "true"
+	}
+	if rev.priority != nil {
+		job.Spec.Priority = *rev.priority
 	}
 	v1alpha1.Default(job)
 	return job
@@ -456,24 +539,12 @@ func replicaJob(svc *v1alpha1.InferenceService, index, port int) *v1alpha1.Job {
 
 func ptr[T any](v T) *T { return &v }
 
-// templateHash names what a replica of svc runs: its template, queue and
-// priority (changing any of them replaces the replicas).
-func templateHash(svc *v1alpha1.InferenceService) string {
-	b, _ := json.Marshal(struct {
-		T v1alpha1.ReplicaTemplate
-		Q string
-		P *int32
-	}{svc.Spec.Template, svc.Spec.Queue, svc.Spec.Priority})
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:8])
-}
-
-func (c *Controller) createReplica(ctx context.Context, svc *v1alpha1.InferenceService, index int) error {
+func (c *Controller) createReplica(ctx context.Context, svc *v1alpha1.InferenceService, rev revision, canary bool, index int) error {
 	port, err := c.pickPort()
 	if err != nil {
 		return err
 	}
-	job := replicaJob(svc, index, port)
+	job := replicaJob(svc, rev, canary, index, port)
 	if err := c.Store.Create(ctx, job); err != nil {
 		return fmt.Errorf("creating replica job %s: %w", job.Name, err)
 	}
@@ -522,8 +593,10 @@ func (c *Controller) probe(ctx context.Context, svc *v1alpha1.InferenceService, 
 	}
 }
 
-func (c *Controller) writeStatus(ctx context.Context, svc *v1alpha1.InferenceService, st *serviceState, replicas []*replica, ready int, lastRequest time.Time) {
+func (c *Controller) writeStatus(ctx context.Context, svc *v1alpha1.InferenceService, st *serviceState, replicas []*replica, ready int, lastRequest time.Time, plan revisionPlan, revs []v1alpha1.ServingRevision) {
 	status := svc.Status.DeepCopy()
+	status.Revisions = revs
+	status.RolledOut = plan.rolledOut.DeepCopy()
 	status.DesiredReplicas = int32(st.desired)
 	status.ReadyReplicas = int32(ready)
 	status.ObservedGeneration = svc.Generation
@@ -541,7 +614,7 @@ func (c *Controller) writeStatus(ctx context.Context, svc *v1alpha1.InferenceSer
 		case st.ready[r.job.Name]:
 			state = v1alpha1.ServingReady
 		}
-		status.Replicas = append(status.Replicas, v1alpha1.ServingReplica{Job: r.job.Name, Index: int32(r.index), Port: int32(r.port), State: state})
+		status.Replicas = append(status.Replicas, v1alpha1.ServingReplica{Job: r.job.Name, Revision: r.hash, Index: int32(r.index), Port: int32(r.port), State: state})
 	}
 	// The last request time is kept to the second, and written only when it
 	// moved by a few seconds, so traffic does not turn into store writes.

@@ -34,6 +34,7 @@ type replicaServers struct {
 	servers []*http.Server
 	hold    chan struct{} // while non-nil, answers wait for a value
 	served  atomic.Int64
+	byPort  map[int]int
 }
 
 func (r *replicaServers) pick() (int, error) {
@@ -57,6 +58,12 @@ func (r *replicaServers) pick() (int, error) {
 			}
 		}
 		r.served.Add(1)
+		r.mu.Lock()
+		if r.byPort == nil {
+			r.byPort = map[int]int{}
+		}
+		r.byPort[ln.Addr().(*net.TCPAddr).Port]++
+		r.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
 	})}
@@ -296,7 +303,7 @@ func TestReplicaJobCarriesPortAndTemplate(t *testing.T) {
 		Spec: v1alpha1.InferenceServiceSpec{Models: []string{"m"}, MinReplicas: &two, Template: v1alpha1.ReplicaTemplate{
 			Command: []string{"serve"}, Env: []v1alpha1.EnvVar{{Name: "A", Value: "b"}}}}}
 	v1alpha1.Default(svc)
-	j := replicaJob(svc, 1, 41234)
+	j := replicaJob(svc, currentRevision(svc), false, 1, 41234)
 	if j.Name != "s-1" || j.Labels[LabelIndex] != "1" || jobPort(j) != 41234 || j.Spec.Queue != "default" {
 		t.Errorf("job %s labels %v port %d queue %s", j.Name, j.Labels, jobPort(j), j.Spec.Queue)
 	}
@@ -308,6 +315,10 @@ func TestReplicaJobCarriesPortAndTemplate(t *testing.T) {
 	}
 	if err := v1alpha1.Validate(j); err != nil {
 		t.Errorf("replica job is not valid: %v", err)
+	}
+	c := replicaJob(svc, currentRevision(svc), true, 1, 41235)
+	if c.Name != "s-canary1" || c.Labels[LabelCanary] != "true" || c.Labels[LabelTemplate] != templateHash(svc) {
+		t.Errorf("canary job %s labels %v", c.Name, c.Labels)
 	}
 }
 
