@@ -63,8 +63,10 @@ type InferenceServiceSpec struct {
 	// +kubebuilder:validation:Maximum=256
 	MaxReplicas int32 `json:"maxReplicas,omitempty"`
 	// Routing is how the gateway picks a replica: round-robin,
-	// least-request (default) or prefix-affinity.
-	// +kubebuilder:validation:Enum="";round-robin;least-request;prefix-affinity
+	// least-request (default), prefix-affinity, or least-load (scores
+	// replicas by the queue depth and KV-cache use their vLLM-style
+	// /metrics report, falling back to requests in flight).
+	// +kubebuilder:validation:Enum="";round-robin;least-request;prefix-affinity;least-load
 	Routing string `json:"routing,omitempty"`
 	// Autoscaling sets the in-flight target and the scaling windows.
 	Autoscaling *Autoscaling `json:"autoscaling,omitempty"`
@@ -93,6 +95,7 @@ const (
 	RoutingRoundRobin     = "round-robin"
 	RoutingLeastRequest   = "least-request"
 	RoutingPrefixAffinity = "prefix-affinity"
+	RoutingLeastLoad      = "least-load"
 )
 
 // Serving defaults.

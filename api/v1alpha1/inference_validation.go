@@ -107,9 +107,9 @@ func validateInferenceServiceSpec(s *InferenceServiceSpec, p *field.Path) field.
 		errs = append(errs, detail(p.Child("maxReplicas"), fmt.Sprintf("%d is below minReplicas (%d): raise maxReplicas or lower minReplicas", s.MaxReplicas, minR)))
 	}
 	switch s.Routing {
-	case "", RoutingRoundRobin, RoutingLeastRequest, RoutingPrefixAffinity:
+	case "", RoutingRoundRobin, RoutingLeastRequest, RoutingPrefixAffinity, RoutingLeastLoad:
 	default:
-		errs = append(errs, detail(p.Child("routing"), fmt.Sprintf("%q is not a policy: use round-robin, least-request or prefix-affinity", s.Routing)))
+		errs = append(errs, detail(p.Child("routing"), fmt.Sprintf("%q is not a policy: use round-robin, least-request, prefix-affinity or least-load", s.Routing)))
 	}
 	if c := s.CanaryTrafficPercent; c != nil && (*c < 0 || *c > 100) {
 		errs = append(errs, detail(p.Child("canaryTrafficPercent"), fmt.Sprintf("%d is out of range: use 0 to 100 (100 promotes the new revision; remove the field to roll out without a canary)", *c)))

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -137,6 +138,10 @@ type Gateway struct {
 	limits *limiter
 	usage  *usageBook
 
+	// scrapeInterval is ScrapeLoads' period in nanoseconds (0 until it
+	// runs: least-load then routes on in-flight counts alone).
+	scrapeInterval atomic.Int64
+
 	mu       sync.Mutex
 	services map[string]*service   // namespace/name
 	models   map[string][]*service // model name -> services serving it
@@ -164,6 +169,8 @@ type endpoint struct {
 	base      *url.URL
 	inFlight  int
 	downUntil time.Time
+	// load is the last /metrics reading (least-load services only).
+	load backendLoad
 }
 
 // New returns a Gateway with no services.
@@ -334,7 +341,11 @@ func (g *Gateway) acquire(svc *service, key string, tried map[string]bool, now t
 			continue
 		}
 		eps = append(eps, ep)
-		cands = append(cands, candidate{name: ep.Name, inFlight: ep.inFlight})
+		c := candidate{name: ep.Name, inFlight: ep.inFlight}
+		if svc.cfg.Routing == LeastLoad {
+			c.score = loadScore(ep.inFlight, ep.load, g.fresh(ep.load.at, now))
+		}
+		cands = append(cands, c)
 	}
 	if len(eps) == 0 {
 		return nil
@@ -347,6 +358,8 @@ func (g *Gateway) acquire(svc *service, key string, tried map[string]bool, now t
 		i = pickRoundRobin(cands, svc.rr)
 	case PrefixAffinity:
 		i = pickPrefixAffinity(svc.ring, cands, key)
+	case LeastLoad:
+		i = pickLeastLoad(cands, svc.rr)
 	default:
 		i = pickLeastRequest(cands, svc.rr)
 	}

@@ -17,6 +17,8 @@ const (
 type candidate struct {
 	name     string
 	inFlight int
+	// score is least-load's measure (loadScore); other policies ignore it.
+	score float64
 }
 
 // pickRoundRobin returns the index of the next replica after counter.

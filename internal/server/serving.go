@@ -69,6 +69,11 @@ func startServing(ctrlCtx context.Context, wg *sync.WaitGroup, cfg Config, p ser
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		gw.ScrapeLoads(ctrlCtx, gateway.DefaultLoadScrapeInterval)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
 		if err := ctl.Run(ctrlCtx); err != nil {
 			p.log.Error("serving controller stopped", "err", err)
 		}
