@@ -6,9 +6,13 @@
 // "model" field to the service that serves that model in the caller's
 // namespace, checked against the service's per-key and per-namespace
 // request and token limits, and proxied to one ready replica chosen by the
-// service's routing policy (round-robin, least-request, or prefix-affinity:
+// service's routing policy (round-robin, least-request, prefix-affinity:
 // consistent hashing with bounded load over the prompt's leading
-// characters). Streams are forwarded event by event and flushed at once;
+// characters, or least-load: scores from the queue depth and KV-cache use
+// each replica's vLLM-style /metrics report, read by ScrapeLoads, load.go).
+// When a service's replicas run two revisions (a canary), a revision is
+// first chosen by its traffic weight (smooth weighted round-robin,
+// traffic.go) and the policy applies among its replicas. Streams are forwarded event by event and flushed at once;
 // client cancellation cancels the upstream request; a request that never
 // reached a replica (the dial failed) is tried on another one. Token usage is
 // read from the replicas' answers — the usage object of a JSON response, or

@@ -40,6 +40,8 @@ func TestPlanRevisions(t *testing.T) {
 			want{"old", 0, 0, true, "map[new:50 old:50]", "old"}},
 		{"100 promotes; the canary serves until the rollout settles", planInput{current: cur, rolledOut: rolledOld, desired: 2, canaryPercent: pct(100), canaryKept: 1},
 			want{"new", 2, 1, false, "map[new:100]", "new"}},
+		{"setting the template back ends the canary", planInput{current: old, rolledOut: rolledOld, desired: 2, canaryPercent: pct(30)},
+			want{"old", 2, 0, false, "map[]", "old"}},
 		{"after the rollout settles the canary slot empties", planInput{current: cur, rolledOut: rolledOld, desired: 2, canaryKept: 1, stableSettled: true},
 			want{"new", 2, 0, false, "map[]", "new"}},
 	}
