@@ -89,6 +89,7 @@ func TestCanaryRevisionGetsItsPercentAndPromotionLosesNoRequest(t *testing.T) {
 			echoed++
 		}
 	}
+	t.Logf("20%% canary: %d of 100 requests answered by the new revision", echoed)
 	// Smooth weighted round-robin: 20 of 100, give or take one.
 	if echoed < 19 || echoed > 21 {
 		t.Errorf("the 20%% canary answered %d of 100 requests", echoed)
@@ -126,6 +127,7 @@ func TestCanaryRevisionGetsItsPercentAndPromotionLosesNoRequest(t *testing.T) {
 	})
 	close(stop)
 	wg.Wait()
+	t.Logf("promotion: %d requests during it, %d failed", sent.Load(), failed.Load())
 	if failed.Load() > 0 || sent.Load() == 0 {
 		t.Errorf("%d of %d requests failed during the promotion", failed.Load(), sent.Load())
 	}

@@ -112,6 +112,7 @@ func TestLeastLoadSendsFewerRequestsToTheReplicaWithALongQueue(t *testing.T) {
 		}
 		counts[resp.Header.Get("X-Skiff-Replica")]++
 	}
+	t.Logf("new requests per replica with %s's queue full: %v", busy.job, counts)
 	if counts[busy.job] > 1 {
 		t.Errorf("the replica with a long queue (%s) got %d of 10 new requests (%v); want (almost) none", busy.job, counts[busy.job], counts)
 	}
