@@ -64,6 +64,17 @@ func (s *splitter) pick(revs []revisionWeight) string {
 // choose keeps the replicas of one revision, picked by weight among the
 // revisions present in eps; with a single revision it keeps them all.
 func (s *splitter) choose(eps []*endpoint, cands []candidate) ([]*endpoint, []candidate) {
+	// The common case, one revision, costs one pass and no allocation.
+	single := true
+	for _, ep := range eps[1:] {
+		if ep.Revision != eps[0].Revision {
+			single = false
+			break
+		}
+	}
+	if single {
+		return eps, cands
+	}
 	var revs []revisionWeight
 	seen := map[string]bool{}
 	for _, ep := range eps {
