@@ -183,4 +183,15 @@ func TestCanaryGetsItsPercentThenPromotionRetiresTheOldRevision(t *testing.T) {
 	for f := range failures {
 		t.Errorf("a request during the promotion failed: %s", f)
 	}
+	events := &v1alpha1.EventList{}
+	if err := h.store.List(h.ctx, events, store.ListOptions{Namespace: "default"}); err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]bool{}
+	for _, e := range events.Items {
+		reasons[e.Reason] = true
+	}
+	if !reasons["CanaryStarted"] || !reasons["CanaryPromoted"] {
+		t.Errorf("events %v: want CanaryStarted and CanaryPromoted", reasons)
+	}
 }

@@ -329,7 +329,28 @@ func (c *Controller) reconcile(ctx context.Context, key string, sampleTick bool)
 			st.announced[jn] = true
 		}
 	}
+	c.canaryEvents(ctx, svc, plan)
 	c.writeStatus(ctx, svc, st, replicas, readyCount, lastRequest, plan, revisionStatus(svc.Name, plan, readyByHash))
+}
+
+// canaryEvents records a canary's start and end, comparing the plan with
+// the revisions the stored status lists.
+func (c *Controller) canaryEvents(ctx context.Context, svc *v1alpha1.InferenceService, plan revisionPlan) {
+	prev := svc.Status.Revisions
+	wasCanary := len(prev) == 2 && prev[1].Canary
+	if c.Recorder == nil || wasCanary == plan.canaryActive {
+		return
+	}
+	if plan.canaryActive {
+		c.Recorder.Event(ctx, svc, "Normal", "CanaryStarted", "revision %s gets %d%% of requests; %s keeps the rest",
+			revisionName(svc.Name, plan.canary.rev.hash), plan.weights[plan.canary.rev.hash], revisionName(svc.Name, plan.stable.rev.hash))
+		return
+	}
+	if plan.stable.rev.hash == prev[1].TemplateHash {
+		c.Recorder.Event(ctx, svc, "Normal", "CanaryPromoted", "revision %s is rolled out; %s is being retired", prev[1].Name, prev[0].Name)
+	} else {
+		c.Recorder.Event(ctx, svc, "Normal", "CanaryEnded", "revision %s is rolled out; canary %s is being retired", revisionName(svc.Name, plan.stable.rev.hash), prev[1].Name)
+	}
 }
 
 // scaleSlot creates the missing replicas of one slot (the rolled-out
