@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -98,4 +103,73 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return a + " " + b + " " + c
+}
+
+// cpuTimes is the CPU time (user+system) of this process and of each child
+// process (etcd, kube-apiserver, kwok, ...), by command name, from /proc:
+// where a run's CPU went.
+func cpuTimes() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	if name, d, ok := procCPU("self"); ok {
+		out["skiff+bench ("+name+")"] = d
+	}
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	for _, f := range tasks {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, pid := range strings.Fields(string(raw)) {
+			if name, d, ok := procCPU(pid); ok {
+				out[name] += d
+			}
+		}
+	}
+	return out
+}
+
+// procCPU reads utime+stime of /proc/pid/stat.
+func procCPU(pid string) (string, time.Duration, bool) {
+	raw, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return "", 0, false
+	}
+	s := string(raw)
+	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || closing < open {
+		return "", 0, false
+	}
+	fields := strings.Fields(s[closing+1:])
+	// After the name: state is field 3 of stat; utime and stime are 14, 15.
+	if len(fields) < 13 {
+		return "", 0, false
+	}
+	ut, err1 := strconv.ParseInt(fields[11], 10, 64)
+	st, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", 0, false
+	}
+	const ticks = 100 // USER_HZ on Linux
+	return s[open+1 : closing], time.Duration(ut+st) * time.Second / ticks, true
+}
+
+// cpuDelta formats after-before per process, largest first.
+func cpuDelta(before, after map[string]time.Duration) string {
+	type row struct {
+		name string
+		d    time.Duration
+	}
+	var rows []row
+	for name, d := range after {
+		rows = append(rows, row{name, d - before[name]})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].d > rows[j].d })
+	var b strings.Builder
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %.1fs", r.name, r.d.Seconds())
+	}
+	return b.String()
 }

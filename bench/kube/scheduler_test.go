@@ -43,7 +43,7 @@ func BenchmarkKueueBaseline(b *testing.B) {
 	p := newControlPlane(ctx, b, c)
 	b.ResetTimer()
 	for range b.N {
-		load, dataDir := loadAverage(), b.TempDir()
+		load, dataDir, cpu0 := loadAverage(), b.TempDir(), cpuTimes()
 		res, err := bench.RunScheduler(ctx, bench.Options{
 			Scenario: sc, Timeout: 30 * time.Minute, Log: benchLog(),
 			Progress: os.Stderr, ProgressEvery: 10 * time.Second,
@@ -64,6 +64,7 @@ func BenchmarkKueueBaseline(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Logf("load average before the run: %s; after: %s", load, loadAverage())
+		b.Logf("CPU time of the run (setup included): %s", cpuDelta(cpu0, cpuTimes()))
 		b.ReportMetric(float64(res.WallMs)/1000, "wall-s")
 		for class, u := range res.MinUsagePercent {
 			b.ReportMetric(u, "usage-%-"+class)

@@ -42,6 +42,8 @@ type Store struct {
 	closed  bool
 	watches map[*watcher]struct{}
 	nsKnown sync.Map // namespace name -> struct{}: exists
+	// written lets a status-only Update skip the main resource's PUT.
+	written written
 }
 
 var _ store.Store = (*Store)(nil)
@@ -214,8 +216,16 @@ func (s *Store) Create(ctx context.Context, obj v1alpha1.Object) error {
 			return err
 		}
 	}
+	s.remember(k, created)
 	copyInto(obj, created)
 	return nil
+}
+
+// remember notes what a write of a kind with a status subresource left.
+func (s *Store) remember(k v1alpha1.Kind, obj v1alpha1.Object) {
+	if s.status[k.Plural] {
+		s.written.remember(k, obj)
+	}
 }
 
 // checkNames refuses what the API server would refuse with a less useful
@@ -318,10 +328,22 @@ func (s *Store) Update(ctx context.Context, obj v1alpha1.Object) error {
 	}
 }
 
-// update is a conditional write of spec and metadata, then of status.
+// update is a conditional write of spec and metadata, then of status; a
+// write whose metadata and spec are those stored at its revision (as this
+// client wrote them) is a write of the status alone.
 func (s *Store) update(ctx context.Context, k v1alpha1.Kind, obj v1alpha1.Object) error {
 	desired := obj.DeepCopyObject().(v1alpha1.Object)
 	v1alpha1.SetTypeMeta(obj)
+	if s.status[k.Plural] && s.written.statusOnly(k, obj) {
+		cur := obj.DeepCopyObject().(v1alpha1.Object)
+		if err := s.writeStatus(ctx, k, desired, cur); err != nil {
+			s.written.forget(k, obj.GetNamespace(), obj.GetName())
+			return err
+		}
+		s.remember(k, cur)
+		copyInto(obj, cur)
+		return nil
+	}
 	written := k.New()
 	if err := s.request("PUT", k, obj.GetNamespace()).Name(obj.GetName()).Body(obj).Do(ctx).Into(written); err != nil {
 		return err
@@ -330,6 +352,7 @@ func (s *Store) update(ctx context.Context, k v1alpha1.Kind, obj v1alpha1.Object
 	s.observe(written.GetResourceVersion())
 	if gone(written) {
 		// The last finalizer of a deleted object went: so did the object.
+		s.written.forget(k, written.GetNamespace(), written.GetName())
 		copyInto(obj, written)
 		s.cascade(ctx, k, written.GetNamespace(), string(written.GetUID()))
 		return nil
@@ -339,6 +362,7 @@ func (s *Store) update(ctx context.Context, k v1alpha1.Kind, obj v1alpha1.Object
 			return err
 		}
 	}
+	s.remember(k, written)
 	copyInto(obj, written)
 	return nil
 }
@@ -411,6 +435,7 @@ func (s *Store) Delete(ctx context.Context, kind v1alpha1.Kind, namespace, name 
 	if err := s.request("DELETE", kind, namespace).Name(name).Body(&del).Do(ctx).Error(); err != nil {
 		return err
 	}
+	s.written.forget(kind, namespace, name)
 	if len(cur.GetFinalizers()) > 0 {
 		// Only marked; the object goes when an Update removes the last
 		// finalizer, and cascades then. Read the mark's revision.
