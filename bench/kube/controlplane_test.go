@@ -62,11 +62,15 @@ func newControlPlane(ctx context.Context, tb testing.TB, c *kubetest.Cluster) *c
 	return &controlPlane{cluster: c, store: st, syncer: &inventory.Syncer{Client: cs.CoreV1(), Store: st, Log: benchLog()}}
 }
 
-// serve has the shape of bench.Options.Serve: it starts the node
-// inventory, then runs the server over the cluster until ctx ends.
-func (p *controlPlane) serve(ctx context.Context, dataDir string, opts server.Options) error {
+// serve starts the node inventory (calling synced, when set, once every
+// node is in Skiff's store), then runs the server over the cluster until
+// ctx ends.
+func (p *controlPlane) serve(ctx context.Context, dataDir string, opts server.Options, synced func()) error {
 	if err := p.syncer.Start(ctx); err != nil {
 		return err
+	}
+	if synced != nil {
+		synced()
 	}
 	cpu, mem, gpus, model := inventory.Totals(p.syncer.Nodes())
 	opts.Cluster = &server.Cluster{
@@ -172,4 +176,67 @@ func cpuDelta(before, after map[string]time.Duration) string {
 		fmt.Fprintf(&b, "%s %.1fs", r.name, r.d.Seconds())
 	}
 	return b.String()
+}
+
+// apiRequests reads the API server's apiserver_request_total for the
+// skiff.dev group, summed by "VERB resource[/subresource]": how many
+// requests Skiff made of each kind.
+func apiRequests(ctx context.Context, c *kubetest.Cluster) (map[string]int, error) {
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	out := map[string]int{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") || !strings.Contains(line, `group="skiff.dev"`) {
+			continue
+		}
+		labels, value, ok := strings.Cut(line[len("apiserver_request_total{"):], "} ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		l := map[string]string{}
+		for _, kv := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			l[k] = strings.Trim(v, `"`)
+		}
+		key := l["verb"] + " " + l["resource"]
+		if l["subresource"] != "" {
+			key += "/" + l["subresource"]
+		}
+		out[key] += int(n)
+	}
+	return out, nil
+}
+
+// requestDelta formats after-before per request kind, largest first, with
+// the total and the count per workload.
+func requestDelta(before, after map[string]int, workloads int) string {
+	type row struct {
+		key string
+		n   int
+	}
+	var rows []row
+	total := 0
+	for k, n := range after {
+		if d := n - before[k]; d > 0 {
+			rows = append(rows, row{k, d})
+			total += d
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].n > rows[j].n })
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d requests (%.1f per workload):", total, float64(total)/float64(max(workloads, 1)))
+	for _, r := range rows {
+		fmt.Fprintf(&b, " %s %d,", r.key, r.n)
+	}
+	return strings.TrimSuffix(b.String(), ",")
 }

@@ -44,11 +44,15 @@ func BenchmarkKueueBaseline(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		load, dataDir, cpu0 := loadAverage(), b.TempDir(), cpuTimes()
+		req0, err := apiRequests(ctx, c)
+		if err != nil {
+			b.Fatal(err)
+		}
 		res, err := bench.RunScheduler(ctx, bench.Options{
 			Scenario: sc, Timeout: 30 * time.Minute, Log: benchLog(),
 			Progress: os.Stderr, ProgressEvery: 10 * time.Second,
 			Serve: func(ctx context.Context, opts server.Options) error {
-				return p.serve(ctx, dataDir, opts)
+				return p.serve(ctx, dataDir, opts, nil)
 			},
 			AddNodes: func(ctx context.Context, nodes []*v1alpha1.Node) error {
 				return c.AddNodes(ctx, kwokNodes(nodes)...)
@@ -65,6 +69,9 @@ func BenchmarkKueueBaseline(b *testing.B) {
 		}
 		b.Logf("load average before the run: %s; after: %s", load, loadAverage())
 		b.Logf("CPU time of the run (setup included): %s", cpuDelta(cpu0, cpuTimes()))
+		if req1, err := apiRequests(ctx, c); err == nil {
+			b.Logf("skiff.dev requests to the API server: %s", requestDelta(req0, req1, res.Detail.Workloads))
+		}
 		b.ReportMetric(float64(res.WallMs)/1000, "wall-s")
 		for class, u := range res.MinUsagePercent {
 			b.ReportMetric(u, "usage-%-"+class)

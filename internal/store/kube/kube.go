@@ -212,7 +212,7 @@ func (s *Store) Create(ctx context.Context, obj v1alpha1.Object) error {
 	v1alpha1.SetTypeMeta(created)
 	s.observe(created.GetResourceVersion())
 	if s.status[k.Plural] && !sameStatus(desired, created) {
-		if err := s.writeStatus(ctx, k, desired, created); err != nil {
+		if err := s.writeInitialStatus(ctx, k, desired, created); err != nil {
 			return err
 		}
 	}
@@ -225,6 +225,29 @@ func (s *Store) Create(ctx context.Context, obj v1alpha1.Object) error {
 func (s *Store) remember(k v1alpha1.Kind, obj v1alpha1.Object) {
 	if s.status[k.Plural] {
 		s.written.remember(k, obj)
+	}
+}
+
+// writeInitialStatus writes the status a created object was given. The
+// object is already there for controllers to see, so the write can meet a
+// conflict: if the status is still unset by anyone (say a finalizer was
+// added), it is written again at the newer revision; if someone already
+// wrote a status, theirs is newer than the creator's and stays, and cur is
+// left as the object now is.
+func (s *Store) writeInitialStatus(ctx context.Context, k v1alpha1.Kind, desired, cur v1alpha1.Object) error {
+	for attempt := 0; ; attempt++ {
+		err := s.writeStatus(ctx, k, desired, cur)
+		if !apierrors.IsConflict(err) || attempt+1 >= maxUnconditionalAttempts {
+			return err
+		}
+		now := k.New()
+		if err := s.Get(ctx, cur.GetNamespace(), cur.GetName(), now); err != nil {
+			return fmt.Errorf("writing the status of %s %s after a conflict: %w", k.Singular, cur.GetName(), err)
+		}
+		copyInto(cur, now)
+		if st := statusField(now); st.IsValid() && !st.IsZero() {
+			return nil
+		}
 	}
 }
 
