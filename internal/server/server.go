@@ -102,7 +102,15 @@ type Cluster struct {
 	// rewritten when only its numbers changed (default
 	// DefaultClusterReasonRefresh).
 	ReasonRefresh time.Duration
+	// MaxReasonWrites caps the waiting reasons one scheduling cycle
+	// writes (default DefaultClusterMaxReasonWrites).
+	MaxReasonWrites int
 }
+
+// DefaultClusterMaxReasonWrites keeps a cycle's commit short on an API
+// server (a few hundred writes a second on a small control plane), so that
+// a burst of new pending jobs does not hold back admissions.
+const DefaultClusterMaxReasonWrites = 200
 
 // DefaultClusterReasonRefresh is Kubernetes mode's bound on rewriting a
 // waiting reason whose numbers alone changed. Embedded mode rewrites every
@@ -260,6 +268,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		sched.ReasonRefresh = c.ReasonRefresh
 		if sched.ReasonRefresh <= 0 {
 			sched.ReasonRefresh = DefaultClusterReasonRefresh
+		}
+		sched.MaxReasonWrites = c.MaxReasonWrites
+		if sched.MaxReasonWrites <= 0 {
+			sched.MaxReasonWrites = DefaultClusterMaxReasonWrites
 		}
 	}
 	obs := observer{loop: sched}
