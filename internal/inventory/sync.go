@@ -39,7 +39,6 @@ type Syncer struct {
 	nodes cache.SharedIndexInformer
 	pods  cache.SharedIndexInformer
 	queue workqueue.TypedRateLimitingInterface[string]
-	once  sync.Once
 }
 
 // Start lists nodes and pods, writes every Node once (deleting Nodes of
