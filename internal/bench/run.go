@@ -39,6 +39,18 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Version is reported by the embedded server.
 	Version string
+
+	// Serve, when set, runs the control plane the benchmark drives instead
+	// of an embedded server in DataDir: it must block like server.Run
+	// (which it usually calls, e.g. with opts.Cluster set for Kubernetes
+	// mode), pass opts on (the simulated runtime, the log, OnReady) and
+	// return once ctx ends. DataDir is then not used.
+	Serve func(ctx context.Context, opts server.Options) error
+	// AddNodes, when set, provides the scenario's nodes instead of
+	// creating Node objects through the API (Kubernetes mode: fake nodes
+	// that the node inventory mirrors). The benchmark then waits until the
+	// API lists every one of them.
+	AddNodes func(ctx context.Context, nodes []*v1alpha1.Node) error
 }
 
 // Result is what `skiff bench scheduler -o json` prints.
@@ -84,13 +96,19 @@ func RunScheduler(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	dataDir := opts.DataDir
-	if dataDir == "" {
-		dataDir, err = os.MkdirTemp("", "skiff-bench-")
-		if err != nil {
-			return nil, fmt.Errorf("creating a data directory: %w", err)
+	serve := opts.Serve
+	if serve == nil {
+		dataDir := opts.DataDir
+		if dataDir == "" {
+			dataDir, err = os.MkdirTemp("", "skiff-bench-")
+			if err != nil {
+				return nil, fmt.Errorf("creating a data directory: %w", err)
+			}
+			defer os.RemoveAll(dataDir)
 		}
-		defer os.RemoveAll(dataDir)
+		serve = func(ctx context.Context, so server.Options) error {
+			return server.Run(ctx, server.Config{DataDir: dataDir, Listen: "127.0.0.1:0", GatewayListen: "127.0.0.1:0", NodeName: "bench-server", StopGraceSeconds: 1}, so)
+		}
 	}
 
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
@@ -99,17 +117,16 @@ func RunScheduler(ctx context.Context, opts Options) (*Result, error) {
 	readyCh := make(chan ready, 1)
 	srvDone := make(chan error, 1)
 	go func() {
-		srvDone <- server.Run(srvCtx, server.Config{DataDir: dataDir, Listen: "127.0.0.1:0", GatewayListen: "127.0.0.1:0", NodeName: "bench-server", StopGraceSeconds: 1},
-			server.Options{
-				Version: opts.Version, Log: opts.Log, Runtime: simulated.New(simulated.Options{}),
-				OnReady: func(url, tokenPath string) { readyCh <- ready{url, tokenPath} },
-			})
+		srvDone <- serve(srvCtx, server.Options{
+			Version: opts.Version, Log: opts.Log, Runtime: simulated.New(simulated.Options{}),
+			OnReady: func(url, tokenPath string) { readyCh <- ready{url, tokenPath} },
+		})
 	}()
 	var rd ready
 	select {
 	case rd = <-readyCh:
 	case err := <-srvDone:
-		return nil, fmt.Errorf("starting the embedded server: %w", err)
+		return nil, fmt.Errorf("starting the server: %w", err)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -129,7 +146,7 @@ func RunScheduler(ctx context.Context, opts Options) (*Result, error) {
 	tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
 	c := client.New(rd.url, strings.TrimSpace(string(token)), client.WithHTTPClient(&http.Client{Transport: tr}))
 
-	if err := createSetup(ctx, c, setup); err != nil {
+	if err := createSetup(ctx, c, setup, opts.AddNodes); err != nil {
 		return nil, err
 	}
 	rec := newRecorder(setup)
@@ -205,11 +222,21 @@ wait:
 	return res, nil
 }
 
-// createSetup creates the flavor, nodes and queues through the API.
-func createSetup(ctx context.Context, c *client.Client, s *Setup) error {
+// createSetup creates the flavor, nodes and queues through the API, or
+// has addNodes provide the nodes and waits until the API lists them.
+func createSetup(ctx context.Context, c *client.Client, s *Setup, addNodes func(context.Context, []*v1alpha1.Node) error) error {
 	objs := []v1alpha1.Object{s.Flavor}
-	for _, n := range s.Nodes {
-		objs = append(objs, n)
+	if addNodes == nil {
+		for _, n := range s.Nodes {
+			objs = append(objs, n)
+		}
+	} else {
+		if err := addNodes(ctx, s.Nodes); err != nil {
+			return fmt.Errorf("adding the scenario's %d nodes: %w", len(s.Nodes), err)
+		}
+		if err := waitForNodes(ctx, c, s.Nodes); err != nil {
+			return err
+		}
 	}
 	for _, q := range s.Queues {
 		objs = append(objs, q.Queue)
@@ -220,6 +247,66 @@ func createSetup(ctx context.Context, c *client.Client, s *Setup) error {
 		}
 	}
 	return nil
+}
+
+// nodesWait bounds how long provided nodes may take to appear in the API.
+const nodesWait = 2 * time.Minute
+
+// waitForNodes polls the API until it lists every node of want as
+// schedulable.
+func waitForNodes(ctx context.Context, c *client.Client, want []*v1alpha1.Node) error {
+	ctx, cancel := context.WithTimeout(ctx, nodesWait)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	missing := fmt.Sprintf("none of the %d nodes listed yet", len(want))
+	for {
+		var list v1alpha1.NodeList
+		err := c.List(ctx, &list, client.ListOptions{})
+		if err == nil {
+			if missing = nodesMissing(want, list.Items); missing == "" {
+				return nil
+			}
+		} else if ctx.Err() == nil {
+			return fmt.Errorf("listing nodes while waiting for the scenario's: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the scenario's %d nodes were not all schedulable in the API within %s (%s): %w", len(want), nodesWait, missing, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// nodesMissing says which of want the API does not list as schedulable
+// ("" when it lists all), naming the first.
+func nodesMissing(want []*v1alpha1.Node, have []v1alpha1.Node) string {
+	byName := make(map[string]*v1alpha1.Node, len(have))
+	for i := range have {
+		byName[have[i].Name] = &have[i]
+	}
+	n, first := 0, ""
+	for _, w := range want {
+		got := byName[w.Name]
+		why := ""
+		switch {
+		case got == nil:
+			why = "not listed"
+		case got.Spec.Unschedulable:
+			why = "unschedulable"
+		}
+		if why == "" {
+			continue
+		}
+		if n == 0 {
+			first = w.Name + " " + why
+		}
+		n++
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d not ready, first %s", n, first)
 }
 
 // submitter creates the workloads on the scenario's schedule: each stream

@@ -114,8 +114,15 @@ func (c *JobController) Run(ctx context.Context) error {
 		}
 	}
 	if _, err := jobs.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, obj any) { enqueue(obj) },
+		AddFunc: enqueue,
+		UpdateFunc: func(old, obj any) {
+			o, _ := old.(*v1alpha1.Job)
+			n, _ := obj.(*v1alpha1.Job)
+			if o != nil && n != nil && waitingOnly(o, n) {
+				return
+			}
+			enqueue(obj)
+		},
 		DeleteFunc: enqueue,
 	}); err != nil {
 		return fmt.Errorf("watching jobs: %w", err)
@@ -127,6 +134,24 @@ func (c *JobController) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// waitingOnly says whether a change to a job is one reconcile would do
+// nothing about: the job was and is pending, not admitted, not preempted,
+// not deleted, holds the replicas finalizer, and neither its spec nor its
+// annotations or finalizers changed — the scheduler rewrote its waiting
+// reason. Skipping it saves a fresh read of the job per reason write (on
+// Kubernetes a GET on the API server); any later change that matters is
+// another event.
+func waitingOnly(old, cur *v1alpha1.Job) bool {
+	pending := func(j *v1alpha1.Job) bool {
+		return j.Status.Phase == v1alpha1.JobPending && j.Status.Admission == nil && j.Status.Preemption == nil &&
+			j.DeletionTimestamp == nil && hasString(j.Finalizers, ReplicasFinalizer)
+	}
+	return pending(old) && pending(cur) && old.Generation == cur.Generation &&
+		equality.Semantic.DeepEqual(old.Spec, cur.Spec) &&
+		equality.Semantic.DeepEqual(old.Annotations, cur.Annotations) &&
+		equality.Semantic.DeepEqual(old.Finalizers, cur.Finalizers)
 }
 
 func (c *JobController) watchExits(ctx context.Context) {

@@ -46,6 +46,12 @@ type SchedulingLoop struct {
 	// ReasonRefresh bounds how often a pending job's reason is rewritten
 	// when only its numbers change.
 	ReasonRefresh time.Duration
+	// MaxReasonWrites caps the waiting reasons one cycle writes (0: no
+	// cap); the rest wait for the next cycle, which comes at once. A
+	// cycle's commit ends when its last write does, so thousands of new
+	// pending jobs would otherwise hold back the next admissions for as
+	// long as the store takes to write all their reasons.
+	MaxReasonWrites int
 	// Observer, when set, is told about each cycle (metrics, traces).
 	Observer CycleObserver
 	// cachesReady is set once the informers have synced; CachedJobs and
@@ -213,6 +219,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 	// resourceVersion, so they run concurrently and share the store's group
 	// commits instead of paying one fsync each in turn.
 	c := newCommitter(commitWorkers)
+	retryReasons := false
 	for _, a := range plan.Admissions {
 		job, adm := byKey[a.Namespace+"/"+a.Name], a.Admission
 		c.do(func() (bool, error) { return l.admit(ctx, job.DeepCopy(), adm, now) })
@@ -225,11 +232,24 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		p := p
 		c.do(func() (bool, error) { return l.preempt(ctx, victim.DeepCopy(), p, now) })
 	}
+	budget := l.MaxReasonWrites
 	for k, reason := range plan.Waiting {
 		job, reason := byKey[k], reason
-		if job == nil || !l.shouldWriteReason(job, reason, now) {
+		// A job the job controller has not taken in yet (no replicas
+		// finalizer) gets its reason in a later cycle: writing it now
+		// would race with the finalizer's write, and on an API server the
+		// loser pays a conflict, a read and a retry.
+		if job == nil || !hasString(job.Finalizers, ReplicasFinalizer) {
 			continue
 		}
+		if l.MaxReasonWrites > 0 && budget == 0 {
+			retryReasons = true
+			break
+		}
+		if !l.shouldWriteReason(job, reason, now) {
+			continue
+		}
+		budget--
 		c.do(func() (bool, error) {
 			err := l.markWaiting(ctx, job, reason, now)
 			if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
@@ -245,7 +265,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 	if err := l.updateQueues(ctx, snap.Queues, jobs, plan); err != nil && !apierrors.IsConflict(err) {
 		return err
 	}
-	if retry {
+	if retry || retryReasons {
 		l.Kick()
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -24,6 +26,9 @@ import (
 const ManagedLabel = "skiff.dev/replica"
 
 const byNode = "node"
+
+// firstPassWorkers write the Nodes of the first pass concurrently.
+const firstPassWorkers = 8
 
 // Syncer mirrors the cluster's nodes into Store.
 type Syncer struct {
@@ -106,12 +111,27 @@ func (s *Syncer) Start(ctx context.Context) error {
 	for _, n := range list.Items {
 		s.queue.Add(n.Name)
 	}
-	// The first pass runs here, so the scheduler starts with every node.
-	for s.queue.Len() > 0 {
-		if !s.processNext(ctx) {
-			break
-		}
+	// The first pass runs here, so the scheduler starts with every node;
+	// on several workers, since each node is a write or two on the API
+	// server and a large cluster has a thousand of them.
+	// Each worker reserves one of the queued keys before taking one, so
+	// that no Get waits on an empty queue; what events add meanwhile is
+	// left to the loop below.
+	var (
+		first  sync.WaitGroup
+		taken  atomic.Int64
+		queued = int64(s.queue.Len())
+	)
+	for range firstPassWorkers {
+		first.Go(func() {
+			for taken.Add(1) <= queued {
+				if !s.processNext(ctx) {
+					return
+				}
+			}
+		})
 	}
+	first.Wait()
 	go func() {
 		<-ctx.Done()
 		s.queue.ShutDown()

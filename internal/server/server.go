@@ -98,7 +98,27 @@ type Cluster struct {
 	// ReplicaAPIURL is the API address replicas get as SKIFF_API (the
 	// operator's Service); empty gives replicas no API access.
 	ReplicaAPIURL string
+	// ReasonRefresh bounds how often a pending job's waiting reason is
+	// rewritten when only its numbers changed (default
+	// DefaultClusterReasonRefresh).
+	ReasonRefresh time.Duration
+	// MaxReasonWrites caps the waiting reasons one scheduling cycle
+	// writes (default DefaultClusterMaxReasonWrites).
+	MaxReasonWrites int
 }
+
+// DefaultClusterMaxReasonWrites keeps a cycle's commit short on an API
+// server (a few hundred writes a second on a small control plane), so that
+// a burst of new pending jobs does not hold back admissions.
+const DefaultClusterMaxReasonWrites = 200
+
+// DefaultClusterReasonRefresh is Kubernetes mode's bound on rewriting a
+// waiting reason whose numbers alone changed. Embedded mode rewrites every
+// 30 s, which SQLite's group commit absorbs; on an API server each rewrite
+// is a full write (and a watch event to every watcher), and with thousands
+// of pending jobs the refreshes alone took most of the API server's CPU in
+// the Kueue baseline (bench/kube).
+const DefaultClusterReasonRefresh = 5 * time.Minute
 
 // Run starts the control plane and blocks until ctx ends, then shuts down:
 // the API stops accepting requests, controllers stop, replicas are stopped
@@ -244,6 +264,16 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	rec := &controller.Recorder{Store: st, Clock: clk, Source: "skiff", Log: log, Observe: eventObserver(ctx, mx, tracer)}
 	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Log: log,
 		Observer: cycleObserver{metrics: mx, tracer: tracer, clock: clk}}
+	if c := opts.Cluster; c != nil {
+		sched.ReasonRefresh = c.ReasonRefresh
+		if sched.ReasonRefresh <= 0 {
+			sched.ReasonRefresh = DefaultClusterReasonRefresh
+		}
+		sched.MaxReasonWrites = c.MaxReasonWrites
+		if sched.MaxReasonWrites <= 0 {
+			sched.MaxReasonWrites = DefaultClusterMaxReasonWrites
+		}
+	}
 	obs := observer{loop: sched}
 	sampler := newSampler(obs, machine, clk)
 	mx.Registry.MustRegister(monitoring.StateCollector{State: obs}, monitoring.FileSizeCollector{Paths: storeFiles(cfg.DataDir)}, sampler)

@@ -42,6 +42,8 @@ type Store struct {
 	closed  bool
 	watches map[*watcher]struct{}
 	nsKnown sync.Map // namespace name -> struct{}: exists
+	// written lets a status-only Update skip the main resource's PUT.
+	written written
 }
 
 var _ store.Store = (*Store)(nil)
@@ -209,13 +211,47 @@ func (s *Store) Create(ctx context.Context, obj v1alpha1.Object) error {
 	}
 	s.observe(created.GetResourceVersion())
 	if s.status[k.Plural] && !sameStatus(defaulted(desired), defaulted(created)) {
-		if err := s.writeStatus(ctx, k, desired, created); err != nil {
+		if err := s.writeInitialStatus(ctx, k, desired, created); err != nil {
 			return err
 		}
 	}
+	s.remember(k, created)
 	v1alpha1.Default(created)
 	copyInto(obj, created)
 	return nil
+}
+
+// remember notes what a write of a kind with a status subresource left.
+func (s *Store) remember(k v1alpha1.Kind, obj v1alpha1.Object) {
+	if s.status[k.Plural] {
+		s.written.remember(k, obj)
+	}
+}
+
+// writeInitialStatus writes the status a created object was given. The
+// object is already there for controllers to see, so the write can meet a
+// conflict: if the status is still unset by anyone (say a finalizer was
+// added), it is written again at the newer revision; if someone already
+// wrote a status, theirs is newer than the creator's and stays, and cur is
+// left as the object now is.
+func (s *Store) writeInitialStatus(ctx context.Context, k v1alpha1.Kind, desired, cur v1alpha1.Object) error {
+	for attempt := 0; ; attempt++ {
+		err := s.writeStatus(ctx, k, desired, cur)
+		if !apierrors.IsConflict(err) || attempt+1 >= maxUnconditionalAttempts {
+			return err
+		}
+		// Read as stored (no defaults): a status nobody wrote is zero.
+		now := k.New()
+		if err := s.request("GET", k, cur.GetNamespace()).Name(cur.GetName()).Do(ctx).Into(now); err != nil {
+			return fmt.Errorf("writing the status of %s %s after a conflict: %w", k.Singular, cur.GetName(), err)
+		}
+		v1alpha1.SetTypeMeta(now)
+		s.observe(now.GetResourceVersion())
+		copyInto(cur, now)
+		if st := statusField(now); st.IsValid() && !st.IsZero() {
+			return nil
+		}
+	}
 }
 
 // checkNames refuses what the API server would refuse with a less useful
@@ -318,10 +354,22 @@ func (s *Store) Update(ctx context.Context, obj v1alpha1.Object) error {
 	}
 }
 
-// update is a conditional write of spec and metadata, then of status.
+// update is a conditional write of spec and metadata, then of status; a
+// write whose metadata and spec are those stored at its revision (as this
+// client wrote them) is a write of the status alone.
 func (s *Store) update(ctx context.Context, k v1alpha1.Kind, obj v1alpha1.Object) error {
 	defaultForWrite(obj)
 	desired := obj.DeepCopyObject().(v1alpha1.Object)
+	if s.status[k.Plural] && s.written.statusOnly(k, obj) {
+		cur := obj.DeepCopyObject().(v1alpha1.Object)
+		if err := s.writeStatus(ctx, k, desired, cur); err != nil {
+			s.written.forget(k, obj.GetNamespace(), obj.GetName())
+			return err
+		}
+		s.remember(k, cur)
+		copyInto(obj, cur)
+		return nil
+	}
 	written := k.New()
 	if err := s.request("PUT", k, obj.GetNamespace()).Name(obj.GetName()).Body(obj).Do(ctx).Into(written); err != nil {
 		return err
@@ -329,6 +377,7 @@ func (s *Store) update(ctx context.Context, k v1alpha1.Kind, obj v1alpha1.Object
 	s.observe(written.GetResourceVersion())
 	if gone(written) {
 		// The last finalizer of a deleted object went: so did the object.
+		s.written.forget(k, written.GetNamespace(), written.GetName())
 		v1alpha1.Default(written)
 		copyInto(obj, written)
 		s.cascade(ctx, k, written.GetNamespace(), string(written.GetUID()))
@@ -339,6 +388,7 @@ func (s *Store) update(ctx context.Context, k v1alpha1.Kind, obj v1alpha1.Object
 			return err
 		}
 	}
+	s.remember(k, written)
 	v1alpha1.Default(written)
 	copyInto(obj, written)
 	return nil
@@ -434,6 +484,7 @@ func (s *Store) Delete(ctx context.Context, kind v1alpha1.Kind, namespace, name 
 	if err := s.request("DELETE", kind, namespace).Name(name).Body(&del).Do(ctx).Error(); err != nil {
 		return err
 	}
+	s.written.forget(kind, namespace, name)
 	if len(cur.GetFinalizers()) > 0 {
 		// Only marked; the object goes when an Update removes the last
 		// finalizer, and cascades then. Read the mark's revision.

@@ -80,6 +80,11 @@ func TestConformance(t *testing.T) {
 			t.Errorf("stored node %+v (rv %s), want one GPU at rv %s", got.Status, got.ResourceVersion, n.ResourceVersion)
 		}
 	})
+
+	t.Run("a status-only update is one request", func(t *testing.T) {
+		wipe(t, admin)
+		testStatusOnlyUpdate(t, cluster.Config)
+	})
 }
 
 func crdDocuments(t *testing.T) [][]byte {
