@@ -179,18 +179,28 @@ func (s *Store) checkOpen() error {
 	return nil
 }
 
-// Create stores a new object. A status the caller set is written to the
-// status subresource right after (custom resources drop it on create).
-func (s *Store) Create(ctx context.Context, obj v1alpha1.Object) error {
+// prepareWrite checks the store is open and finds obj's kind; a cluster
+// kind's object loses any namespace it was given.
+func (s *Store) prepareWrite(obj v1alpha1.Object) (v1alpha1.Kind, error) {
 	if err := s.checkOpen(); err != nil {
-		return err
+		return v1alpha1.Kind{}, err
 	}
 	k, err := kindOf(obj)
 	if err != nil {
-		return err
+		return k, err
 	}
 	if !k.Namespaced {
 		obj.SetNamespace("")
+	}
+	return k, nil
+}
+
+// Create stores a new object. A status the caller set is written to the
+// status subresource right after (custom resources drop it on create).
+func (s *Store) Create(ctx context.Context, obj v1alpha1.Object) error {
+	k, err := s.prepareWrite(obj)
+	if err != nil {
+		return err
 	}
 	if err := checkNames(k, obj); err != nil {
 		return err
@@ -323,15 +333,9 @@ func (s *Store) Get(ctx context.Context, namespace, name string, into v1alpha1.O
 // Update writes obj. See the package documentation for how status and an
 // empty resourceVersion are handled.
 func (s *Store) Update(ctx context.Context, obj v1alpha1.Object) error {
-	if err := s.checkOpen(); err != nil {
-		return err
-	}
-	k, err := kindOf(obj)
+	k, err := s.prepareWrite(obj)
 	if err != nil {
 		return err
-	}
-	if !k.Namespaced {
-		obj.SetNamespace("")
 	}
 	if obj.GetResourceVersion() != "" {
 		return s.update(ctx, k, obj)
