@@ -220,18 +220,22 @@ func PeerAddress(job *v1alpha1.Job, group string, index int32, _ string) string 
 	return controller.ReplicaName(job.Name, group, index, attempt) + "." + job.Name + "." + job.Namespace + ".svc"
 }
 
+
 func restConfig(kubeconfig string) (*rest.Config, error) {
+	var c *rest.Config
+	var err error
 	if kubeconfig == "" {
-		c, err := rest.InClusterConfig()
-		if err != nil {
+		if c, err = rest.InClusterConfig(); err != nil {
 			return nil, fmt.Errorf("not running in a cluster (%w): pass --kubeconfig", err)
 		}
-		return c, nil
-	}
-	c, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
+	} else if c, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
 		return nil, fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
 	}
+	// No client-side rate limit (client-go's default of 5 requests a
+	// second would pace a large gang's pod creates): the API server's
+	// priority and fairness protects it, as for the kube store's client.
+	c.QPS = -1
+	c.UserAgent = "skiff-operator"
 	return c, nil
 }
 
