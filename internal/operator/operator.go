@@ -220,7 +220,6 @@ func PeerAddress(job *v1alpha1.Job, group string, index int32, _ string) string 
 	return controller.ReplicaName(job.Name, group, index, attempt) + "." + job.Name + "." + job.Namespace + ".svc"
 }
 
-
 func restConfig(kubeconfig string) (*rest.Config, error) {
 	var c *rest.Config
 	var err error
