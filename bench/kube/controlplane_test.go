@@ -39,13 +39,9 @@ type controlPlane struct {
 // newControlPlane installs the CRDs on c and connects a kube store.
 func newControlPlane(ctx context.Context, tb testing.TB, c *kubetest.Cluster) *controlPlane {
 	tb.Helper()
-	files, names, err := crds.Manifests()
+	docs, err := crds.Documents()
 	if err != nil {
 		tb.Fatal(err)
-	}
-	docs := make([][]byte, 0, len(names))
-	for _, n := range names {
-		docs = append(docs, files[n])
 	}
 	if err := kubestore.InstallCRDs(ctx, c.Config, docs); err != nil {
 		tb.Fatal(err)

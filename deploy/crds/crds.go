@@ -41,3 +41,17 @@ func Manifests() (map[string][]byte, []string, error) {
 	}
 	return out, names, nil
 }
+
+// Documents returns every CRD's YAML in file name order: what an installer
+// (kube.InstallCRDs) applies.
+func Documents() ([][]byte, error) {
+	files, names, err := Manifests()
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, len(names))
+	for _, n := range names {
+		out = append(out, files[n])
+	}
+	return out, nil
+}

@@ -78,7 +78,7 @@ func Run(ctx context.Context, cfg Config, srv server.Config, opts server.Options
 		return err
 	}
 	if cfg.InstallCRDs {
-		docs, err := crdDocuments()
+		docs, err := crds.Documents()
 		if err != nil {
 			return err
 		}
@@ -236,18 +236,6 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	c.QPS = -1
 	c.UserAgent = "skiff-operator"
 	return c, nil
-}
-
-func crdDocuments() ([][]byte, error) {
-	files, names, err := crds.Manifests()
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]byte, 0, len(names))
-	for _, n := range names {
-		out = append(out, files[n])
-	}
-	return out, nil
 }
 
 // writeCredentials reads (or, the first time, creates) the credentials

@@ -14,8 +14,6 @@ import (
 	"skiff.dev/skiff/internal/store"
 )
 
-func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }
-
 // ref is what cascading needs of an object: where it is and who owns it.
 type ref struct {
 	kind v1alpha1.Kind

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -112,7 +113,7 @@ func discoverStatus(ctx context.Context, c *rest.RESTClient) (map[string]bool, e
 	status := map[string]bool{}
 	for _, r := range list.APIResources {
 		served[r.Name] = true
-		if plural, ok := cutSuffix(r.Name, "/status"); ok {
+		if plural, ok := strings.CutSuffix(r.Name, "/status"); ok {
 			status[plural] = true
 		}
 	}
@@ -126,13 +127,6 @@ func discoverStatus(ctx context.Context, c *rest.RESTClient) (map[string]bool, e
 		return nil, fmt.Errorf("the CRDs for %v.%s are not installed: apply deploy/crds (or run skiff operator --install-crds)", missing, v1alpha1.Group)
 	}
 	return status, nil
-}
-
-func cutSuffix(s, suffix string) (string, bool) {
-	if len(s) > len(suffix) && s[len(s)-len(suffix):] == suffix {
-		return s[:len(s)-len(suffix)], true
-	}
-	return s, false
 }
 
 // request starts a request on kind k; ns is ignored for cluster kinds and

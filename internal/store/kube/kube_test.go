@@ -88,15 +88,11 @@ func TestConformance(t *testing.T) {
 }
 
 func crdDocuments(t *testing.T) [][]byte {
-	files, names, err := crds.Manifests()
+	docs, err := crds.Documents()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out [][]byte
-	for _, n := range names {
-		out = append(out, files[n])
-	}
-	return out
+	return docs
 }
 
 // TestDefaultsOnRead: an object made with kubectl (no Skiff API in

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -75,7 +76,7 @@ func (s *Store) currentRevision(ctx context.Context, kind v1alpha1.Kind) (string
 	if err != nil {
 		return "", fmt.Errorf("reading the current revision: %w", err)
 	}
-	if err := jsonUnmarshal(raw, &list); err != nil {
+	if err := json.Unmarshal(raw, &list); err != nil {
 		return "", fmt.Errorf("reading the current revision: %w", err)
 	}
 	s.observe(list.ResourceVersion)

@@ -27,13 +27,9 @@ import (
 func install(t *testing.T, c *kubetest.Cluster) string {
 	t.Helper()
 	ctx := t.Context()
-	files, names, err := crds.Manifests()
+	docs, err := crds.Documents()
 	if err != nil {
 		t.Fatal(err)
-	}
-	var docs [][]byte
-	for _, n := range names {
-		docs = append(docs, files[n])
 	}
 	if err := kubestore.InstallCRDs(ctx, c.Config, docs); err != nil {
 		t.Fatal(err)
