@@ -534,3 +534,24 @@ func TestPreemptionStopsReplicasWhoseListingWasLost(t *testing.T) {
 		t.Errorf("attempt %d after preemption: the next admission would reuse the old replica names", a)
 	}
 }
+
+func TestSuspendStopsAfterBackoffReplicasWhoseListingWasLost(t *testing.T) {
+	h := newHarnessWith(t, 10*time.Millisecond)
+	h.create("late", 1, 3, "4")
+	h.waitPhase("late", v1alpha1.JobRunning)
+	h.rt.exit("default", "late-worker-0-0", 1, "")
+	h.waitFor("attempt 1 started", func() bool { return h.rt.startCount("default", "late-worker-0-1") == 1 })
+	// The pass that started attempt 1 after its backoff lost its status
+	// write: the stored job still has the (past) next-attempt time and no
+	// replica list when the suspend lands.
+	h.update("late", func(j *v1alpha1.Job) {
+		past := metav1.NewTime(time.Now().Add(-time.Second))
+		j.Status.Replicas, j.Status.NextAttemptTime = nil, &past
+		s := true
+		j.Spec.RunPolicy.Suspend = &s
+	})
+	h.waitPhase("late", v1alpha1.JobSuspended)
+	if st, _ := h.rt.Status(h.ctx, "default", "late-worker-0-1"); st.State != runtime.Exited || st.Reason != "Stopped" {
+		t.Errorf("attempt 1's replica is %s (%s) after the suspend: it would keep its GPUs with no job owning them", st.State, st.Reason)
+	}
+}

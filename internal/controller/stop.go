@@ -49,7 +49,7 @@ func (c *JobController) evict(ctx context.Context, s *reconcileState) error {
 // attempt has ended; until then the job is requeued.
 func (c *JobController) endAttempt(ctx context.Context, s *reconcileState) (bool, error) {
 	st := &s.job.Status
-	if len(st.Replicas) == 0 && st.Admission != nil && st.NextAttemptTime == nil {
+	if mayHaveStarted(s) {
 		// A pass may have started the replicas and lost the status write
 		// that listed them (a conflict with the scheduler's preemption
 		// notice, say): the names are derived from the admission, so ask
@@ -77,6 +77,18 @@ func (c *JobController) endAttempt(ctx context.Context, s *reconcileState) (bool
 	st.NextAttemptTime = nil
 	st.CoordinatorPort = 0
 	return true, nil
+}
+
+// mayHaveStarted reports whether the current attempt's replicas may run
+// although the stored status lists none: the attempt is admitted and its
+// backoff, if any, is over, so some pass may have started them and lost
+// the status write that recorded it.
+func mayHaveStarted(s *reconcileState) bool {
+	st := &s.job.Status
+	if st.Admission == nil || len(st.Replicas) > 0 {
+		return false
+	}
+	return st.NextAttemptTime == nil || !s.now.Before(st.NextAttemptTime.Time)
 }
 
 // derivedReplicas lists the replicas the current attempt's admission

@@ -16,7 +16,7 @@ import (
 func (c *JobController) stopRequested(ctx context.Context, s *reconcileState, reason, msg string) error {
 	job := s.job
 	st := &job.Status
-	if st.Admission != nil && len(st.Replicas) == 0 && st.NextAttemptTime == nil {
+	if mayHaveStarted(s) {
 		// As in endAttempt: a pass may have started replicas and lost the
 		// status write that listed them.
 		st.Replicas = derivedReplicas(job)
