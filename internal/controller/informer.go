@@ -2,11 +2,13 @@ package controller
 
 import (
 	"context"
+	"maps"
 	"sync"
 
 	"k8s.io/client-go/tools/cache"
 
 	"skiff.dev/skiff/api/v1alpha1"
+	"skiff.dev/skiff/internal/scheduler"
 	"skiff.dev/skiff/internal/store"
 	"skiff.dev/skiff/internal/watchcache"
 )
@@ -34,32 +36,89 @@ func (a *assumeCache) assume(j *v1alpha1.Job) {
 	a.objects[keyOf(j)] = j
 }
 
-// merge returns the newer of the cached and the assumed version of each
-// job, dropping assumptions the cache has caught up with.
-func (a *assumeCache) merge(cached []*v1alpha1.Job) []*v1alpha1.Job {
+// overlay returns the jobs a cycle works on: the active jobs, each
+// replaced by the version this process wrote when that is newer than the
+// one the informer holds. Assumptions the informer has caught up with (or
+// whose job it no longer has) are dropped. cached looks a key up in the
+// informer's store.
+func (a *assumeCache) overlay(active map[string]*v1alpha1.Job, cached func(key string) (*v1alpha1.Job, bool)) map[string]*v1alpha1.Job {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]*v1alpha1.Job, 0, len(cached))
-	seen := map[string]bool{}
-	for _, j := range cached {
-		key := keyOf(j)
-		seen[key] = true
-		if as, ok := a.objects[key]; ok {
-			if v1alpha1.Revision(as.ResourceVersion) > v1alpha1.Revision(j.ResourceVersion) {
-				out = append(out, as)
-				continue
-			}
+	for key, as := range a.objects {
+		cur, ok := cached(key)
+		if !ok || v1alpha1.Revision(cur.ResourceVersion) >= v1alpha1.Revision(as.ResourceVersion) {
 			delete(a.objects, key)
+			continue
 		}
-		out = append(out, j)
-	}
-	for key := range a.objects {
-		if !seen[key] {
-			// Deleted, or not yet seen at all; the cache decides.
-			delete(a.objects, key)
+		if isActive(as) {
+			active[key] = as
+		} else {
+			delete(active, key)
 		}
 	}
-	return out
+	return active
+}
+
+// activeJobs indexes, from the job informer's events, the jobs a
+// scheduling cycle looks at: those waiting for admission and those holding
+// resources. Finished jobs, which pile up over a cluster's life, are not
+// in it, so a cycle costs what the live jobs cost.
+type activeJobs struct {
+	mu   sync.Mutex
+	jobs map[string]*v1alpha1.Job
+}
+
+func isActive(j *v1alpha1.Job) bool { return scheduler.HoldsResources(j) || isSchedulable(j) }
+
+func (a *activeJobs) handler() cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    a.set,
+		UpdateFunc: func(_, obj any) { a.set(obj) },
+		DeleteFunc: a.remove,
+	}
+}
+
+func (a *activeJobs) set(obj any) {
+	j, ok := obj.(*v1alpha1.Job)
+	if !ok {
+		return
+	}
+	key := keyOf(j)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.jobs == nil {
+		a.jobs = map[string]*v1alpha1.Job{}
+	}
+	if isActive(j) {
+		a.jobs[key] = j
+	} else {
+		delete(a.jobs, key)
+	}
+}
+
+func (a *activeJobs) remove(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		a.mu.Lock()
+		delete(a.jobs, tomb.Key)
+		a.mu.Unlock()
+		return
+	}
+	if j, ok := obj.(*v1alpha1.Job); ok {
+		a.mu.Lock()
+		delete(a.jobs, keyOf(j))
+		a.mu.Unlock()
+	}
+}
+
+// snapshot returns a copy of the index; its jobs are shared with the
+// informer's cache.
+func (a *activeJobs) snapshot() map[string]*v1alpha1.Job {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.jobs == nil {
+		return map[string]*v1alpha1.Job{}
+	}
+	return maps.Clone(a.jobs)
 }
 
 // listOf returns an informer's objects of type T. They are shared with the

@@ -218,10 +218,17 @@ func (c *JobController) reconcile(ctx context.Context, key string) (time.Duratio
 	if job.DeletionTimestamp != nil {
 		return c.finalize(ctx, job)
 	}
-	if !hasString(job.Finalizers, ReplicasFinalizer) {
+	adding := !hasString(job.Finalizers, ReplicasFinalizer)
+	if adding {
 		job.Finalizers = append(job.Finalizers, ReplicasFinalizer)
-		if err := c.Store.Update(ctx, job); err != nil {
-			return 0, err
+		if job.Status.Admission != nil {
+			// Replicas may start in this pass: the finalizer that stops
+			// them on deletion is stored first. A job not yet admitted
+			// gets it in the same write as its first status.
+			if err := c.Store.Update(ctx, job); err != nil {
+				return 0, err
+			}
+			adding = false
 		}
 	}
 	orig := job.DeepCopy()
@@ -229,7 +236,7 @@ func (c *JobController) reconcile(ctx context.Context, key string) (time.Duratio
 	if err := c.step(ctx, s); err != nil {
 		return 0, err
 	}
-	if !equality.Semantic.DeepEqual(orig.Status, job.Status) {
+	if adding || !equality.Semantic.DeepEqual(orig.Status, job.Status) {
 		job.Status.ObservedGeneration = job.Generation
 		if err := c.Store.Update(ctx, job); err != nil {
 			return 0, err

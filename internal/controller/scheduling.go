@@ -52,6 +52,10 @@ type SchedulingLoop struct {
 	// pending jobs would otherwise hold back the next admissions for as
 	// long as the store takes to write all their reasons.
 	MaxReasonWrites int
+	// ReasonPassInterval is how often cycles reconsider waiting reasons
+	// (default 250ms): the longest a new or changed reason waits for its
+	// write.
+	ReasonPassInterval time.Duration
 	// Observer, when set, is told about each cycle (metrics, traces).
 	Observer CycleObserver
 	// cachesReady is set once the informers have synced; CachedJobs and
@@ -61,9 +65,12 @@ type SchedulingLoop struct {
 	kick          chan struct{}
 	informers     map[string]cache.SharedIndexInformer
 	assumed       assumeCache
+	active        activeJobs
+	reasonPass    time.Time           // the last cycle that reconsidered every waiting reason
 	sched         scheduler.Scheduler // Cycle's; keeps what it read from pending jobs
 	mu            sync.Mutex
 	reasonWritten map[string]time.Time
+	kickPending   atomic.Bool
 }
 
 // commitWorkers bounds the concurrent writes of one cycle's commit.
@@ -114,6 +121,9 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 	if l.MinInterval == 0 {
 		l.MinInterval = 20 * time.Millisecond
 	}
+	if l.ReasonPassInterval == 0 {
+		l.ReasonPassInterval = 250 * time.Millisecond
+	}
 	if l.Log == nil {
 		l.Log = slog.Default()
 	}
@@ -132,6 +142,13 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 		}
 		l.informers[k.Kind] = inf
 		synced = append(synced, inf.HasSynced)
+		if k.Kind == kindJob.Kind {
+			reg, err := inf.AddEventHandler(l.active.handler())
+			if err != nil {
+				return fmt.Errorf("indexing active jobs: %w", err)
+			}
+			synced = append(synced, reg.HasSynced)
+		}
 		go run()
 	}
 	// A cycle on a partial cache could see capacity as free that admitted
@@ -192,18 +209,21 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		Flavors: cached[v1alpha1.Flavor](l, "Flavor"),
 		Queues:  cached[v1alpha1.Queue](l, "Queue"),
 	}
-	jobs := l.assumed.merge(cached[v1alpha1.Job](l, "Job"))
+	jobStore := l.informers[kindJob.Kind].GetStore()
+	byKey := l.assumed.overlay(l.active.snapshot(), func(key string) (*v1alpha1.Job, bool) {
+		obj, ok, _ := jobStore.GetByKey(key)
+		j, _ := obj.(*v1alpha1.Job)
+		return j, ok && j != nil
+	})
 	var pending []*v1alpha1.Job
-	byKey := map[string]*v1alpha1.Job{}
-	for _, j := range jobs {
-		byKey[scheduler.Key(j)] = j
-		switch {
-		case scheduler.HoldsResources(j):
+	for _, j := range byKey {
+		if scheduler.HoldsResources(j) {
 			snap.Admitted = append(snap.Admitted, j)
-		case isSchedulable(j):
+		} else {
 			pending = append(pending, j)
 		}
 	}
+	queued := pending
 	pending, held := holdForNamespaceLimits(pending, snap.Admitted, cached[v1alpha1.Namespace](l, "Namespace"))
 	now := l.Clock.Now()
 	plan := l.sched.Schedule(snap, pending, now)
@@ -232,37 +252,46 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		p := p
 		c.do(func() (bool, error) { return l.preempt(ctx, victim.DeepCopy(), p, now) })
 	}
-	budget := l.MaxReasonWrites
-	for k, reason := range plan.Waiting {
-		job, reason := byKey[k], reason
-		// A job the job controller has not taken in yet (no replicas
-		// finalizer) gets its reason in a later cycle: writing it now
-		// would race with the finalizer's write, and on an API server the
-		// loser pays a conflict, a read and a retry.
-		if job == nil || !hasString(job.Finalizers, ReplicasFinalizer) {
-			continue
-		}
-		if l.MaxReasonWrites > 0 && budget == 0 {
-			retryReasons = true
-			break
-		}
-		if !l.shouldWriteReason(job, reason, now) {
-			continue
-		}
-		budget--
-		c.do(func() (bool, error) {
-			err := l.markWaiting(ctx, job, reason, now)
-			if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-				return false, err
+	// Waiting reasons are reconsidered by at most one cycle per
+	// ReasonPassInterval: under a stream of changes the cycles in between
+	// cost what their admissions cost, not what thousands of waiting jobs
+	// do. A job waits that long for its first reason.
+	if now.Sub(l.reasonPass) >= l.ReasonPassInterval {
+		budget := l.MaxReasonWrites
+		for k, reason := range plan.Waiting {
+			job, reason := byKey[k], reason
+			// A job the job controller has not taken in yet (no replicas
+			// finalizer) gets its reason in a later cycle: writing it now
+			// would race with the finalizer's write, and on an API server
+			// the loser pays a conflict, a read and a retry.
+			if job == nil || !hasString(job.Finalizers, ReplicasFinalizer) {
+				continue
 			}
-			return true, nil
-		})
+			if l.MaxReasonWrites > 0 && budget == 0 {
+				retryReasons = true
+				break
+			}
+			if !l.shouldWriteReason(k, job, reason, now) {
+				continue
+			}
+			budget--
+			c.do(func() (bool, error) {
+				err := l.markWaiting(ctx, job, reason, now)
+				if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+					return false, err
+				}
+				return true, nil
+			})
+		}
+		if !retryReasons {
+			l.reasonPass = now
+		}
+	} else if len(plan.Waiting) > 0 {
+		l.kickAfter(l.reasonPass.Add(l.ReasonPassInterval).Sub(now))
 	}
+	l.updateQueues(ctx, c, snap.Queues, snap.Admitted, queued, plan)
 	retry, err := c.wait()
 	if err != nil {
-		return err
-	}
-	if err := l.updateQueues(ctx, snap.Queues, jobs, plan); err != nil && !apierrors.IsConflict(err) {
 		return err
 	}
 	if retry || retryReasons {
@@ -359,11 +388,11 @@ func (l *SchedulingLoop) preempt(ctx context.Context, job *v1alpha1.Job, p sched
 }
 
 // shouldWriteReason decides whether a waiting reason is worth a store write.
-// A new kind of reason is written at once; a reason whose numbers alone
-// changed (queue position, free GPUs, usage) at most once per ReasonRefresh,
-// since with thousands of pending jobs rewriting them every cycle would
-// spend the store's whole write budget on them.
-func (l *SchedulingLoop) shouldWriteReason(job *v1alpha1.Job, reason string, now time.Time) bool {
+// A first reason or a new kind of reason is written at once; a reason
+// whose numbers alone changed (queue position, free GPUs, usage) at most
+// once per ReasonRefresh, since with thousands of pending jobs rewriting
+// them every cycle would spend the store's whole write budget on them.
+func (l *SchedulingLoop) shouldWriteReason(key string, job *v1alpha1.Job, reason string, now time.Time) bool {
 	c := meta.FindStatusCondition(job.Status.Conditions, v1alpha1.JobConditionAdmitted)
 	if c == nil || c.Status != metav1.ConditionFalse || job.Status.Phase != v1alpha1.JobPending {
 		return true
@@ -371,7 +400,6 @@ func (l *SchedulingLoop) shouldWriteReason(job *v1alpha1.Job, reason string, now
 	if c.Message == reason {
 		return false
 	}
-	key := scheduler.Key(job)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.reasonWritten == nil {
@@ -382,6 +410,19 @@ func (l *SchedulingLoop) shouldWriteReason(job *v1alpha1.Job, reason string, now
 		return true
 	}
 	return false
+}
+
+// kickAfter asks for a cycle after d, once: further calls before it fires
+// do nothing.
+func (l *SchedulingLoop) kickAfter(d time.Duration) {
+	if !l.kickPending.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		<-l.Clock.After(max(d, 0))
+		l.kickPending.Store(false)
+		l.Kick()
+	}()
 }
 
 // sameShape reports whether two reasons differ only in their numbers
@@ -422,16 +463,16 @@ func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, rea
 	return l.Store.Update(ctx, job)
 }
 
-func (l *SchedulingLoop) updateQueues(ctx context.Context, queues []*v1alpha1.Queue, jobs []*v1alpha1.Job, plan scheduler.Plan) error {
+// updateQueues writes each queue's counts and usage where they changed,
+// as part of the cycle's commit c.
+func (l *SchedulingLoop) updateQueues(ctx context.Context, c *committer, queues []*v1alpha1.Queue, admittedJobs, pendingJobs []*v1alpha1.Job, plan scheduler.Plan) {
 	admitted := map[string]int32{}
 	pendingCount := map[string]int32{}
-	for _, j := range jobs {
-		switch {
-		case scheduler.HoldsResources(j):
-			admitted[j.Status.Admission.Queue]++
-		case isSchedulable(j):
-			pendingCount[j.Spec.Queue]++
-		}
+	for _, j := range admittedJobs {
+		admitted[j.Status.Admission.Queue]++
+	}
+	for _, j := range pendingJobs {
+		pendingCount[j.Spec.Queue]++
 	}
 	for _, a := range plan.Admissions {
 		admitted[a.Admission.Queue]++
@@ -456,11 +497,16 @@ func (l *SchedulingLoop) updateQueues(ctx context.Context, queues []*v1alpha1.Qu
 		}
 		q = q.DeepCopy()
 		q.Status = st
-		if err := l.Store.Update(ctx, q); err != nil {
-			return err
-		}
+		c.do(func() (bool, error) {
+			err := l.Store.Update(ctx, q)
+			if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+				return false, fmt.Errorf("updating the status of queue %s: %w", q.Name, err)
+			}
+			// A conflict means the queue changed, and that change's event
+			// brings the next cycle.
+			return true, nil
+		})
 	}
-	return nil
 }
 
 // LoadCapacity reads the nodes, flavors and queues of a snapshot (no jobs):
