@@ -36,6 +36,39 @@ func (a *assumeCache) assume(j *v1alpha1.Job) {
 	a.objects[keyOf(j)] = j
 }
 
+// newer returns the assumed version of key's job when it is newer than
+// cur, else cur (dropping the assumption the informer caught up with).
+func (a *assumeCache) newer(key string, cur *v1alpha1.Job) *v1alpha1.Job {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	as, ok := a.objects[key]
+	if !ok {
+		return cur
+	}
+	if v1alpha1.Revision(cur.ResourceVersion) >= v1alpha1.Revision(as.ResourceVersion) || cur.UID != as.UID {
+		delete(a.objects, key)
+		return cur
+	}
+	return as
+}
+
+// caughtUp drops the assumption about cur's job once the informer holds
+// that version or a later one.
+func (a *assumeCache) caughtUp(cur *v1alpha1.Job) {
+	key := keyOf(cur)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if as, ok := a.objects[key]; ok && v1alpha1.Revision(cur.ResourceVersion) >= v1alpha1.Revision(as.ResourceVersion) {
+		delete(a.objects, key)
+	}
+}
+
+func (a *assumeCache) forget(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.objects, key)
+}
+
 // overlay returns the jobs a cycle works on: the active jobs, each
 // replaced by the version this process wrote when that is newer than the
 // one the informer holds. Assumptions the informer has caught up with (or

@@ -73,6 +73,12 @@ type JobController struct {
 	Logs LogFlusher
 
 	queue workqueue.TypedRateLimitingInterface[string]
+	// jobs is the job informer's store, which passes read; written keeps
+	// each job as this controller last wrote it until the informer has
+	// caught up, so a pass never starts from an older state than the
+	// previous pass left.
+	jobs    cache.Store
+	written assumeCache
 }
 
 func (c *JobController) defaults() {
@@ -118,16 +124,30 @@ func (c *JobController) Run(ctx context.Context) error {
 		UpdateFunc: func(old, obj any) {
 			o, _ := old.(*v1alpha1.Job)
 			n, _ := obj.(*v1alpha1.Job)
+			if n != nil {
+				c.written.caughtUp(n)
+			}
 			if o != nil && n != nil && waitingOnly(o, n) {
 				return
 			}
 			enqueue(obj)
 		},
-		DeleteFunc: enqueue,
+		DeleteFunc: func(obj any) {
+			if j, ok := obj.(*v1alpha1.Job); ok {
+				c.written.forget(keyOf(j))
+			} else if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				c.written.forget(d.Key)
+			}
+			enqueue(obj)
+		},
 	}); err != nil {
 		return fmt.Errorf("watching jobs: %w", err)
 	}
 	go runJobs()
+	c.jobs = jobs.GetStore()
+	if !cache.WaitForCacheSync(ctx.Done(), jobs.HasSynced) {
+		return nil
+	}
 	go c.watchExits(ctx)
 	for i := 0; i < c.Workers; i++ {
 		go c.worker(ctx)
@@ -206,15 +226,53 @@ func (s *reconcileState) requeue(d time.Duration) {
 	}
 }
 
+// reconcile brings one job a step closer to its spec. It starts from the
+// informer's copy of the job (no store read per pass; on Kubernetes, no GET
+// per event) and every write is conditional on the revision it read, so a
+// copy that another client's write made stale fails with a conflict: the
+// pass then runs again on the job read from the store. Every step is safe
+// to repeat (replica names are derived, starts and stops idempotent).
 func (c *JobController) reconcile(ctx context.Context, key string) (time.Duration, error) {
-	ns, name, _ := strings.Cut(key, "/")
-	job := &v1alpha1.Job{}
-	if err := c.Store.Get(ctx, ns, name, job); err != nil {
+	job := c.cached(key)
+	if job == nil {
+		return 0, nil // deleted; its delete event removed the replicas' owner
+	}
+	after, err := c.pass(ctx, job)
+	if !apierrors.IsConflict(err) {
+		return after, err
+	}
+	fresh := &v1alpha1.Job{}
+	if err := c.Store.Get(ctx, job.Namespace, job.Name, fresh); err != nil {
 		if apierrors.IsNotFound(err) {
 			return 0, nil
 		}
 		return 0, err
 	}
+	return c.pass(ctx, fresh)
+}
+
+// cached returns a copy of the newer of the informer's job and the one
+// this controller last wrote; nil when the informer has no such job.
+func (c *JobController) cached(key string) *v1alpha1.Job {
+	obj, ok, _ := c.jobs.GetByKey(key)
+	j, _ := obj.(*v1alpha1.Job)
+	if !ok || j == nil {
+		c.written.forget(key)
+		return nil
+	}
+	return c.written.newer(key, j).DeepCopy()
+}
+
+// update writes the job and remembers what was written.
+func (c *JobController) update(ctx context.Context, job *v1alpha1.Job) error {
+	if err := c.Store.Update(ctx, job); err != nil {
+		return err
+	}
+	c.written.assume(job.DeepCopy())
+	return nil
+}
+
+func (c *JobController) pass(ctx context.Context, job *v1alpha1.Job) (time.Duration, error) {
 	if job.DeletionTimestamp != nil {
 		return c.finalize(ctx, job)
 	}
@@ -225,7 +283,7 @@ func (c *JobController) reconcile(ctx context.Context, key string) (time.Duratio
 			// Replicas may start in this pass: the finalizer that stops
 			// them on deletion is stored first. A job not yet admitted
 			// gets it in the same write as its first status.
-			if err := c.Store.Update(ctx, job); err != nil {
+			if err := c.update(ctx, job); err != nil {
 				return 0, err
 			}
 			adding = false
@@ -238,7 +296,7 @@ func (c *JobController) reconcile(ctx context.Context, key string) (time.Duratio
 	}
 	if adding || !equality.Semantic.DeepEqual(orig.Status, job.Status) {
 		job.Status.ObservedGeneration = job.Generation
-		if err := c.Store.Update(ctx, job); err != nil {
+		if err := c.update(ctx, job); err != nil {
 			return 0, err
 		}
 	}
