@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"strings"
@@ -553,5 +554,46 @@ func TestSuspendStopsAfterBackoffReplicasWhoseListingWasLost(t *testing.T) {
 	h.waitPhase("late", v1alpha1.JobSuspended)
 	if st, _ := h.rt.Status(h.ctx, "default", "late-worker-0-1"); st.State != runtime.Exited || st.Reason != "Stopped" {
 		t.Errorf("attempt 1's replica is %s (%s) after the suspend: it would keep its GPUs with no job owning them", st.State, st.Reason)
+	}
+}
+
+// countingStore counts the reads that go to the store.
+type countingStore struct {
+	store.Store
+	mu   sync.Mutex
+	gets int
+}
+
+func (c *countingStore) Get(ctx context.Context, ns, name string, obj v1alpha1.Object) error {
+	c.mu.Lock()
+	c.gets++
+	c.mu.Unlock()
+	return c.Store.Get(ctx, ns, name, obj)
+}
+
+func TestJobControllerReadsJobsFromItsInformer(t *testing.T) {
+	counting := &countingStore{}
+	h := newHarnessConfigured(t, 10*time.Millisecond, func(c *controller.JobController) {
+		counting.Store = c.Store
+		c.Store = counting
+	})
+	const jobs = 5
+	for i := 0; i < jobs; i++ {
+		h.create(fmt.Sprintf("r%d", i), 1, 0, "0")
+	}
+	for i := 0; i < jobs; i++ {
+		name := fmt.Sprintf("r%d", i)
+		h.waitPhase(name, v1alpha1.JobRunning)
+		h.rt.exit("default", name+"-worker-0-0", 0, "")
+		h.waitPhase(name, v1alpha1.JobSucceeded)
+	}
+	counting.mu.Lock()
+	defer counting.mu.Unlock()
+	// Each job passes through about six reconciles (created, first status,
+	// admitted, running, exited, succeeded); a store read is only the
+	// fallback after a write conflict. On Kubernetes every read is a GET on
+	// the API server.
+	if counting.gets >= 2*jobs {
+		t.Errorf("the job controller read the store %d times for %d jobs: passes should start from the informer's copy", counting.gets, jobs)
 	}
 }
