@@ -30,6 +30,10 @@ type queueState struct {
 	idx      int // position in state.queueList
 	// allNamespaces: spec.namespaces admits every namespace.
 	allNamespaces bool
+	// The last namespace checked against spec.namespaces and the answer:
+	// a queue's pending jobs mostly share a namespace.
+	lastNS string
+	lastOK bool
 	// spec.preemption, read once: withinQueue LowerPriority, and
 	// reclaimWithinCohort Any or LowerPriority (with a cohort) and Any.
 	inQueue, reclaim, reclaimAny bool

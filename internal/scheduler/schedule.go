@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"skiff.dev/skiff/api/v1alpha1"
@@ -453,7 +454,7 @@ func (st *state) admissions() []Admission {
 // It reports whether j was admitted and whether it blocks the rest of a
 // StrictFIFO queue.
 func (st *state) consider(q *queueState, j *jobInfo, pos int) (admitted, blocks bool) {
-	if !q.allNamespaces && !NamespaceAllowed(q.q, j.job.Namespace) {
+	if !q.allows(j) {
 		st.waiting.set(j.key, "namespace "+quote(j.job.Namespace)+" may not submit to queue "+quote(q.name)+": use a queue that lists it in spec.namespaces")
 		return false, false
 	}
@@ -745,6 +746,19 @@ func (h queueHeap) down(i0, n int) bool {
 		i = j
 	}
 	return i > i0
+}
+
+// allows reports whether q admits j's namespace. The namespace is read
+// from j's key, which the walk over q's jobs touches anyway.
+func (q *queueState) allows(j *jobInfo) bool {
+	if q.allNamespaces {
+		return true
+	}
+	ns, _, _ := strings.Cut(j.key, "/")
+	if ns != q.lastNS || q.lastNS == "" {
+		q.lastNS, q.lastOK = ns, NamespaceAllowed(q.q, ns)
+	}
+	return q.lastOK
 }
 
 // NamespaceAllowed reports whether a queue admits jobs from ns.
