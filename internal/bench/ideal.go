@@ -174,6 +174,10 @@ type arrivals struct {
 	q  *QueueSetup
 	st Stream
 	n  int // jobs submitted so far
+	// feasible[i] is set once a job of template i passed the feasibility
+	// check, which reads only what all of them share: the spec, the
+	// namespace and the queue.
+	feasible []bool
 }
 
 type replay struct {
@@ -230,7 +234,7 @@ func newReplay(setup *Setup, opts IdealOptions) (*replay, error) {
 		r.snap.Queues = append(r.snap.Queues, q)
 		for _, st := range qs.Streams {
 			if st.Rounds > 0 && len(st.Jobs) > 0 {
-				r.pushArrival(&arrivals{q: qs, st: st})
+				r.pushArrival(&arrivals{q: qs, st: st, feasible: make([]bool, len(st.Jobs))})
 			}
 		}
 	}
@@ -359,7 +363,8 @@ func (r *replay) arrive(a *arrivals, now time.Time) error {
 	idx := a.n
 	a.n++
 	r.pushArrival(a)
-	round, jt := idx/len(a.st.Jobs), a.st.Jobs[idx%len(a.st.Jobs)]
+	ti := idx % len(a.st.Jobs)
+	round, jt := idx/len(a.st.Jobs), a.st.Jobs[ti]
 	job := newBenchJob(a.q, a.st, round, jt)
 	job.CreationTimestamp = metav1.NewTime(now)
 	v1alpha1.Default(job)
@@ -367,8 +372,11 @@ func (r *replay) arrive(a *arrivals, now time.Time) error {
 	if err := v1alpha1.Validate(job); err != nil {
 		return fmt.Errorf("submitting job %s: %w", key, err)
 	}
-	if err := scheduler.CheckFeasible(job, r.snap); err != nil {
-		return fmt.Errorf("submitting job %s: %w", key, err)
+	if !a.feasible[ti] {
+		if err := scheduler.CheckFeasible(job, r.snap); err != nil {
+			return fmt.Errorf("submitting job %s: %w", key, err)
+		}
+		a.feasible[ti] = true
 	}
 	if _, dup := r.jobs[key]; dup {
 		return fmt.Errorf("submitting job %s: the scenario submits it twice", key)
