@@ -46,6 +46,10 @@ type IdealDetail struct {
 	// for the next event instead of cycling forever. Each such loop cost
 	// evictions that free nothing for long; see RunIdeal.
 	PreemptionLoops int
+	// LostUnitSeconds is the usage that preempted runs held, from their
+	// start to their release, and that their jobs had to run again: the
+	// part of the usage integral that finished no work.
+	LostUnitSeconds float64
 	EvictionDelay   time.Duration
 	CycleLatency    time.Duration
 }
@@ -101,7 +105,7 @@ func RunIdeal(setup *Setup, opts IdealOptions) (*Result, error) {
 		return nil, err
 	}
 	res := newResult(setup, r.rec, r.t0, end)
-	res.Detail.Ideal = &IdealDetail{Cycles: r.cycles, PreemptionLoops: r.loops, EvictionDelay: opts.EvictionDelay, CycleLatency: opts.CycleLatency}
+	res.Detail.Ideal = &IdealDetail{Cycles: r.cycles, PreemptionLoops: r.loops, LostUnitSeconds: r.lost, EvictionDelay: opts.EvictionDelay, CycleLatency: opts.CycleLatency}
 	return res, nil
 }
 
@@ -112,8 +116,12 @@ type replayJob struct {
 	key     string
 	hash    uint64 // of key, for state fingerprints
 	created int64  // creation time, Unix nanoseconds
-	obj     *v1alpha1.Job
-	runtime time.Duration
+	units   float64
+	// landedAt is when the current admission landed (the recorder counts
+	// its usage from then).
+	landedAt time.Time
+	obj      *v1alpha1.Job
+	runtime  time.Duration
 	// admitted: the job holds resources in the snapshot (its admission was
 	// decided); landed: the admission has been seen and the job started;
 	// evicting: a preemption notice is out; done: it succeeded.
@@ -206,6 +214,7 @@ type replay struct {
 	seen          map[uint64]bool
 	looped        bool
 	loops         int
+	lost          float64 // see IdealDetail.LostUnitSeconds
 	// lastWaiting is the last plan's reasons, for a replay that stalls.
 	lastWaiting map[string]string
 }
@@ -383,7 +392,7 @@ func (r *replay) arrive(a *arrivals, now time.Time) error {
 	}
 	h := fnv.New64a()
 	h.Write([]byte(key))
-	j := &replayJob{key: key, hash: h.Sum64(), created: now.UnixNano(), obj: job, runtime: jt.Runtime}
+	j := &replayJob{key: key, hash: h.Sum64(), created: now.UnixNano(), units: jt.Units, obj: job, runtime: jt.Runtime}
 	r.jobs[key] = j
 	r.rec.submit(key, jt.Class, a.q.Queue.Name, jt.Units, now)
 	r.rec.observe(job, now)
@@ -479,7 +488,7 @@ func (r *replay) land(j *replayJob, now time.Time) {
 	if !j.admitted || j.landed {
 		return
 	}
-	j.landed = true
+	j.landed, j.landedAt = true, now
 	if !j.evicting {
 		obj := j.obj.DeepCopy()
 		obj.Status.Phase = v1alpha1.JobRunning
@@ -519,6 +528,9 @@ func (r *replay) evicted(j *replayJob, now time.Time) {
 	st := &obj.Status
 	if j.landed && st.Phase == v1alpha1.JobRunning {
 		st.Attempt++ // a new attempt's replicas get new names
+	}
+	if j.landed {
+		r.lost += j.units * now.Sub(j.landedAt).Seconds()
 	}
 	st.Preemption = nil
 	st.Preemptions++

@@ -28,10 +28,16 @@ type idealNumbers struct {
 	MaxTTA    map[string]int64
 	Usage     map[string]float64 // minUsagePercent per queue class
 	Evictions int
+	// LostMilli is the work preempted runs lost, in thousandths of a
+	// unit·second.
+	LostMilli int64
 }
 
 func numbersOf(r *Result) idealNumbers {
 	n := idealNumbers{WallMs: r.WallMs, TTA: r.AvgTimeToAdmissionMs, MaxTTA: map[string]int64{}, Usage: r.MinUsagePercent, Evictions: r.Detail.Evictions}
+	if id := r.Detail.Ideal; id != nil {
+		n.LostMilli = int64(id.LostUnitSeconds*1000 + 0.5)
+	}
 	for name, c := range r.Detail.Classes {
 		n.MaxTTA[name] = c.MaxTimeToAdmissionMs
 	}
@@ -58,21 +64,21 @@ func TestRunIdealByHand(t *testing.T) {
 		want: idealNumbers{WallMs: 2200, TTA: map[string]int64{"small": 333}, MaxTTA: map[string]int64{"small": 900}, Usage: map[string]float64{"cq": 68.2}},
 	}, {
 		name: "preemption", file: "testdata/ideal-preempt.yaml",
-		want: idealNumbers{WallMs: 1800, TTA: map[string]int64{"low": 700, "high": 0}, MaxTTA: map[string]int64{"low": 700, "high": 0}, Usage: map[string]float64{"cq": 94.4}, Evictions: 1},
+		want: idealNumbers{WallMs: 1800, TTA: map[string]int64{"low": 700, "high": 0}, MaxTTA: map[string]int64{"low": 700, "high": 0}, Usage: map[string]float64{"cq": 94.4}, Evictions: 1, LostMilli: 200},
 	}, {
-		// The victim holds its cpu until 350 ms: the high job runs 350-850
-		// ms, the low one again 850-1850 ms (admitted 750 ms after it
-		// arrived). Usage (0.25 + 0.5 + 1) / 1.85 = 94.6%.
+		// The victim holds its cpu until 350 ms (0.25 cpu·s lost): the high
+		// job runs 350-850 ms, the low one again 850-1850 ms (admitted 750
+		// ms after it arrived). Usage (0.25 + 0.5 + 1) / 1.85 = 94.6%.
 		name: "preemption with eviction delay", file: "testdata/ideal-preempt.yaml", opts: IdealOptions{EvictionDelay: 50 * time.Millisecond},
-		want: idealNumbers{WallMs: 1850, TTA: map[string]int64{"low": 750, "high": 50}, MaxTTA: map[string]int64{"low": 750, "high": 50}, Usage: map[string]float64{"cq": 94.6}, Evictions: 1},
+		want: idealNumbers{WallMs: 1850, TTA: map[string]int64{"low": 750, "high": 50}, MaxTTA: map[string]int64{"low": 750, "high": 50}, Usage: map[string]float64{"cq": 94.6}, Evictions: 1, LostMilli: 250},
 	}, {
 		// The low job lands at 150 ms; the preemption decided at 300 ms
 		// lands at 350 ms, when the victim is released; the high job is
 		// admitted then and lands at 400 ms (100 ms after it arrived),
 		// ending at 900 ms; the low job lands again at 950 ms and ends at
-		// 1950 ms. Usage (0.2 + 0.5 + 1) / 1.95 = 87.2%.
+		// 1950 ms. Usage (0.2 + 0.5 + 1) / 1.95 = 87.2%; 0.2 cpu·s lost.
 		name: "preemption with cycle latency", file: "testdata/ideal-preempt.yaml", opts: IdealOptions{CycleLatency: 50 * time.Millisecond},
-		want: idealNumbers{WallMs: 1950, TTA: map[string]int64{"low": 850, "high": 100}, MaxTTA: map[string]int64{"low": 850, "high": 100}, Usage: map[string]float64{"cq": 87.2}, Evictions: 1},
+		want: idealNumbers{WallMs: 1950, TTA: map[string]int64{"low": 850, "high": 100}, MaxTTA: map[string]int64{"low": 850, "high": 100}, Usage: map[string]float64{"cq": 87.2}, Evictions: 1, LostMilli: 200},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := RunIdeal(loadSetup(t, tc.file), tc.opts)
