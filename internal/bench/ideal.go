@@ -122,11 +122,11 @@ type replayJob struct {
 	landedAt time.Time
 	obj      *v1alpha1.Job
 	runtime  time.Duration
-	// admitted: the job holds resources in the snapshot (its admission was
-	// decided); landed: the admission has been seen and the job started;
-	// evicting: a preemption notice is out; done: it succeeded.
-	admitted, landed, evicting, done bool
-	pending                          bool
+	// pending: the job waits for the core; admitted: it holds resources
+	// in the snapshot (its admission was decided); landed: the admission
+	// has been seen and the job started; evicting: a preemption notice is
+	// out. A finished job is none of these.
+	pending, admitted, landed, evicting bool
 	// pos is the job's index in replay.admitted while admitted.
 	pos int
 	// gen counts runs and preemptions, so that the finish event of a run
@@ -316,11 +316,11 @@ func (r *replay) run() (time.Time, error) {
 	return r.end, nil
 }
 
-// fingerprint identifies the state a cycle left: which jobs are admitted
-// and which of them are being evicted (the rest are pending or done, and
-// nothing finishes or arrives between the cycles of an instant but what
-// their runtime of 0 ends). It sums a mix of each job's hash, so the
-// order of the admitted list does not matter.
+// fingerprint identifies the state a cycle left: which jobs are admitted,
+// which of them are being evicted, and how many finished; the rest are
+// pending (no job arrives between the cycles of one instant). It sums a
+// mix of each job's hash, so the order of the admitted list does not
+// matter.
 func (r *replay) fingerprint() uint64 {
 	fp := uint64(r.finished) * 0x9e3779b97f4a7c15
 	for _, j := range r.admitted {
@@ -550,7 +550,6 @@ func (r *replay) finish(j *replayJob, now time.Time) {
 	obj.Status.CompletionTime = &t
 	j.obj = obj
 	r.release(j)
-	j.done = true
 	r.finished++
 	r.end = now
 	r.rec.observe(obj, now)
