@@ -46,6 +46,9 @@ type IdealDetail struct {
 	// for the next event instead of cycling forever. Each such loop cost
 	// evictions that free nothing for long; see RunIdeal.
 	PreemptionLoops int
+	// Preemptions counts the core's preemptions by reason
+	// (scheduler.PreemptInQueue, scheduler.PreemptReclaim).
+	Preemptions map[string]int
 	// LostUnitSeconds is the usage that preempted runs held, from their
 	// start to their release, and that their jobs had to run again: the
 	// part of the usage integral that finished no work.
@@ -105,7 +108,7 @@ func RunIdeal(setup *Setup, opts IdealOptions) (*Result, error) {
 		return nil, err
 	}
 	res := newResult(setup, r.rec, r.t0, end)
-	res.Detail.Ideal = &IdealDetail{Cycles: r.cycles, PreemptionLoops: r.loops, LostUnitSeconds: r.lost, EvictionDelay: opts.EvictionDelay, CycleLatency: opts.CycleLatency}
+	res.Detail.Ideal = &IdealDetail{Cycles: r.cycles, PreemptionLoops: r.loops, Preemptions: r.preemptions, LostUnitSeconds: r.lost, EvictionDelay: opts.EvictionDelay, CycleLatency: opts.CycleLatency}
 	return res, nil
 }
 
@@ -215,12 +218,13 @@ type replay struct {
 	looped        bool
 	loops         int
 	lost          float64 // see IdealDetail.LostUnitSeconds
+	preemptions   map[string]int
 	// lastWaiting is the last plan's reasons, for a replay that stalls.
 	lastWaiting map[string]string
 }
 
 func newReplay(setup *Setup, opts IdealOptions) (*replay, error) {
-	r := &replay{opts: opts, t0: idealStart, rec: newRecorder(setup), jobs: make(map[string]*replayJob, setup.Total), total: setup.Total, seen: map[uint64]bool{}}
+	r := &replay{opts: opts, t0: idealStart, rec: newRecorder(setup), jobs: make(map[string]*replayJob, setup.Total), total: setup.Total, seen: map[uint64]bool{}, preemptions: map[string]int{}}
 	// The objects go through the server's defaulting and validation, as
 	// createSetup's API calls would.
 	flavor := setup.Flavor.DeepCopy()
@@ -511,6 +515,7 @@ func (r *replay) preempt(j *replayJob, p scheduler.Preemption, now time.Time) {
 	if !j.admitted || j.evicting {
 		return
 	}
+	r.preemptions[p.Reason]++
 	notice := controller.PreemptionNotice(j.obj.Namespace, p, now)
 	obj := j.obj.DeepCopy()
 	obj.Status.Preemption = &notice

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -24,8 +25,16 @@ func WriteTable(w io.Writer, r *Result) error {
 	d := r.Detail
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if id := d.Ideal; id != nil {
-		fmt.Fprintf(tw, "wall\t%.1fs\t(%d workloads, %d queues, %d evictions losing %.1f unit·s of work; ideal replay: %d cycles, %d preemption loops, eviction delay %s, cycle latency %s)\n",
-			float64(r.WallMs)/1000, d.Workloads, d.Queues, d.Evictions, id.LostUnitSeconds, id.Cycles, id.PreemptionLoops, id.EvictionDelay, id.CycleLatency)
+		evictions := fmt.Sprintf("%d evictions", d.Evictions)
+		if len(id.Preemptions) > 0 {
+			var reasons []string
+			for _, reason := range sortedKeys(id.Preemptions) {
+				reasons = append(reasons, fmt.Sprintf("%s %d", reason, id.Preemptions[reason]))
+			}
+			evictions += fmt.Sprintf(" (%s) losing %.1f unit·s of work", strings.Join(reasons, ", "), id.LostUnitSeconds)
+		}
+		fmt.Fprintf(tw, "wall\t%.1fs\t(%d workloads, %d queues, %s; ideal replay: %d cycles, %d preemption loops, eviction delay %s, cycle latency %s)\n",
+			float64(r.WallMs)/1000, d.Workloads, d.Queues, evictions, id.Cycles, id.PreemptionLoops, id.EvictionDelay, id.CycleLatency)
 	} else {
 		fmt.Fprintf(tw, "wall\t%.1fs\t(%d workloads, %d queues, %d evictions, %d job writes seen, max submit lag %dms, %d watch relists)\n",
 			float64(r.WallMs)/1000, d.Workloads, d.Queues, d.Evictions, d.JobWrites, d.SubmitLagMaxMs, d.WatchRelists)
