@@ -30,8 +30,8 @@ func benchCommand() *cobra.Command {
 func benchSchedulerCommand() *cobra.Command {
 	var (
 		scenario, output, dataDir, cpuProfile, logLevel string
-		timeout                                         time.Duration
-		progress                                        bool
+		timeout, evictionDelay, cycleLatency            time.Duration
+		progress, ideal                                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "scheduler --scenario FILE",
@@ -47,8 +47,18 @@ the mean time to admission per workload class and, per queue class, the
 lowest usage of any of its queues (quota in use over time, relative to the
 queue's nominal quota).
 
-Example:
-  skiff bench scheduler --scenario bench/scheduler/kueue-baseline.yaml -o json`,
+With --ideal the scenario is not run but replayed through the same pure
+scheduler core in virtual time: no server, no store, no watch, decisions
+take effect the instant they are made, and the same numbers come out in a
+few seconds. That is what the scheduling policy alone yields, the reference
+a live run's control-plane costs are measured against. --eviction-delay
+(how long a preempted job keeps its resources) and --cycle-latency (how
+long a cycle's decisions take to land) add control-plane latencies back.
+
+Examples:
+  skiff bench scheduler --scenario bench/scheduler/kueue-baseline.yaml -o json
+  skiff bench scheduler --scenario bench/scheduler/kueue-baseline.yaml --ideal -o table
+  skiff bench scheduler --scenario bench/scheduler/kueue-baseline.yaml --ideal --cycle-latency 50ms -o table`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if scenario == "" {
@@ -56,6 +66,9 @@ Example:
 			}
 			if output != "json" && output != "table" {
 				return fmt.Errorf("-o %q: use json or table", output)
+			}
+			if err := checkIdealFlags(cmd, ideal, evictionDelay, cycleLatency); err != nil {
+				return err
 			}
 			if timeout <= 0 {
 				return fmt.Errorf("--timeout %s: give a positive duration such as 10m", timeout)
@@ -90,6 +103,17 @@ Example:
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if ideal {
+				setup, err := bench.Build(sc)
+				if err != nil {
+					return err
+				}
+				res, err := bench.RunIdeal(setup, bench.IdealOptions{EvictionDelay: evictionDelay, CycleLatency: cycleLatency})
+				if err != nil {
+					return err
+				}
+				return writeBenchResult(cmd, output, res)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			opts := bench.Options{
@@ -103,10 +127,7 @@ Example:
 			if err != nil {
 				return err
 			}
-			if output == "table" {
-				return bench.WriteTable(cmd.OutOrStdout(), res)
-			}
-			return bench.WriteJSON(cmd.OutOrStdout(), res)
+			return writeBenchResult(cmd, output, res)
 		},
 	}
 	f := cmd.Flags()
@@ -117,6 +138,42 @@ Example:
 	f.BoolVar(&progress, "progress", false, "print a progress line to stderr every 10 seconds")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (server and load generator) to this file")
 	f.StringVar(&logLevel, "log-level", "warn", "server log level: debug, info, warn, error")
+	f.BoolVar(&ideal, "ideal", false, "replay the scenario through the scheduler core in virtual time instead of running it (the policy-only reference)")
+	f.DurationVar(&evictionDelay, "eviction-delay", 0, "with --ideal: how long a preempted job keeps its resources before it is requeued")
+	f.DurationVar(&cycleLatency, "cycle-latency", 0, "with --ideal: how long after a scheduling cycle its admissions and preemptions take effect")
 	_ = cmd.MarkFlagFilename("scenario", "yaml", "yml")
 	return cmd
+}
+
+// checkIdealFlags refuses flags that do not apply to the chosen mode: the
+// live run's server flags with --ideal, the replay's latencies without it.
+func checkIdealFlags(cmd *cobra.Command, ideal bool, evictionDelay, cycleLatency time.Duration) error {
+	f := cmd.Flags()
+	if !ideal {
+		for _, name := range []string{"eviction-delay", "cycle-latency"} {
+			if f.Changed(name) {
+				return fmt.Errorf("--%s applies to replays only: add --ideal, or leave it out for a live run", name)
+			}
+		}
+		return nil
+	}
+	for _, name := range []string{"data-dir", "timeout", "progress", "log-level"} {
+		if f.Changed(name) {
+			return fmt.Errorf("--%s applies to live runs only: the --ideal replay starts no server; leave it out", name)
+		}
+	}
+	if evictionDelay < 0 {
+		return fmt.Errorf("--eviction-delay %s is negative: give 0 or more, such as 50ms", evictionDelay)
+	}
+	if cycleLatency < 0 {
+		return fmt.Errorf("--cycle-latency %s is negative: give 0 or more, such as 50ms", cycleLatency)
+	}
+	return nil
+}
+
+func writeBenchResult(cmd *cobra.Command, output string, res *bench.Result) error {
+	if output == "table" {
+		return bench.WriteTable(cmd.OutOrStdout(), res)
+	}
+	return bench.WriteJSON(cmd.OutOrStdout(), res)
 }

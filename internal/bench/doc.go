@@ -21,4 +21,11 @@
 //
 // Times are taken on the benchmark's side when watch events arrive, because
 // stored timestamps have one-second resolution.
+//
+// RunIdeal (`--ideal`, ideal.go) replays the same scenario through the same
+// pure scheduler core in virtual time, with no server: a discrete-event
+// simulation whose decisions take effect at once (or after a chosen cycle
+// latency and eviction delay). Its numbers come from the same recorder, so
+// they are the policy-only reference that a live run's control-plane costs
+// are measured against.
 package bench

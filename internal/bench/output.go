@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -23,8 +24,21 @@ func WriteJSON(w io.Writer, r *Result) error {
 func WriteTable(w io.Writer, r *Result) error {
 	d := r.Detail
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "wall\t%.1fs\t(%d workloads, %d queues, %d evictions, %d job writes seen, max submit lag %dms, %d watch relists)\n",
-		float64(r.WallMs)/1000, d.Workloads, d.Queues, d.Evictions, d.JobWrites, d.SubmitLagMaxMs, d.WatchRelists)
+	if id := d.Ideal; id != nil {
+		evictions := fmt.Sprintf("%d evictions", d.Evictions)
+		if len(id.Preemptions) > 0 {
+			var reasons []string
+			for _, reason := range sortedKeys(id.Preemptions) {
+				reasons = append(reasons, fmt.Sprintf("%s %d", reason, id.Preemptions[reason]))
+			}
+			evictions += fmt.Sprintf(" (%s) losing %.1f unit·s of work", strings.Join(reasons, ", "), id.LostUnitSeconds)
+		}
+		fmt.Fprintf(tw, "wall\t%.1fs\t(%d workloads, %d queues, %s; ideal replay: %d cycles, %d preemption loops, eviction delay %s, cycle latency %s)\n",
+			float64(r.WallMs)/1000, d.Workloads, d.Queues, evictions, id.Cycles, id.PreemptionLoops, id.EvictionDelay, id.CycleLatency)
+	} else {
+		fmt.Fprintf(tw, "wall\t%.1fs\t(%d workloads, %d queues, %d evictions, %d job writes seen, max submit lag %dms, %d watch relists)\n",
+			float64(r.WallMs)/1000, d.Workloads, d.Queues, d.Evictions, d.JobWrites, d.SubmitLagMaxMs, d.WatchRelists)
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "WORKLOAD CLASS\tCOUNT\tAVG TTA\tP50\tP99\tMAX")
 	for _, name := range sortedKeys(d.Classes) {

@@ -239,7 +239,10 @@ func (r *recorder) summary(t0, end time.Time) (map[string]*ClassStats, map[strin
 	}
 	qclasses := map[string]*QueueClassStats{}
 	sums := map[string][2]float64{}
-	for _, q := range r.queues {
+	// In name order: the class sums are floating point, and a map's order
+	// would change their last digits from run to run.
+	for _, name := range sortedKeys(r.queues) {
+		q := r.queues[name]
 		used := q.used
 		if end.After(q.since) {
 			used += q.inUse * end.Sub(q.since).Seconds()

@@ -75,6 +75,8 @@ type Detail struct {
 	JobWrites      int
 	SubmitLagMaxMs int64
 	Warnings       []string
+	// Ideal is set on a result of RunIdeal, a replay in virtual time.
+	Ideal *IdealDetail
 }
 
 // RunScheduler runs the scenario through a real embedded server and
@@ -205,13 +207,25 @@ wait:
 	if len(failures) > 0 {
 		return nil, fmt.Errorf("%d jobs failed, so the run measures nothing useful; first: %s", len(failures), failures[0])
 	}
+	res := newResult(setup, rec, t0, end)
+	res.Detail.WatchRelists = w.relists
+	res.Detail.SubmitLagMaxMs = sub.maxLag().Milliseconds()
+	return res, nil
+}
+
+// newResult turns what rec recorded between t0 and end into a Result: the
+// one computation behind live runs and ideal replays.
+func newResult(setup *Setup, rec *recorder, t0, end time.Time) *Result {
 	classes, qclasses := rec.summary(t0, end)
+	rec.mu.Lock()
+	evictions, events := rec.evictions, rec.events
+	rec.mu.Unlock()
 	res := &Result{
 		WallMs:               end.Sub(t0).Milliseconds(),
 		AvgTimeToAdmissionMs: map[string]int64{},
 		MinUsagePercent:      map[string]float64{},
 		Detail: Detail{Workloads: setup.Total, Queues: len(setup.Queues), Classes: classes, QueueClasses: qclasses,
-			Evictions: rec.evictions, WatchRelists: w.relists, JobWrites: rec.events, SubmitLagMaxMs: sub.maxLag().Milliseconds(), Warnings: setup.Warnings},
+			Evictions: evictions, JobWrites: events, Warnings: setup.Warnings},
 	}
 	for name, cs := range classes {
 		res.AvgTimeToAdmissionMs[name] = cs.AvgTimeToAdmissionMs
@@ -219,7 +233,7 @@ wait:
 	for name, qs := range qclasses {
 		res.MinUsagePercent[name] = float64(int64(qs.MinUsagePercent*10+0.5)) / 10
 	}
-	return res, nil
+	return res
 }
 
 // createSetup creates the flavor, nodes and queues through the API, or
@@ -366,12 +380,7 @@ func (s *submitter) stream(ctx context.Context, q *QueueSetup, st Stream) error 
 			} else if ctx.Err() != nil {
 				return nil
 			}
-			job := &v1alpha1.Job{
-				ObjectMeta: metav1.ObjectMeta{Name: workloadName(jt.Class, st.SetIndex, round, jt.Index), Namespace: q.Queue.Name,
-					Labels: map[string]string{ClassLabel: jt.Class}},
-				Spec: *jt.Spec.DeepCopy(),
-			}
-			v1alpha1.SetTypeMeta(job)
+			job := newBenchJob(q, st, round, jt)
 			key := job.Namespace + "/" + job.Name
 			now := time.Now()
 			s.noteLag(now.Sub(due))
@@ -386,6 +395,18 @@ func (s *submitter) stream(ctx context.Context, q *QueueSetup, st Stream) error 
 		}
 	}
 	return nil
+}
+
+// newBenchJob is the job a stream submits for template jt in round:
+// named after them, in the queue's namespace, labelled with its class.
+func newBenchJob(q *QueueSetup, st Stream, round int, jt JobTemplate) *v1alpha1.Job {
+	job := &v1alpha1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: workloadName(jt.Class, st.SetIndex, round, jt.Index), Namespace: q.Queue.Name,
+			Labels: map[string]string{ClassLabel: jt.Class}},
+		Spec: *jt.Spec.DeepCopy(),
+	}
+	v1alpha1.SetTypeMeta(job)
+	return job
 }
 
 func (s *submitter) noteLag(d time.Duration) {

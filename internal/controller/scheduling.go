@@ -368,23 +368,32 @@ func (l *SchedulingLoop) preempt(ctx context.Context, job *v1alpha1.Job, p sched
 	if job.Status.Preemption != nil || !scheduler.HoldsResources(job) {
 		return true, nil
 	}
-	by, msg := p.By, p.Message
-	if ns, _, _ := strings.Cut(p.By, "/"); ns != job.Namespace {
-		// Tenants see their own objects only: name no other namespace's job.
-		by, msg = "a job of another namespace", "the queue's preemption policy ("+p.Reason+") gave its resources away"
-	}
-	job.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: p.Reason, By: by, Message: msg, Time: metav1.NewTime(now)}
+	notice := PreemptionNotice(job.Namespace, p, now)
+	job.Status.Preemption = &notice
 	err := l.Store.Update(ctx, job)
 	switch {
 	case err == nil:
 		l.assumed.assume(job)
-		l.Recorder.Event(ctx, job, v1alpha1.EventWarning, "Preempting", "preempting (%s) for %s: %s", p.Reason, by, msg)
+		l.Recorder.Event(ctx, job, v1alpha1.EventWarning, "Preempting", "preempting (%s) for %s: %s", p.Reason, notice.By, notice.Message)
 		return true, nil
 	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
 		return false, nil
 	default:
 		return false, fmt.Errorf("preempting %s: %w", job.Name, err)
 	}
+}
+
+// PreemptionNotice is what the committer records on a victim in namespace
+// victimNS for the core's preemption p. Tenants see their own objects only,
+// so a preemptor of another namespace is not named. The job controller
+// evicts the victim on seeing it; the core reads By to tell whose room an
+// eviction makes (see scheduler.Snapshot).
+func PreemptionNotice(victimNS string, p scheduler.Preemption, now time.Time) v1alpha1.PreemptionNotice {
+	by, msg := p.By, p.Message
+	if ns, _, _ := strings.Cut(p.By, "/"); ns != victimNS {
+		by, msg = "a job of another namespace", "the queue's preemption policy ("+p.Reason+") gave its resources away"
+	}
+	return v1alpha1.PreemptionNotice{Reason: p.Reason, By: by, Message: msg, Time: metav1.NewTime(now)}
 }
 
 // shouldWriteReason decides whether a waiting reason is worth a store write.
