@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Job is a batch workload: one or more replica groups that are admitted,
@@ -271,6 +272,13 @@ type JobStatus struct {
 	Attempt int32 `json:"attempt,omitempty"`
 	// Admission is where the scheduler placed the job; nil until admitted.
 	Admission *Admission `json:"admission,omitempty"`
+	// NominatedFlavor is set by the scheduler on a pending job that
+	// preempted others to make room for it in this flavor: once they have
+	// stopped, its queue is considered before the others, so that the room
+	// goes to it and not to whichever queue comes first. Cleared when the
+	// job is admitted.
+	// +optional
+	NominatedFlavor string `json:"nominatedFlavor,omitempty"`
 	// Replicas are the replicas of the current attempt.
 	Replicas []ReplicaStatus `json:"replicas,omitempty"`
 	// NextAttemptTime is when a restarting job starts its next attempt.
@@ -303,9 +311,15 @@ type PreemptionNotice struct {
 	// Reason is InQueue (a higher-priority job of the same queue) or
 	// Reclaim (the lending queue takes its quota back).
 	Reason string `json:"reason"`
-	// By is the namespace/name of the job the resources go to.
+	// By is the namespace/name of the job the resources go to, or "a job
+	// of another namespace" when it is not in the victim's.
 	By      string `json:"by"`
 	Message string `json:"message,omitempty"`
+	// PreemptorUID is the uid of the job the resources go to, by which
+	// the scheduler recognises its own preemptions in flight (it reveals
+	// nothing about a job of another namespace).
+	// +optional
+	PreemptorUID types.UID `json:"preemptorUID,omitempty"`
 	// +optional
 	Time metav1.Time `json:"time"`
 }

@@ -465,6 +465,15 @@ func (r *replay) cycle(now time.Time) {
 			r.preempt(j, p, now)
 		}
 	}
+	// As the committer does: each preemptor is nominated to the flavor
+	// it makes room in.
+	for key, flavor := range controller.Nominations(plan) {
+		if j := r.jobs[key]; j != nil && j.pending && j.obj.Status.NominatedFlavor != flavor {
+			obj := j.obj.DeepCopy()
+			obj.Status.NominatedFlavor = flavor
+			j.obj = obj
+		}
+	}
 }
 
 // admit applies an admission decided at now: the job holds its resources
@@ -473,6 +482,7 @@ func (r *replay) admit(j *replayJob, adm v1alpha1.Admission, now time.Time) {
 	obj := j.obj.DeepCopy()
 	obj.Status.Admission = &adm
 	obj.Status.Phase = v1alpha1.JobAdmitted
+	obj.Status.NominatedFlavor = ""
 	j.obj = obj
 	j.pending = false
 	j.admitted = true

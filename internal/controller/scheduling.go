@@ -252,6 +252,25 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		p := p
 		c.do(func() (bool, error) { return l.preempt(ctx, victim.DeepCopy(), p, now) })
 	}
+	// A preemptor is nominated to the flavor it makes room in, in the
+	// same write as its waiting reason, at once: the cycle after its
+	// victims stop must see it to give it the room.
+	nominated := Nominations(plan)
+	for key, flavor := range nominated {
+		job := byKey[key]
+		if job == nil || job.Status.NominatedFlavor == flavor {
+			delete(nominated, key)
+			continue
+		}
+		reason := plan.Waiting[key]
+		c.do(func() (bool, error) {
+			err := l.markWaiting(ctx, job, reason, flavor, now)
+			if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+				return false, err
+			}
+			return err == nil, nil
+		})
+	}
 	// Waiting reasons are reconsidered by at most one cycle per
 	// ReasonPassInterval: under a stream of changes the cycles in between
 	// cost what their admissions cost, not what thousands of waiting jobs
@@ -267,6 +286,9 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 			if job == nil || !hasString(job.Finalizers, ReplicasFinalizer) {
 				continue
 			}
+			if _, ok := nominated[k]; ok {
+				continue // written with its nomination above
+			}
 			if l.MaxReasonWrites > 0 && budget == 0 {
 				retryReasons = true
 				break
@@ -276,7 +298,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 			}
 			budget--
 			c.do(func() (bool, error) {
-				err := l.markWaiting(ctx, job, reason, now)
+				err := l.markWaiting(ctx, job, reason, job.Status.NominatedFlavor, now)
 				if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
 					return false, err
 				}
@@ -313,6 +335,7 @@ func (l *SchedulingLoop) admit(ctx context.Context, job *v1alpha1.Job, adm v1alp
 	for attempt := 0; attempt < 5; attempt++ {
 		job.Status.Admission = &adm
 		job.Status.Phase = v1alpha1.JobAdmitted
+		job.Status.NominatedFlavor = ""
 		meta.SetStatusCondition(&job.Status.Conditions, metav1.Condition{
 			Type: v1alpha1.JobConditionAdmitted, Status: metav1.ConditionTrue, Reason: "Admitted",
 			Message:            fmt.Sprintf("admitted by queue %s in flavor %s", adm.Queue, adm.Flavor),
@@ -393,7 +416,17 @@ func PreemptionNotice(victimNS string, p scheduler.Preemption, now time.Time) v1
 	if ns, _, _ := strings.Cut(p.By, "/"); ns != victimNS {
 		by, msg = "a job of another namespace", "the queue's preemption policy ("+p.Reason+") gave its resources away"
 	}
-	return v1alpha1.PreemptionNotice{Reason: p.Reason, By: by, Message: msg, Time: metav1.NewTime(now)}
+	return v1alpha1.PreemptionNotice{Reason: p.Reason, By: by, Message: msg, Time: metav1.NewTime(now), PreemptorUID: p.ByUID}
+}
+
+// Nominations returns, per preemptor key, the flavor a plan's preemptions
+// make room in (what the preemptor's Status.NominatedFlavor should say).
+func Nominations(plan scheduler.Plan) map[string]string {
+	out := map[string]string{}
+	for _, p := range plan.Preemptions {
+		out[p.By] = p.Flavor
+	}
+	return out
 }
 
 // shouldWriteReason decides whether a waiting reason is worth a store write.
@@ -462,9 +495,10 @@ func sameShape(a, b string) bool {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // markWaiting records why a job still waits.
-func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, reason string, now time.Time) error {
+func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, reason, nominated string, now time.Time) error {
 	job = job.DeepCopy()
 	job.Status.Phase = v1alpha1.JobPending
+	job.Status.NominatedFlavor = nominated
 	meta.SetStatusCondition(&job.Status.Conditions, metav1.Condition{
 		Type: v1alpha1.JobConditionAdmitted, Status: metav1.ConditionFalse, Reason: "Pending",
 		Message: reason, LastTransitionTime: metav1.NewTime(now), ObservedGeneration: job.Generation,

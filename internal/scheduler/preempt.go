@@ -13,7 +13,9 @@ import (
 // started, so the least work is lost.
 //
 // Jobs already being evicted count as freed: if j would fit once they
-// stop, it waits for them instead of preempting more. j itself is never
+// stop, it waits for them instead of preempting more, and while it waits
+// for its own victims its request is held in the queue's quota so that no
+// other job takes the room it counts on. j itself is never
 // admitted in the same cycle, because victims hold their resources until
 // their replicas stop. It returns j's waiting reason and whether
 // preemption (new or in flight) is what j waits for.
@@ -25,6 +27,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 	prio := j.prio
 	req := j.minReq()
 	var sizes []int32 // the minimum size, made when a placement is tried
+	id := preemptorID(j.job)
 	for _, qf := range q.flavors {
 		fi := qf.fi
 		if fi == nil {
@@ -56,7 +59,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		for _, v := range st.evicting {
 			if v.flavor == qf.name {
 				freeing = append(freeing, v)
-				if v.by == j.key {
+				if v.by == id {
 					mine++
 				}
 			}
@@ -88,6 +91,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 			if mine == 0 {
 				return "", false
 			}
+			st.hold(qf, req) // see below
 			return "waiting for " + itoa(mine) + " preempted job(s) in flavor " + qf.name + " to stop", true
 		}
 		victims := st.chooseVictims(cands, fits)
@@ -95,10 +99,15 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		if victims == nil {
 			continue
 		}
+		// j's request is held in the quota for the rest of the cycle, on
+		// top of what its victims hold until they stop: the free room j
+		// counted on must not go to the queue's smaller jobs meanwhile, or
+		// once the victims stop j no longer fits and preempts again.
+		st.hold(qf, req)
 		names, others := "", 0
 		for _, v := range victims {
-			st.evicted(v, j.key)
-			p := Preemption{Namespace: v.job.Namespace, Name: v.job.Name, By: j.key, Reason: PreemptInQueue}
+			st.evicted(v, id)
+			p := Preemption{Namespace: v.job.Namespace, Name: v.job.Name, By: j.key, ByUID: j.job.UID, Flavor: qf.name, Reason: PreemptInQueue}
 			if v.queue == q {
 				p.Message = "preempted by " + j.key + " (priority " + itoa(int(prio)) + ") of queue " + q.name + ", which outranks priority " + itoa(int(v.job.Spec.Priority))
 			} else {
@@ -192,4 +201,15 @@ func (st *state) releaseAll(jobs []*jobInfo, sign int64) {
 	for i := len(jobs) - 1; i >= 0; i-- {
 		st.release(jobs[i], 1)
 	}
+}
+
+// hold charges req to qf for the rest of the cycle without admitting
+// anything (a preemptor's room); the plan's usage and the waiting reasons
+// leave it out.
+func (st *state) hold(qf *queueFlavor, req Amounts) {
+	qf.add(req)
+	if qf.held.IsZero() {
+		st.held = append(st.held, qf)
+	}
+	qf.held = qf.held.Add(req)
 }

@@ -40,8 +40,10 @@ type queueState struct {
 	// the head job's order, cached by refresh for the queue heap
 	headPrio int32
 	headNsec int32
-	headSec  int64
-	nextPrio int32 // unused: the prefetching load in refresh
+	// headNominated: the head job is nominated (jobInfo.nominated)
+	headNominated bool
+	headSec       int64
+	nextPrio      int32 // unused: the prefetching load in refresh
 	// gen counts the admissions that changed this queue's quota state: its
 	// cohort's counter, or its own without a cohort (see memo.go).
 	gen *uint64
@@ -58,6 +60,7 @@ type queueFlavor struct {
 	borrowLimit Amounts
 	guaranteed  Amounts // nominal minus what the queue lends
 	used        Amounts
+	held        Amounts      // part of used held for preemptors this cycle (state.hold)
 	pool        *pool        // nil without a cohort
 	fi          *flavorIndex // the flavor's nodes; nil when it does not exist
 }
@@ -200,7 +203,7 @@ func (q *queueState) computeShare() float64 {
 func (q *queueState) refresh() {
 	q.share = q.computeShare()
 	h := &q.pending[q.next]
-	q.headPrio, q.headSec, q.headNsec = h.prio, h.sec, h.nsec
+	q.headPrio, q.headSec, q.headNsec, q.headNominated = h.prio, h.sec, h.nsec, h.nominated
 	if q.next+1 < len(q.pending) {
 		// Load the next head now, while other queues take their turns, so
 		// that it is in cache when this queue's turn comes again.
@@ -221,9 +224,14 @@ func (st *state) appendQuotaReason(b []byte, q *queueState, qf *queueFlavor, req
 	b = append(b, ": queue "...)
 	b = append(b, q.name...)
 	b = append(b, " uses "...)
-	b = tc.appendAmount(b, res, qf.used.Get(res))
+	b = tc.appendAmount(b, res, qf.used.Get(res)-qf.held.Get(res))
 	b = append(b, '/')
 	b = tc.appendAmount(b, res, qf.nominal.Get(res))
+	if h := qf.held.Get(res); h > 0 {
+		b = append(b, " with "...)
+		b = tc.appendAmount(b, res, h)
+		b = append(b, " more held for a job whose preemptions are in flight"...)
+	}
 	if qf.pool == nil {
 		return append(b, " and has no cohort to borrow from"...)
 	}

@@ -339,6 +339,7 @@ func (w *world) cycle(apply, usage bool) string {
 			adm := a.Admission
 			j.Status.Admission = &adm
 			j.Status.Phase = v1alpha1.JobRunning
+			j.Status.NominatedFlavor = ""
 			start := metav1.NewTime(w.now)
 			j.Status.StartTime = &start
 		}
@@ -347,6 +348,23 @@ func (w *world) cycle(apply, usage bool) string {
 		fmt.Fprintf(&b, "preempt %s/%s reason=%s by=%s: %s\n", p.Namespace, p.Name, p.Reason, p.By, p.Message)
 		if apply {
 			w.jobs[p.Namespace+"/"+p.Name].Status.Preemption = &v1alpha1.PreemptionNotice{Reason: p.Reason, By: p.By, Message: p.Message, Time: metav1.NewTime(w.now)}
+		}
+	}
+	// The committer nominates each preemptor to the flavor it makes room in.
+	nominated := map[string]string{}
+	for _, p := range plan.Preemptions {
+		nominated[p.By] = p.Flavor
+	}
+	for _, k := range sortedKeys(nominated) {
+		if j := w.jobs[k]; j != nil && j.Status.NominatedFlavor != nominated[k] {
+			fmt.Fprintf(&b, "nominate %s flavor=%s\n", k, nominated[k])
+			if apply {
+				// A changed pending job is a new object, as informers
+				// hand them out (a Scheduler keeps what it read from each).
+				j = j.DeepCopy()
+				j.Status.NominatedFlavor = nominated[k]
+				w.jobs[k] = j
+			}
 		}
 	}
 	keys := make([]string, 0, len(plan.Waiting))

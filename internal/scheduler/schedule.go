@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"skiff.dev/skiff/api/v1alpha1"
 )
 
@@ -36,8 +38,13 @@ type Preemption struct {
 	// Reason is InQueue (a higher-priority job of the same queue) or
 	// Reclaim (the lending queue takes its quota back).
 	Reason string
-	// By is the preemptor's namespace/name.
+	// By is the preemptor's namespace/name, ByUID its uid (the committer
+	// stores it in the victim's notice as the preemptor's identity), and
+	// Flavor the flavor it makes room in: the committer nominates the
+	// preemptor to it (Status.NominatedFlavor).
 	By      string
+	ByUID   types.UID
+	Flavor  string
 	Message string
 }
 
@@ -69,6 +76,15 @@ func HoldsResources(j *v1alpha1.Job) bool {
 	return j.Status.Phase == v1alpha1.JobAdmitted || j.Status.Phase == v1alpha1.JobRunning
 }
 
+// preemptorID is how evictions in flight name the job they make room for:
+// its uid, or its key where it has none (jobs that were never stored).
+func preemptorID(j *v1alpha1.Job) string {
+	if j.UID != "" {
+		return string(j.UID)
+	}
+	return Key(j)
+}
+
 // Key is the namespace/name key of a job.
 func Key(j *v1alpha1.Job) string { return j.Namespace + "/" + j.Name }
 
@@ -96,7 +112,10 @@ type jobInfo struct {
 	// pending jobInfos of a cycle small):
 	*running
 	spread bool // placementPolicy Spread
-	topo   bool // spec.topology.required is set
+	// nominated: the job preempted others to make room for itself
+	// (status.nominatedFlavor), so its queue goes first while it heads it.
+	nominated bool
+	topo      bool // spec.topology.required is set
 	// spec.topology, so that comparing demands need not read the job
 	topology *v1alpha1.TopologyRequest
 }
@@ -122,6 +141,7 @@ func (ji *jobInfo) fill(more *[]groupInfo) {
 	j := ji.job
 	ji.prio, ji.est = j.Spec.Priority, estimate(j)
 	ji.spread = j.Spec.PlacementPolicy == v1alpha1.Spread
+	ji.nominated = j.Status.NominatedFlavor != ""
 	ji.topology = j.Spec.Topology
 	ji.topo = ji.topology != nil && ji.topology.Required != ""
 	t := j.CreationTimestamp.Time
@@ -187,7 +207,7 @@ type running struct {
 	used     Amounts
 	placed   []placed
 	evicting bool
-	by       string // the preemptor an evicting job makes room for
+	by       string // the preemptor an evicting job makes room for (preemptorID)
 	start    time.Time
 	end      time.Time // expected end; zero when unknown (never frees)
 }
@@ -225,7 +245,9 @@ type state struct {
 	// preemptors are the keys of the jobs that evictions are for, and
 	// evictGen counts evictions (see memo.go)
 	preemptors map[string]bool
-	evictGen   uint64
+	// held is quota charged for preemptors this cycle (see hold)
+	held     []*queueFlavor
+	evictGen uint64
 	// cache, when not nil, holds what earlier cycles read from pending
 	// jobs (see Scheduler)
 	cache *jobCache
@@ -278,7 +300,11 @@ func (st *state) addNodes(snap Snapshot) {
 		ji.flavor = adm.Flavor
 		ji.used = AdmittedRequest(j)
 		if p := j.Status.Preemption; p != nil {
-			st.evicted(ji, p.By)
+			by := string(p.PreemptorUID)
+			if by == "" {
+				by = p.By // a notice from before preemptorUID
+			}
+			st.evicted(ji, by)
 		}
 		if j.Status.StartTime != nil {
 			ji.start = j.Status.StartTime.Time
@@ -416,6 +442,10 @@ func schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time, cache *jobC
 		h.fix(0)
 	}
 	plan.Admissions = st.admissions()
+	for _, qf := range st.held {
+		qf.add(qf.held.Scale(-1))
+		qf.held = Amounts{}
+	}
 	plan.Usage, plan.Borrowed = st.usageMaps()
 	st.waiting.close()
 	return plan
@@ -669,19 +699,27 @@ func quote(s string) string { return `"` + s + `"` }
 type queueHeap []queueEntry
 
 type queueEntry struct {
-	share    float64
-	headSec  int64
-	headNsec int32
-	headPrio int32
-	q        *queueState
+	share         float64
+	headSec       int64
+	headNsec      int32
+	headPrio      int32
+	headNominated bool
+	q             *queueState
 }
 
 func heapEntry(q *queueState) queueEntry {
-	return queueEntry{share: q.share, headSec: q.headSec, headNsec: q.headNsec, headPrio: q.headPrio, q: q}
+	return queueEntry{share: q.share, headSec: q.headSec, headNsec: q.headNsec, headPrio: q.headPrio, headNominated: q.headNominated, q: q}
 }
 
+// less orders queues for their next turn: a queue whose head preempted
+// others for room first (the room it freed must not go to another queue
+// that happens to come first, or it would preempt again), then the lowest
+// share, the highest head priority and the oldest head.
 func (h queueHeap) less(a, b int) bool {
 	qa, qb := &h[a], &h[b]
+	if qa.headNominated != qb.headNominated {
+		return qa.headNominated
+	}
 	if qa.share != qb.share {
 		return qa.share < qb.share
 	}
