@@ -16,9 +16,10 @@ import (
 
 const benchToken = "skf_bench"
 
-// startGateway serves a gateway on loopback with one service.
+// startGateway serves a gateway on loopback with one service, keeping its
+// Prometheus metrics as the server does.
 func startGateway(svc gateway.Service, eps []gateway.Endpoint) (*gateway.Gateway, string, func(), error) {
-	gw := gateway.New(gateway.Config{Auth: auth.NewTokenCache(benchToken, nil)})
+	gw := gateway.New(gateway.Config{Auth: auth.NewTokenCache(benchToken, nil), Metrics: gateway.NewMetrics()})
 	gw.SetService(svc)
 	if err := gw.SetEndpoints(svc.Namespace, svc.Name, eps); err != nil {
 		return nil, "", nil, err

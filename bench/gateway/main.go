@@ -23,8 +23,6 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"skiff.dev/skiff/internal/gateway"
 )
 
 func main() {
@@ -35,6 +33,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 32, "overhead: clients of the throughput phase")
 	flag.IntVar(&o.rounds, "rounds", 4, "overhead: interleaved rounds")
 	flag.StringVar(&o.nginx, "nginx", "nginx", "overhead: nginx binary (skipped when not found)")
+	flag.StringVar(&o.cpuProfile, "gateway-cpuprofile", "", "overhead: write a CPU profile of the gateway process to this file")
 	a := affinityOptions{}
 	flag.StringVar(&a.sim, "sim", "", "affinity: llm-d-inference-sim binary (default: build tools/llmsim)")
 	flag.IntVar(&a.groups, "groups", 16, "affinity: system prompts")
@@ -52,13 +51,11 @@ func main() {
 	switch *mode {
 	case "serve-gateway":
 		// The overhead run's gateway, in its own process as nginx is.
-		_, url, _, err := startGateway(gatewayService(), []gateway.Endpoint{{Name: "m-0", URL: *backend}})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
+		if err := serveGateway(*backend, o.cpuProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/gateway:", err)
 			os.Exit(1)
 		}
-		fmt.Println(url)
-		select {}
+		return
 	case "overhead":
 		out, err = runOverhead(ctx, o)
 	case "affinity":

@@ -10,11 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"skiff.dev/skiff/internal/gateway"
@@ -23,6 +26,9 @@ import (
 type overheadOptions struct {
 	requests, concurrency, rounds int
 	nginx                         string
+	// cpuProfile, when set, is where the gateway process writes its CPU
+	// profile (go tool pprof reads it).
+	cpuProfile string
 }
 
 // targetResult is one way of reaching the backend.
@@ -138,12 +144,16 @@ func gatewayService() gateway.Service {
 // startGatewayProcess runs the gateway in a child process (this program
 // in serve-gateway mode), so that it does not share a Go runtime with the
 // load generator and the backend.
-func startGatewayProcess(backend string) (string, func(), error) {
+func startGatewayProcess(backend, cpuProfile string) (string, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(self, "-mode", "serve-gateway", "-backend", backend)
+	args := []string{"-mode", "serve-gateway", "-backend", backend}
+	if cpuProfile != "" {
+		args = append(args, "-gateway-cpuprofile", cpuProfile)
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -152,13 +162,40 @@ func startGatewayProcess(backend string) (string, func(), error) {
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	// An interrupt lets the gateway process finish its profile.
+	stop := func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		stop()
 		return "", nil, fmt.Errorf("the gateway process did not start: %w", err)
 	}
 	return strings.TrimSpace(line), stop, nil
+}
+
+// serveGateway is the gateway process: the gateway as the server wires it
+// (with its Prometheus metrics), in front of backend, until interrupted.
+func serveGateway(backend, cpuProfile string) error {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return fmt.Errorf("-gateway-cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-gateway-cpuprofile: %w", err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	_, url, stop, err := startGateway(gatewayService(), []gateway.Endpoint{{Name: "m-0", URL: backend}})
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Println(url)
+	<-sig
+	return nil
 }
 
 type phase struct {
@@ -223,7 +260,7 @@ func runOverhead(ctx context.Context, o overheadOptions) (*overheadReport, error
 		return nil, err
 	}
 	defer stopBackend()
-	gwURL, stopGW, err := startGatewayProcess(backend)
+	gwURL, stopGW, err := startGatewayProcess(backend, o.cpuProfile)
 	if err != nil {
 		return nil, err
 	}
