@@ -180,11 +180,23 @@ func (g *Gateway) resolve(id auth.Identity, model string) (*service, string, *ap
 			model, candidates[0].cfg.Namespace, id.Namespace, candidates[0].cfg.Namespace)}
 }
 
-func (g *Gateway) limitChecks(svc *service, id auth.Identity) []limitCheck {
+// serviceConfig is what one request reads of its service's settings,
+// copied under one lock.
+type serviceConfig struct {
+	keyLimit, nsLimit Limit
+	logPrompts        bool
+	routing           string
+}
+
+func (g *Gateway) serviceConfig(svc *service) serviceConfig {
 	g.mu.Lock()
-	keyLimit, nsLimit := svc.cfg.KeyLimit, svc.cfg.NamespaceLimit
-	g.mu.Unlock()
-	if keyLimit == (Limit{}) && nsLimit == (Limit{}) {
+	defer g.mu.Unlock()
+	return serviceConfig{keyLimit: svc.cfg.KeyLimit, nsLimit: svc.cfg.NamespaceLimit,
+		logPrompts: svc.cfg.LogPrompts, routing: svc.cfg.Routing}
+}
+
+func limitChecks(svc *service, sc serviceConfig, id auth.Identity) []limitCheck {
+	if sc.keyLimit == (Limit{}) && sc.nsLimit == (Limit{}) {
 		return nil
 	}
 	ns := id.Namespace
@@ -194,8 +206,8 @@ func (g *Gateway) limitChecks(svc *service, id auth.Identity) []limitCheck {
 	sk := svc.ns + "/" + svc.name
 	key := keyName(id)
 	return []limitCheck{
-		{key: "key/" + key + "/" + sk, what: "key " + key + " on " + sk, limit: keyLimit},
-		{key: "ns/" + ns + "/" + sk, what: "namespace " + ns + " on " + sk, limit: nsLimit},
+		{key: "key/" + key + "/" + sk, what: "key " + key + " on " + sk, limit: sc.keyLimit},
+		{key: "ns/" + ns + "/" + sk, what: "namespace " + ns + " on " + sk, limit: sc.nsLimit},
 	}
 }
 
@@ -218,10 +230,11 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := RequestRecord{Namespace: svc.ns, Service: svc.name, Model: model, Key: keyName(id),
 		Path: r.URL.Path, Stream: req.Stream, Start: start}
-	if g.logsPrompts(svc) {
+	sc := g.serviceConfig(svc)
+	if sc.logPrompts {
 		rec.Prompt = string(body[:min(len(body), MaxPromptBytes)])
 	}
-	checks := g.limitChecks(svc, id)
+	checks := limitChecks(svc, sc, id)
 	if wait, msg := g.limits.admit(checks, start); msg != "" {
 		writeError(w, errRateLimited(msg+": retry after the Retry-After header's seconds", wait))
 		// The request log shows refusals too; no replica saw this one.
@@ -251,7 +264,7 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 		g.limits.charge(checks, rec.PromptTokens+rec.CompletionTokens, rec.End)
 		g.usage.add(rec.Namespace, rec.Model, rec.Key, rec.PromptTokens, rec.CompletionTokens)
 	}
-	if g.proxy(w, r.WithContext(ctx), svc, up, body, hideUsage, &rec, account) {
+	if g.proxy(w, r.WithContext(ctx), svc, sc.routing, up, body, hideUsage, &rec, account) {
 		account()
 	} else {
 		rec.End = g.cfg.Now()
@@ -264,12 +277,6 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 	if g.cfg.Observe != nil {
 		g.cfg.Observe(rec)
 	}
-}
-
-func (g *Gateway) logsPrompts(svc *service) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return svc.cfg.LogPrompts
 }
 
 func (g *Gateway) touch(svc *service, now time.Time) {

@@ -10,8 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -25,12 +27,9 @@ var forwardedRequestHeaders = []string{"Content-Type", "Accept", "Accept-Encodin
 
 // proxy sends the request to a replica of svc and copies the answer back.
 // It reports whether a replica answered (for usage accounting).
-func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, body, original []byte, hideUsage bool, rec *RequestRecord, account func()) bool {
-	g.mu.Lock()
-	byPrefix := svc.cfg.Routing == PrefixAffinity
-	g.mu.Unlock()
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, svc *service, routing string, body, original []byte, hideUsage bool, rec *RequestRecord, account func()) bool {
 	key := ""
-	if byPrefix {
+	if routing == PrefixAffinity {
 		key = prefixKey(promptText(original))
 	}
 	tried := map[string]bool{}
@@ -139,29 +138,40 @@ func (g *Gateway) waitForReplica(ctx context.Context, svc *service, key string, 
 func (g *Gateway) send(r *http.Request, ep *endpoint, body []byte) (*http.Response, bool, error) {
 	u := *ep.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + r.URL.Path
+	u.RawPath = ""
 	u.RawQuery = r.URL.RawQuery
-	up, err := http.NewRequestWithContext(r.Context(), http.MethodPost, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, false, err
-	}
+	// Built by hand rather than with http.NewRequest, which would print
+	// and parse the URL again on every request.
+	up := (&http.Request{
+		Method: http.MethodPost, URL: &u, Host: u.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        make(http.Header, len(forwardedRequestHeaders)+3),
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
+	}).WithContext(r.Context())
+	// The names are canonical already: index the maps directly.
 	for _, h := range forwardedRequestHeaders {
-		if v := r.Header.Values(h); len(v) > 0 {
+		if v := r.Header[h]; len(v) > 0 {
 			up.Header[h] = v
 		}
 	}
-	if up.Header.Get("Content-Type") == "" {
-		up.Header.Set("Content-Type", "application/json")
+	if len(up.Header["Content-Type"]) == 0 {
+		up.Header["Content-Type"] = []string{"application/json"}
 	}
-	up.Header.Set("X-Forwarded-For", clientIP(r))
+	up.Header["X-Forwarded-For"] = []string{clientIP(r)}
 	injectTrace(r.Context(), up.Header)
-	resp, err := g.client.Do(up)
+	// The transport directly: redirects are passed to the client as they
+	// are, so http.Client would add nothing but its own bookkeeping.
+	resp, err := g.cfg.Transport.RoundTrip(up)
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" {
-			return nil, false, err
+			return nil, false, &url.Error{Op: "Post", URL: u.String(), Err: err}
 		}
+		return nil, true, &url.Error{Op: "Post", URL: u.String(), Err: err}
 	}
-	return resp, true, err
+	return resp, true, nil
 }
 
 func clientIP(r *http.Request) string {
@@ -192,29 +202,63 @@ func (g *Gateway) copyResponse(w http.ResponseWriter, ctx context.Context, resp 
 		h[k] = v
 	}
 	for _, k := range hopHeaders {
-		h.Del(k)
+		delete(h, k) // canonical names: no need for Header.Del's rewriting
 	}
-	h.Set("X-Skiff-Replica", rec.Replica)
+	h["X-Skiff-Replica"] = []string{rec.Replica}
 	rec.Status = resp.StatusCode
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		h.Del("Content-Length")
+	if ct := resp.Header["Content-Type"]; len(ct) > 0 && strings.HasPrefix(ct[0], "text/event-stream") {
+		delete(h, "Content-Length")
 		w.WriteHeader(resp.StatusCode)
 		g.copyStream(w, ctx, resp.Body, hideUsage, rec, account)
 		return
 	}
 	w.WriteHeader(resp.StatusCode)
-	var buf bytes.Buffer
-	lw := &limitedBuffer{buf: &buf, max: maxUsageScan}
-	if _, err := io.Copy(w, io.TeeReader(resp.Body, lw)); err != nil {
-		if ctx.Err() == nil {
-			g.cfg.Log.Warn("copying a replica's answer", "replica", rec.Replica, "err", err)
+	cb := copyBuffers.Get().(*copyBuffer)
+	defer copyBuffers.Put(cb)
+	cb.scan.Reset()
+	lw := &limitedBuffer{buf: &cb.scan, max: maxUsageScan}
+	// Plain Writes, not io.Copy: the ResponseWriter's ReadFrom would send
+	// the headers and the body in two writes (two packets) where the
+	// response's buffer sends a small answer in one.
+	for {
+		n, err := resp.Body.Read(cb.buf)
+		if n > 0 {
+			_, _ = lw.Write(cb.buf[:n])
+			if _, werr := w.Write(cb.buf[:n]); werr != nil {
+				if ctx.Err() == nil {
+					g.cfg.Log.Warn("copying a replica's answer", "replica", rec.Replica, "err", werr)
+				}
+				return
+			}
 		}
-		return
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				g.cfg.Log.Warn("copying a replica's answer", "replica", rec.Replica, "err", err)
+			}
+			return
+		}
 	}
 	if resp.StatusCode/100 == 2 && !lw.overflow {
-		rec.PromptTokens, rec.CompletionTokens = readUsage(buf.Bytes())
+		rec.PromptTokens, rec.CompletionTokens = readUsage(cb.scan.Bytes())
+	}
+	if cb.scan.Cap() > maxPooledScan {
+		cb.scan = bytes.Buffer{} // keep no large answer's memory in the pool
 	}
 }
+
+// copyBuffer is the memory one non-streamed answer is copied through.
+type copyBuffer struct {
+	buf  []byte
+	scan bytes.Buffer // the answer, kept to read its usage
+}
+
+// maxPooledScan bounds the scan buffer a pooled copyBuffer keeps.
+const maxPooledScan = 64 << 10
+
+var copyBuffers = sync.Pool{New: func() any { return &copyBuffer{buf: make([]byte, 32<<10)} }}
 
 // readUsage finds the top-level usage object of a JSON answer. Servers put
 // it last, so it decodes from the last "usage" key rather than parsing the
@@ -231,15 +275,53 @@ func readUsage(b []byte) (prompt, completion int64) {
 		if len(rest) == 0 || rest[0] != ':' {
 			continue
 		}
+		obj := bytes.TrimLeft(rest[1:], " \t\r\n")
+		n := objectLen(obj)
+		if n == 0 {
+			continue
+		}
 		var u struct {
 			PromptTokens     *int64 `json:"prompt_tokens"`
 			CompletionTokens int64  `json:"completion_tokens"`
 		}
-		if json.NewDecoder(bytes.NewReader(rest[1:])).Decode(&u) == nil && u.PromptTokens != nil {
+		if json.Unmarshal(obj[:n], &u) == nil && u.PromptTokens != nil {
 			return *u.PromptTokens, u.CompletionTokens
 		}
 	}
 	return 0, 0
+}
+
+// objectLen is the length of the JSON object b starts with, found by
+// matching braces outside strings (json.Unmarshal then checks it), or 0
+// when b does not start with a complete one.
+func objectLen(b []byte) int {
+	if len(b) == 0 || b[0] != '{' {
+		return 0
+	}
+	depth, inString, escaped := 0, false, false
+	for i, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 type limitedBuffer struct {
