@@ -30,14 +30,17 @@ lint: crds-check
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-# Each fuzz target runs for a bounded time (30 s in all): the replica path
-# resolver that logs go through, the manifest decoder every write uses and
-# the metric line parser that reads every replica's output.
+# Each fuzz target runs for a bounded time (50 s in all): the replica path
+# resolver that logs go through, the manifest decoder every write uses, the
+# metric line parser that reads every replica's output, and the gateway's
+# fast readers of request bodies and usage, held to encoding/json.
 FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReplicaDir$$' -fuzztime $(FUZZTIME) ./internal/runtime/local
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./api/v1alpha1
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) ./internal/metrics
+	$(GO) test -run '^$$' -fuzz '^FuzzScanRequest$$' -fuzztime $(FUZZTIME) ./internal/gateway
+	$(GO) test -run '^$$' -fuzz '^FuzzReadUsage$$' -fuzztime $(FUZZTIME) ./internal/gateway
 
 # The CustomResourceDefinitions of every kind in api/v1alpha1, one file per
 # kind under deploy/crds (skiff.dev_<plural>.yaml), from the Go types and

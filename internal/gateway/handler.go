@@ -117,8 +117,8 @@ func (g *Gateway) readRequest(w http.ResponseWriter, r *http.Request) ([]byte, *
 		}
 		return nil, nil, errBadRequest("reading the request body: "+err.Error(), "")
 	}
-	var req inferenceRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	req, err := decodeRequest(body)
+	if err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
 			return nil, nil, errBadRequest(fmt.Sprintf("%s: must be %s, not %s", typeErr.Field, typeErr.Type, typeErr.Value), typeErr.Field)
