@@ -223,15 +223,13 @@ func (st *state) appendQuotaReason(b []byte, q *queueState, qf *queueFlavor, req
 	b = append(b, qf.name...)
 	b = append(b, ": queue "...)
 	b = append(b, q.name...)
+	// Quota held for a preemptor (state.hold) is not in the number: the
+	// hold lasts while its victims stop, and a reason that changed its
+	// wording for that long would be rewritten for every waiting job.
 	b = append(b, " uses "...)
 	b = tc.appendAmount(b, res, qf.used.Get(res)-qf.held.Get(res))
 	b = append(b, '/')
 	b = tc.appendAmount(b, res, qf.nominal.Get(res))
-	if h := qf.held.Get(res); h > 0 {
-		b = append(b, " with "...)
-		b = tc.appendAmount(b, res, h)
-		b = append(b, " more held for a job whose preemptions are in flight"...)
-	}
 	if qf.pool == nil {
 		return append(b, " and has no cohort to borrow from"...)
 	}
