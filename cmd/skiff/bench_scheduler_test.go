@@ -1,20 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 )
 
 func runBenchScheduler(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := benchSchedulerCommand()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return execute(benchSchedulerCommand(), args...)
 }
 
 // The scenario's numbers are worked out by hand in its comments.

@@ -8,17 +8,24 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
-func runBenchTuning(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	cmd := benchTuningCommand()
+// execute runs a command with args and returns what it printed on stdout
+// and stderr together.
+func execute(cmd *cobra.Command, args ...string) (string, error) {
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	return out.String(), err
+}
+
+func runBenchTuning(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	return execute(benchTuningCommand(), args...)
 }
 
 func TestBenchTuningJSON(t *testing.T) {
