@@ -597,3 +597,27 @@ func TestJobControllerReadsJobsFromItsInformer(t *testing.T) {
 		t.Errorf("the job controller read the store %d times for %d jobs: passes should start from the informer's copy", counting.gets, jobs)
 	}
 }
+
+func TestPreemptionOfAJobThatAlreadySucceededKeepsTheSuccess(t *testing.T) {
+	h := newHarness(t)
+	h.create("done", 1, 0, "4")
+	h.waitPhase("done", v1alpha1.JobRunning)
+	// The replica finishes, and before the controller hears of it the
+	// scheduler's preemption notice lands.
+	h.rt.mu.Lock()
+	st := h.rt.replicas["default/done-worker-0-0"]
+	st.State, st.ExitCode, st.FinishedAt = runtime.Exited, 0, time.Now()
+	h.rt.mu.Unlock()
+	h.update("done", func(j *v1alpha1.Job) {
+		j.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: "InQueue", By: "default/other", Time: metav1.Now()}
+	})
+	h.waitFor("the job succeeds or is requeued", func() bool {
+		j := h.job("done")
+		return j.Status.Phase == v1alpha1.JobSucceeded || j.Status.Preemptions > 0
+	})
+	got := h.job("done")
+	if got.Status.Phase != v1alpha1.JobSucceeded || got.Status.Preemptions != 0 || got.Status.Preemption != nil {
+		t.Errorf("phase %s, preemptions %d, notice %v: a job whose replicas all succeeded before its preemption must succeed, not run again",
+			got.Status.Phase, got.Status.Preemptions, got.Status.Preemption)
+	}
+}

@@ -20,6 +20,20 @@ import (
 func (c *JobController) evict(ctx context.Context, s *reconcileState) error {
 	job := s.job
 	st := &job.Status
+	// An attempt that ended on its own before the notice landed is not
+	// undone: a job whose replicas all succeeded (a stopped replica never
+	// counts as succeeded) succeeds, and the room it held is free for the
+	// preemptor all the same.
+	for i := range st.Replicas {
+		if _, err := c.observe(ctx, s, &st.Replicas[i]); err != nil {
+			return err
+		}
+	}
+	if ok, msg := succeeded(job); ok {
+		st.Preemption = nil
+		c.succeed(s, msg)
+		return nil
+	}
 	if done, err := c.endAttempt(ctx, s); !done || err != nil {
 		return err
 	}
