@@ -180,7 +180,9 @@ spec:
 		m = strings.Replace(m, "spec:\n", "spec:\n  queue: train\n", 1)
 		m = strings.Replace(m, "replicas: 4", "replicas: 2", 1)
 		m = strings.Replace(m, "{cpu: 250m, memory: 256Mi}", "{cpu: 250m, memory: 256Mi, gpu: 1}", 1)
-		return shorter(150, "0.02")(m)
+		// 150 steps of 50 ms: the preemption must land while it trains,
+		// also when the whole suite shares two busy cores.
+		return shorter(150, "0.05")(m)
 	}), "apply", "-f", "-")
 	s.waitCheckpoint("ddp")
 	s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
@@ -302,7 +304,9 @@ spec:
 	s.mustSkiff(exampleManifest(t, "job.yaml", func(m string) string {
 		m = strings.Replace(m, "replicas: 4", "replicas: 2\n    minReplicas: 1", 1)
 		m = strings.Replace(m, "{cpu: 250m, memory: 256Mi}", "{cpu: 250m, memory: 256Mi, gpu: 1}", 1)
-		return shorter(150, "0.02")(m)
+		// 150 steps of 50 ms: the preemption must land while it trains,
+		// also when the whole suite shares two busy cores.
+		return shorter(150, "0.05")(m)
 	}), "apply", "-f", "-")
 	s.waitCheckpoint("ddp")
 	s.mustSkiff("", "delete", "job", "holder")
