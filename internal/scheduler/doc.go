@@ -8,7 +8,8 @@
 //   - quota.go: nominal quota per flavor and resource, cohorts that pool
 //     what members lend (lendingLimit), borrowingLimit, and the weighted
 //     dominant-resource share that orders queues within a cohort.
-//   - schedule.go: the cycle. Queues take turns by share, jobs within a
+//   - schedule.go: the cycle. Queues take turns by share (a queue whose
+//     head job is nominated, status.nominatedFlavor, first), jobs within a
 //     queue by priority then arrival; StrictFIFO stops at the first job that
 //     does not fit, BestEffortFIFO goes on. Flavors are tried in the order
 //     the queue lists them; elastic groups shrink towards minReplicas.
@@ -18,6 +19,8 @@
 //     fractional GPUs share devices by milli-GPU.
 //   - preempt.go: within-queue preemption by priority and reclaim of lent
 //     quota; victims are the fewest, lowest-priority, most recently started.
+//     While a preemptor waits for its victims its request is held in the
+//     quota, and the committer nominates it, so the room it freed is its own.
 //   - backfill.go: reservations for blocked jobs from running jobs'
 //     expected ends, so backfilled jobs never delay them.
 //   - feasible.go: the admission-time check that a job could ever run.
