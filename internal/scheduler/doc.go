@@ -8,8 +8,8 @@
 //   - quota.go: nominal quota per flavor and resource, cohorts that pool
 //     what members lend (lendingLimit), borrowingLimit, and the weighted
 //     dominant-resource share that orders queues within a cohort.
-//   - schedule.go: the cycle. Queues take turns by share (a queue whose
-//     head job is nominated, status.nominatedFlavor, first), jobs within a
+//   - schedule.go: the cycle. Queues take turns by share (heap.go; a queue
+//     whose head job is nominated, status.nominatedFlavor, first), jobs within a
 //     queue by priority then arrival; StrictFIFO stops at the first job that
 //     does not fit, BestEffortFIFO goes on. Flavors are tried in the order
 //     the queue lists them; elastic groups shrink towards minReplicas.
