@@ -611,9 +611,11 @@ func TestPreemptionOfAJobThatAlreadySucceededKeepsTheSuccess(t *testing.T) {
 	h.update("done", func(j *v1alpha1.Job) {
 		j.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: "InQueue", By: "default/other", Time: metav1.Now()}
 	})
+	// Whichever the controller sees first, the exit or the notice, the job
+	// ends Succeeded with no notice left and is never requeued.
 	h.waitFor("the job succeeds or is requeued", func() bool {
 		j := h.job("done")
-		return j.Status.Phase == v1alpha1.JobSucceeded || j.Status.Preemptions > 0
+		return (j.Status.Phase == v1alpha1.JobSucceeded && j.Status.Preemption == nil) || j.Status.Preemptions > 0
 	})
 	got := h.job("done")
 	if got.Status.Phase != v1alpha1.JobSucceeded || got.Status.Preemptions != 0 || got.Status.Preemption != nil {

@@ -708,6 +708,9 @@ func (c *JobController) fail(s *reconcileState, reason, msg string) {
 // ttlSecondsAfterFinished.
 func (c *JobController) finished(ctx context.Context, s *reconcileState) error {
 	job := s.job
+	// A preemption notice that raced with the job's end has nothing left
+	// to evict: the finished job holds no resources.
+	job.Status.Preemption = nil
 	for i := range job.Status.Replicas {
 		if _, err := c.observe(ctx, s, &job.Status.Replicas[i]); err != nil {
 			return err
