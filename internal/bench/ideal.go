@@ -467,7 +467,7 @@ func (r *replay) cycle(now time.Time) {
 	}
 	// As the committer does: each preemptor is nominated to the flavor
 	// it makes room in.
-	for key, flavor := range controller.Nominations(plan) {
+	for key, flavor := range plan.Nominations() {
 		if j := r.jobs[key]; j != nil && j.pending && j.obj.Status.NominatedFlavor != flavor {
 			obj := j.obj.DeepCopy()
 			obj.Status.NominatedFlavor = flavor

@@ -255,7 +255,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 	// A preemptor is nominated to the flavor it makes room in, in the
 	// same write as its waiting reason, at once: the cycle after its
 	// victims stop must see it to give it the room.
-	nominated := Nominations(plan)
+	nominated := plan.Nominations()
 	for key, flavor := range nominated {
 		job := byKey[key]
 		if job == nil || job.Status.NominatedFlavor == flavor {
@@ -409,24 +409,14 @@ func (l *SchedulingLoop) preempt(ctx context.Context, job *v1alpha1.Job, p sched
 // PreemptionNotice is what the committer records on a victim in namespace
 // victimNS for the core's preemption p. Tenants see their own objects only,
 // so a preemptor of another namespace is not named. The job controller
-// evicts the victim on seeing it; the core reads By to tell whose room an
-// eviction makes (see scheduler.Snapshot).
+// evicts the victim on seeing it; the core reads PreemptorUID to tell whose
+// room an eviction makes (see scheduler.Snapshot).
 func PreemptionNotice(victimNS string, p scheduler.Preemption, now time.Time) v1alpha1.PreemptionNotice {
 	by, msg := p.By, p.Message
 	if ns, _, _ := strings.Cut(p.By, "/"); ns != victimNS {
 		by, msg = "a job of another namespace", "the queue's preemption policy ("+p.Reason+") gave its resources away"
 	}
 	return v1alpha1.PreemptionNotice{Reason: p.Reason, By: by, Message: msg, Time: metav1.NewTime(now), PreemptorUID: p.ByUID}
-}
-
-// Nominations returns, per preemptor key, the flavor a plan's preemptions
-// make room in (what the preemptor's Status.NominatedFlavor should say).
-func Nominations(plan scheduler.Plan) map[string]string {
-	out := map[string]string{}
-	for _, p := range plan.Preemptions {
-		out[p.By] = p.Flavor
-	}
-	return out
 }
 
 // shouldWriteReason decides whether a waiting reason is worth a store write.

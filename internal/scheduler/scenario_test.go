@@ -351,10 +351,7 @@ func (w *world) cycle(apply, usage bool) string {
 		}
 	}
 	// The committer nominates each preemptor to the flavor it makes room in.
-	nominated := map[string]string{}
-	for _, p := range plan.Preemptions {
-		nominated[p.By] = p.Flavor
-	}
+	nominated := plan.Nominations()
 	for _, k := range sortedKeys(nominated) {
 		if j := w.jobs[k]; j != nil && j.Status.NominatedFlavor != nominated[k] {
 			fmt.Fprintf(&b, "nominate %s flavor=%s\n", k, nominated[k])

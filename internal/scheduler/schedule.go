@@ -48,6 +48,17 @@ type Preemption struct {
 	Message string
 }
 
+// Nominations returns, per preemptor key, the flavor the plan's
+// preemptions make room in: what the committer sets as the preemptor's
+// Status.NominatedFlavor.
+func (p Plan) Nominations() map[string]string {
+	out := map[string]string{}
+	for _, pr := range p.Preemptions {
+		out[pr.By] = pr.Flavor
+	}
+	return out
+}
+
 // Preemption reasons.
 const (
 	PreemptInQueue = "InQueue"
