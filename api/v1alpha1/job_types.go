@@ -299,6 +299,12 @@ type JobStatus struct {
 	// CheckpointDir is the resolved $SKIFF_CHECKPOINT_DIR of the job's
 	// replicas, the same for every attempt.
 	CheckpointDir string `json:"checkpointDir,omitempty"`
+	// AttainedGPUSeconds is the service the job's earlier admissions
+	// received: GPUs held x time from admission to release, summed. The
+	// job controller adds an admission's share when it releases it; a
+	// queue with leastAttainedService orders jobs by it (plus the current
+	// admission's share).
+	AttainedGPUSeconds int64 `json:"attainedGPUSeconds,omitempty"`
 }
 
 // PreemptionResize is the PreemptionNotice reason of an elastic job that is
@@ -329,6 +335,10 @@ type Admission struct {
 	Queue      string      `json:"queue"`
 	Flavor     string      `json:"flavor,omitempty"`
 	Placements []Placement `json:"placements,omitempty"`
+	// Time is when the scheduler admitted the job: the admission holds
+	// its resources from then on (attained service counts from it).
+	// +optional
+	Time *metav1.Time `json:"time,omitempty"`
 }
 
 // Placement binds one replica to a node and, for GPU replicas, to GPU indices.

@@ -53,7 +53,37 @@ type QueueSpec struct {
 	Weight *resource.Quantity `json:"weight,omitempty"`
 	// Preemption says whom the queue's pending jobs may preempt.
 	Preemption *QueuePreemption `json:"preemption,omitempty"`
+	// LeastAttainedService, when set, orders the queue's jobs of equal
+	// priority by the service they have already received (discretised
+	// two-dimensional least attained service: GPUs x time held): a job
+	// that has held fewer GPU-seconds goes first, so a short job is not
+	// stuck behind long ones, without anyone declaring durations. With
+	// preemption.withinQueue LowerPriority a job also preempts the
+	// queue's jobs of equal priority at a higher level.
+	// +optional
+	LeastAttainedService *LeastAttainedService `json:"leastAttainedService,omitempty"`
 }
+
+// LeastAttainedService splits a queue's jobs into levels by attained
+// service: GPU-seconds held by the job's earlier admissions
+// (status.attainedGPUSeconds) plus GPUs x time since its current
+// admission (status.admission.time). A job is at level k when it has
+// attained at least k of the thresholds; lower levels go first. Levels
+// order jobs only among equal spec.priority.
+type LeastAttainedService struct {
+	// ThresholdsGPUSeconds are the attained GPU-seconds at which a job
+	// drops one level: increasing positive numbers, e.g. [36000, 3600000]
+	// for 10 and 1,000 GPU-hours. Few, widely spaced levels keep
+	// preemptions rare: a job can only be preempted by a job of a lower
+	// level.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:Minimum=1
+	ThresholdsGPUSeconds []int64 `json:"thresholdsGPUSeconds"`
+}
+
+// MaxAttainedServiceLevels bounds spec.leastAttainedService.thresholdsGPUSeconds.
+const MaxAttainedServiceLevels = 8
 
 // QueuePreemption is a queue's preemption policy (Kueue's names).
 type QueuePreemption struct {

@@ -277,6 +277,22 @@ func validateQueueSpec(s *QueueSpec, p *field.Path) field.ErrorList {
 			errs = append(errs, detail(pp.Child("reclaimWithinCohort"), fmt.Sprintf("%q is not a policy: use Never, LowerPriority or Any", pr.ReclaimWithinCohort)))
 		}
 	}
+	if las := s.LeastAttainedService; las != nil {
+		tp := p.Child("leastAttainedService", "thresholdsGPUSeconds")
+		switch n := len(las.ThresholdsGPUSeconds); {
+		case n == 0:
+			errs = append(errs, detail(tp, "required: give the attained GPU-seconds that separate levels, e.g. [36000, 3600000]"))
+		case n > MaxAttainedServiceLevels:
+			errs = append(errs, detail(tp, fmt.Sprintf("%d thresholds: give at most %d", n, MaxAttainedServiceLevels)))
+		}
+		for i, t := range las.ThresholdsGPUSeconds {
+			if t <= 0 {
+				errs = append(errs, detail(tp.Index(i), fmt.Sprintf("%d: thresholds are positive GPU-seconds, e.g. 36000 for 10 GPU-hours", t)))
+			} else if i > 0 && t <= las.ThresholdsGPUSeconds[i-1] {
+				errs = append(errs, detail(tp.Index(i), fmt.Sprintf("%d is not above the previous threshold %d: list thresholds in increasing order", t, las.ThresholdsGPUSeconds[i-1])))
+			}
+		}
+	}
 	if len(s.Flavors) == 0 {
 		errs = append(errs, detail(p.Child("flavors"), "required: give the quota the queue holds, e.g. [{name: default, resources: [{name: gpu, nominalQuota: 8}]}]"))
 	}

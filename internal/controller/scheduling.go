@@ -332,6 +332,8 @@ func isSchedulable(j *v1alpha1.Job) bool {
 // false when the job changed so much that the next cycle must decide.
 func (l *SchedulingLoop) admit(ctx context.Context, job *v1alpha1.Job, adm v1alpha1.Admission, now time.Time) (bool, error) {
 	gen := job.Generation
+	admittedAt := metav1.NewTime(now)
+	adm.Time = &admittedAt // attained service counts from here
 	for attempt := 0; attempt < 5; attempt++ {
 		job.Status.Admission = &adm
 		job.Status.Phase = v1alpha1.JobAdmitted

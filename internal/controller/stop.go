@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
 	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/runtime"
+	"skiff.dev/skiff/internal/scheduler"
 )
 
 // This file stops jobs: preemption, suspend, the end of an attempt and
@@ -86,6 +88,9 @@ func (c *JobController) endAttempt(ctx context.Context, s *reconcileState) (bool
 	if len(st.Replicas) > 0 {
 		st.Attempt++
 	}
+	// What this admission received stays with the job: a queue with
+	// leastAttainedService orders it by its service across admissions.
+	st.AttainedGPUSeconds += int64(math.Round(scheduler.HeldGPUSeconds(s.job, s.now)))
 	st.Replicas = nil
 	st.Admission = nil
 	st.NextAttemptTime = nil

@@ -38,9 +38,9 @@ type failMemo struct {
 }
 
 // sameDemand reports whether a and b ask for exactly the same: the same
-// groups, sizes, priority, estimate, placement policy and topology.
+// groups, sizes, priority and level, estimate, placement policy and topology.
 func sameDemand(a, b *jobInfo) bool {
-	if a.prio != b.prio || a.est != b.est || a.spread != b.spread || a.topo != b.topo {
+	if a.prio != b.prio || a.level != b.level || a.est != b.est || a.spread != b.spread || a.topo != b.topo {
 		return false
 	}
 	ga, gb := a.groups(), b.groups()

@@ -22,17 +22,29 @@ type pendingJobs struct {
 }
 
 // pendingKey is what orders a queue's pending jobs: priority (high
-// first), creation time, namespace and name, then submission order.
+// first), attained-service level (low first), creation time, namespace and name, then submission order.
 type pendingKey struct {
-	sec  int64
-	nsec int32
-	prio int32
-	pos  int32 // index in the pending slice; the queue's index before sorting
+	sec   int64
+	nsec  int32
+	prio  int32
+	level int32 // least-attained-service level (see attained.go)
+	pos   int32 // index in the pending slice; the queue's index before sorting
 }
+
+// class is what the order compares first: priority, then level.
+type class struct{ prio, level int32 }
+
+func (k *pendingKey) class() class { return class{k.prio, k.level} }
+
+// before orders classes: higher priority first, then lower level.
+func (c class) before(d class) bool { return outranks(c.prio, c.level, d.prio, d.level) }
 
 func comparePending(a, b *pendingKey, pending []*v1alpha1.Job) int {
 	if a.prio != b.prio {
 		return cmp.Compare(b.prio, a.prio)
+	}
+	if a.level != b.level {
+		return cmp.Compare(a.level, b.level)
 	}
 	if c := compareCreated(a.sec, a.nsec, b.sec, b.nsec); c != 0 {
 		return c
@@ -49,50 +61,50 @@ func comparePending(a, b *pendingKey, pending []*v1alpha1.Job) int {
 
 // sortPending sorts one queue's keys, which come in submission order, by
 // comparePending; buf is scratch space, returned for reuse. Jobs mostly
-// arrive in creation order and use a few priorities, so the keys are
-// split by priority (keeping their order), and only a priority's run that
-// is out of order is sorted. The order is total, so the result is the one
+// arrive in creation order and use a few priorities and levels, so the
+// keys are split by class (priority and level, keeping their order), and
+// only a class's run that is out of order is sorted. The order is total, so the result is the one
 // any sort gives.
 func sortPending(seg []pendingKey, pending []*v1alpha1.Job, buf []pendingKey) []pendingKey {
 	if len(seg) < 2 {
 		return buf
 	}
-	const maxPrios = 4
-	var prios [maxPrios]int32
-	var counts [maxPrios]int
+	const maxClasses = 8
+	var classes [maxClasses]class
+	var counts [maxClasses]int
 	np := 0
 	for i := range seg {
-		p := seg[i].prio
+		p := seg[i].class()
 		k := 0
-		for k < np && prios[k] != p {
+		for k < np && classes[k] != p {
 			k++
 		}
 		if k == np {
-			if np == maxPrios {
+			if np == maxClasses {
 				slices.SortFunc(seg, func(a, b pendingKey) int { return comparePending(&a, &b, pending) })
 				return buf
 			}
-			prios[k] = p
+			classes[k] = p
 			np++
 		}
 		counts[k]++
 	}
-	// Priorities high first, with their counts.
+	// Classes first to last, with their counts.
 	for i := 1; i < np; i++ {
-		for k := i; k > 0 && prios[k] > prios[k-1]; k-- {
-			prios[k], prios[k-1] = prios[k-1], prios[k]
+		for k := i; k > 0 && classes[k].before(classes[k-1]); k-- {
+			classes[k], classes[k-1] = classes[k-1], classes[k]
 			counts[k], counts[k-1] = counts[k-1], counts[k]
 		}
 	}
 	if np > 1 {
-		var at [maxPrios]int
+		var at [maxClasses]int
 		for k := 1; k < np; k++ {
 			at[k] = at[k-1] + counts[k-1]
 		}
 		buf = append(buf[:0], seg...)
 		for i := range buf {
 			k := 0
-			for prios[k] != buf[i].prio {
+			for classes[k] != buf[i].class() {
 				k++
 			}
 			seg[at[k]] = buf[i]
@@ -182,7 +194,10 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 				known.seen = cache.cycle
 				ents[i] = known
 				info := &known.info
-				keys[i] = pendingKey{sec: info.sec, nsec: info.nsec, prio: info.prio, pos: int32(i)}
+				// The level is the queue's reading of the job's status,
+				// and the queue's thresholds may have changed.
+				info.level = AttainedLevel(q.las, float64(j.Status.AttainedGPUSeconds))
+				keys[i] = pendingKey{sec: info.sec, nsec: info.nsec, prio: info.prio, level: info.level, pos: int32(i)}
 				continue
 			}
 			if cache != nil {
@@ -205,7 +220,10 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 				g = &headers[len(headers)-1]
 			}
 			ji.fill(g)
-			keys[i] = pendingKey{sec: ji.sec, nsec: ji.nsec, prio: ji.prio, pos: int32(i)}
+			// A pending job holds nothing: its level is what its earlier
+			// admissions attained.
+			ji.level = AttainedLevel(q.las, float64(j.Status.AttainedGPUSeconds))
+			keys[i] = pendingKey{sec: ji.sec, nsec: ji.nsec, prio: ji.prio, level: ji.level, pos: int32(i)}
 			if cache != nil {
 				r.misses = append(r.misses, int32(i))
 			}

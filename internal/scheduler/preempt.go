@@ -8,9 +8,12 @@ import (
 // queue's policy: lower-priority jobs of the same queue (withinQueue
 // LowerPriority) and jobs of cohort members that borrow in the flavor
 // (reclaimWithinCohort), the latter only while j's queue stays within its
-// nominal quota, since reclaiming is taking back what was lent. Victims
-// are the fewest jobs, then the lowest priority, then the most recently
-// started, so the least work is lost.
+// nominal quota, since reclaiming is taking back what was lent. Within a
+// queue with leastAttainedService, a job of equal priority but a lower
+// attained-service level outranks too (reclaim compares priorities only:
+// levels of different queues are not comparable). Victims are the fewest
+// jobs, then the lowest priority and highest level, then the most
+// recently started, so the least work is lost.
 //
 // Jobs already being evicted count as freed: if j would fit once they
 // stop, it waits for them instead of preempting more, and while it waits
@@ -24,7 +27,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 	if !inQueue && !reclaim {
 		return "", false
 	}
-	prio := j.prio
+	prio, level := j.prio, j.level
 	req := j.minReq()
 	var sizes []int32 // the minimum size, made when a placement is tried
 	id := preemptorID(j.job)
@@ -36,7 +39,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		var cands []*jobInfo
 		if inQueue {
 			for _, v := range q.admitted {
-				if v.flavor == qf.name && !v.evicting && v.job.Spec.Priority < prio {
+				if v.flavor == qf.name && !v.evicting && outranks(prio, level, v.prio, v.level) {
 					cands = append(cands, v)
 				}
 			}
@@ -48,7 +51,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 					continue
 				}
 				for _, v := range o.admitted {
-					if v.flavor == qf.name && !v.evicting && (reclaimAny || v.job.Spec.Priority < prio) {
+					if v.flavor == qf.name && !v.evicting && (reclaimAny || v.prio < prio) {
 						cands = append(cands, v)
 					}
 				}
@@ -109,7 +112,11 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 			st.evicted(v, id)
 			p := Preemption{Namespace: v.job.Namespace, Name: v.job.Name, By: j.key, ByUID: j.job.UID, Flavor: qf.name, Reason: PreemptInQueue}
 			if v.queue == q {
-				p.Message = "preempted by " + j.key + " (priority " + itoa(int(prio)) + ") of queue " + q.name + ", which outranks priority " + itoa(int(v.job.Spec.Priority))
+				if prio != v.prio {
+					p.Message = "preempted by " + j.key + " (priority " + itoa(int(prio)) + ") of queue " + q.name + ", which outranks priority " + itoa(int(v.prio))
+				} else {
+					p.Message = "preempted by " + j.key + " of queue " + q.name + ", which has attained less service (level " + itoa(int(level)) + " against " + itoa(int(v.level)) + " in spec.leastAttainedService)"
+				}
 			} else {
 				p.Reason = PreemptReclaim
 				p.Message = "preempted by " + j.key + ": queue " + q.name + " reclaims the " + qf.name + " quota it lent to queue " + v.queue.name
@@ -146,8 +153,8 @@ func (st *state) chooseVictims(cands []*jobInfo, fits func() bool) []*jobInfo {
 	}
 	sort.SliceStable(cands, func(a, b int) bool {
 		va, vb := cands[a], cands[b]
-		if pa, pb := va.job.Spec.Priority, vb.job.Spec.Priority; pa != pb {
-			return pa < pb
+		if va.prio != vb.prio || va.level != vb.level {
+			return outranks(vb.prio, vb.level, va.prio, va.level)
 		}
 		if !va.start.Equal(vb.start) {
 			return va.start.After(vb.start)

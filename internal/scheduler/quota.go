@@ -37,8 +37,11 @@ type queueState struct {
 	// spec.preemption, read once: withinQueue LowerPriority, and
 	// reclaimWithinCohort Any or LowerPriority (with a cohort) and Any.
 	inQueue, reclaim, reclaimAny bool
+	// las is spec.leastAttainedService (nil: every job is at level 0).
+	las *v1alpha1.LeastAttainedService
 	// the head job's order, cached by refresh for the queue heap
 	headPrio int32
+	headLvl  int32
 	headNsec int32
 	// headNominated: the head job is nominated (jobInfo.nominated)
 	headNominated bool
@@ -81,6 +84,9 @@ type cohortState struct {
 func newQueueState(q *v1alpha1.Queue, cohorts map[string]*cohortState) *queueState {
 	qs := &queueState{q: q, name: q.Name, weight: 1, strict: q.Spec.QueueingStrategy != v1alpha1.BestEffortFIFO}
 	qs.allNamespaces = len(q.Spec.Namespaces) == 0 || slices.Contains(q.Spec.Namespaces, "*")
+	if las := q.Spec.LeastAttainedService; las != nil && len(las.ThresholdsGPUSeconds) > 0 {
+		qs.las = las
+	}
 	if q.Spec.Weight != nil {
 		qs.weight = float64(q.Spec.Weight.MilliValue()) / 1000
 	}
@@ -203,7 +209,7 @@ func (q *queueState) computeShare() float64 {
 func (q *queueState) refresh() {
 	q.share = q.computeShare()
 	h := &q.pending[q.next]
-	q.headPrio, q.headSec, q.headNsec, q.headNominated = h.prio, h.sec, h.nsec, h.nominated
+	q.headPrio, q.headLvl, q.headSec, q.headNsec, q.headNominated = h.prio, h.level, h.sec, h.nsec, h.nominated
 	if q.next+1 < len(q.pending) {
 		// Load the next head now, while other queues take their turns, so
 		// that it is in cache when this queue's turn comes again.

@@ -128,7 +128,7 @@ func (w *world) do(f []string) (string, error) {
 		name = f[1]
 	}
 	switch cmd {
-	case "finish", "stop", "feasible":
+	case "finish", "stop", "feasible", "attained":
 		if w.jobs[name] == nil {
 			return "", fmt.Errorf("no job %q", name)
 		}
@@ -170,6 +170,16 @@ func (w *world) do(f []string) (string, error) {
 		if args["withinQueue"] != "" || args["reclaim"] != "" {
 			qu.Spec.Preemption = &v1alpha1.QueuePreemption{WithinQueue: args["withinQueue"], ReclaimWithinCohort: args["reclaim"]}
 		}
+		if l := args["las"]; l != "" {
+			qu.Spec.LeastAttainedService = &v1alpha1.LeastAttainedService{}
+			for _, s := range strings.Split(l, ",") {
+				v, err := strconv.ParseInt(s, 10, 64)
+				if err != nil {
+					return "", fmt.Errorf("las=%s: %w", l, err)
+				}
+				qu.Spec.LeastAttainedService.ThresholdsGPUSeconds = append(qu.Spec.LeastAttainedService.ThresholdsGPUSeconds, v)
+			}
+		}
 		w.queues[name] = qu
 	case "quota": // quota QUEUE FLAVOR gpu=NOMINAL[:BORROW[:LEND]] ...
 		qu := w.queues[name]
@@ -201,14 +211,26 @@ func (w *world) do(f []string) (string, error) {
 	case "finish":
 		delete(w.jobs, name)
 	case "stop": // a preempted job's replicas stopped: requeue it
-		j := w.jobs[name]
-		j.Status = v1alpha1.JobStatus{Phase: v1alpha1.JobPending, Preemptions: j.Status.Preemptions + 1}
+		w.stop(w.jobs[name])
 	case "stop-preempted":
 		for _, j := range w.jobs {
 			if j.Status.Preemption != nil {
-				j.Status = v1alpha1.JobStatus{Phase: v1alpha1.JobPending, Preemptions: j.Status.Preemptions + 1}
+				w.stop(j)
 			}
 		}
+	case "attained":
+		j := w.jobs[name]
+		qu := w.queues[j.Spec.Queue]
+		var las *v1alpha1.LeastAttainedService
+		if qu != nil {
+			las = qu.Spec.LeastAttainedService
+		}
+		a := scheduler.AttainedGPUSeconds(j, w.now)
+		out := fmt.Sprintf("%g gpu-seconds, level %d", a, scheduler.AttainedLevel(las, a))
+		if t, ok := scheduler.NextLevelChange(las, j, w.now); ok {
+			out += fmt.Sprintf(", next level in %s", t.Sub(w.now))
+		}
+		return out + "\n", nil
 	case "cycle":
 		return w.cycle(args["apply"] != "false", args["usage"] != "false"), nil
 	case "feasible":
@@ -281,6 +303,13 @@ func (w *world) submit(key string, args map[string]string) error {
 	return nil
 }
 
+// stop requeues a job as the controller does once its replicas stopped:
+// what its admission received is added to its attained service.
+func (w *world) stop(j *v1alpha1.Job) {
+	attained := j.Status.AttainedGPUSeconds + int64(scheduler.HeldGPUSeconds(j, w.now))
+	j.Status = v1alpha1.JobStatus{Phase: v1alpha1.JobPending, Preemptions: j.Status.Preemptions + 1, AttainedGPUSeconds: attained}
+}
+
 func (w *world) snapshot() scheduler.Snapshot {
 	snap := scheduler.Snapshot{Flavors: w.flavors}
 	snap.Nodes = append(snap.Nodes, sortedValues(w.nodes)...)
@@ -337,6 +366,8 @@ func (w *world) cycle(apply, usage bool) string {
 		if apply {
 			j := w.jobs[a.Namespace+"/"+a.Name]
 			adm := a.Admission
+			at := metav1.NewTime(w.now)
+			adm.Time = &at
 			j.Status.Admission = &adm
 			j.Status.Phase = v1alpha1.JobRunning
 			j.Status.NominatedFlavor = ""

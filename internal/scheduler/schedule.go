@@ -108,6 +108,9 @@ type jobInfo struct {
 	// Read once from the job, since a cycle compares and sizes pending
 	// jobs many times over:
 	prio int32
+	// level is the job's least-attained-service level in its queue (0
+	// when the queue has none): jobs of equal priority go lowest first.
+	level int32
 	// The creation time as Unix seconds and nanoseconds, which order
 	// exactly as the time.Time does and take half its room.
 	nsec int32
@@ -341,6 +344,9 @@ func (st *state) addNodes(snap Snapshot) {
 		}
 		if qs := st.queues[adm.Queue]; qs != nil {
 			ji.queue = qs
+			if qs.las != nil {
+				ji.level = AttainedLevel(qs.las, AttainedGPUSeconds(j, now))
+			}
 			if qs.flavor(adm.Flavor) != nil {
 				qs.admitted = append(qs.admitted, ji)
 			}
