@@ -134,6 +134,42 @@ func TestValidateSchedulingFields(t *testing.T) {
 	}
 }
 
+func TestLeastAttainedServiceThresholds(t *testing.T) {
+	queue := func(las string) string {
+		return "apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: q}\nspec: {leastAttainedService: " + las + ", flavors: [{name: f, resources: []}]}\n"
+	}
+	cases := []struct{ las, want string }{
+		{"{thresholdsGPUSeconds: [3600, 36000]}", ""},
+		{"{}", "spec.leastAttainedService.thresholdsGPUSeconds: required"},
+		{"{thresholdsGPUSeconds: [3600, 0]}", "spec.leastAttainedService.thresholdsGPUSeconds[1]: 0: thresholds are positive GPU-seconds"},
+		{"{thresholdsGPUSeconds: [36000, 3600]}", "spec.leastAttainedService.thresholdsGPUSeconds[1]: 3600 is not above the previous threshold 36000"},
+		{"{thresholdsGPUSeconds: [1, 2, 3, 4, 5, 6, 7, 8, 9]}", "spec.leastAttainedService.thresholdsGPUSeconds: 9 thresholds: give at most 8"},
+	}
+	for _, tc := range cases {
+		obj, err := v1alpha1.Decode([]byte(queue(tc.las)))
+		if err != nil {
+			t.Fatalf("Decode(%s): %v", tc.las, err)
+		}
+		v1alpha1.Default(obj)
+		err = v1alpha1.Validate(obj)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("Validate(%s) = %v, want nil", tc.las, err)
+			}
+			if got := obj.(*v1alpha1.Queue).Spec.LeastAttainedService.ThresholdsGPUSeconds; len(got) != 2 || got[1] != 36000 {
+				t.Errorf("decoded thresholds = %v", got)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate(%s) = %v, want %q", tc.las, err, tc.want)
+		}
+	}
+	if _, err := v1alpha1.Decode([]byte(queue("{thresholds: [1]}"))); err == nil || !strings.Contains(err.Error(), "thresholds") {
+		t.Errorf("Decode of an unknown field = %v, want an error naming it", err)
+	}
+}
+
 func TestGroupNamesHaveNoDashAndExplicitZeroReplicasIsAnError(t *testing.T) {
 	obj, err := v1alpha1.Decode([]byte(header + "spec: {replicaGroups: [{name: b-c, template: {command: [x]}}]}\n"))
 	if err != nil {

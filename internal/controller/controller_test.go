@@ -334,8 +334,16 @@ func TestPreemptionStopsTheAttemptAndRequeues(t *testing.T) {
 	h := newHarness(t)
 	h.create("victim", 1, 0, "4")
 	h.waitPhase("victim", v1alpha1.JobRunning)
+	if adm := h.job("victim").Status.Admission; adm == nil || adm.Time == nil {
+		t.Fatalf("admission %+v: want the scheduler to record its time", adm)
+	}
 	// The scheduler records a preemption; the controller carries it out.
+	// The admission is dated an hour back (the store's clock is real), so
+	// its 4 GPUs have held about 4 GPU-hours when it is released.
 	h.update("victim", func(j *v1alpha1.Job) {
+		j.Status.AttainedGPUSeconds = 100
+		back := metav1.NewTime(time.Now().Add(-time.Hour))
+		j.Status.Admission.Time = &back
 		j.Status.Preemption = &v1alpha1.PreemptionNotice{Reason: "InQueue", By: "default/urgent", Message: "priority 100 > 0", Time: metav1.Now()}
 	})
 	h.waitFor("requeued as attempt 1", func() bool { return h.rt.startCount("default", "victim-worker-0-1") == 1 })
@@ -345,6 +353,11 @@ func TestPreemptionStopsTheAttemptAndRequeues(t *testing.T) {
 	j := h.job("victim")
 	if j.Status.Preemptions != 1 || j.Status.Restarts != 0 || j.Status.Preemption != nil {
 		t.Errorf("status after preemption: preemptions %d restarts %d notice %v", j.Status.Preemptions, j.Status.Restarts, j.Status.Preemption)
+	}
+	// The released admission's service is added to what earlier ones had
+	// (the next admission, if it came, counts from its own time).
+	if got := j.Status.AttainedGPUSeconds; got < 100+4*3600 || got > 100+4*3600+4*120 {
+		t.Errorf("attainedGPUSeconds = %d, want the earlier 100 plus about 4 GPUs x 1h = 14,500", got)
 	}
 	var evs v1alpha1.EventList
 	if err := h.store.List(h.ctx, &evs, store.ListOptions{Namespace: "default"}); err != nil {

@@ -112,6 +112,7 @@ func (c *cluster) queues(p *Policy, tenants []string) []*v1alpha1.Queue {
 		if p.WithinQueue != "" || p.Reclaim != "" {
 			q.Spec.Preemption = &v1alpha1.QueuePreemption{WithinQueue: p.WithinQueue, ReclaimWithinCohort: p.Reclaim}
 		}
+		q.Spec.LeastAttainedService = p.LAS
 		for _, m := range c.models {
 			q.Spec.Flavors = append(q.Spec.Flavors, v1alpha1.FlavorQuota{Name: m, Resources: []v1alpha1.ResourceQuota{
 				{Name: v1alpha1.ResourceGPU, NominalQuota: *resource.NewMilliQuantity(c.gpus[m]/share, resource.DecimalSI)},
@@ -166,7 +167,9 @@ func newJob(i int, tj *trace.Job, p *Policy) *v1alpha1.Job {
 		est := int64(math.Ceil(tj.Estimate))
 		j.Spec.RunPolicy.EstimatedSeconds = &est
 	}
-	if p.LASThresholds != nil {
+	if p.LAS != nil && !p.PerTenant {
+		// las is Tiresias over the whole cluster: attained service alone
+		// orders jobs.
 		j.Spec.Priority = 0
 	}
 	return j

@@ -61,8 +61,9 @@ type simJob struct {
 	// restart penalty) at 1/dur per second.
 	remaining, runFrom, workFrom, dur float64
 	gpuMilli                          int64
-	attained                          float64 // GPU-seconds held
-	level                             int     // LAS level
+	attained                          float64 // GPU-seconds held by earlier runs
+	level                             int32   // LAS level, as the core reads it
+
 	prio                              int32   // priority when it joined the pending order
 	firstStart, finish                float64
 	waitSince, waited                 float64
@@ -134,7 +135,8 @@ type engine struct {
 	allPending bool // tests: pass every pending job to the core
 	scratch    []*v1alpha1.Job
 	order      ordered // single-queue policies only
-	byPrio     map[int32]int64
+	byRank     map[rank]int64 // running GPUs per queue, priority and level
+	below      map[rank]int64 // preemptable's within-queue sums, per cycle
 	byQueue    map[string]int64
 	nominalGPU int64
 }
@@ -163,7 +165,7 @@ func newEngine(jobs []trace.Job, nodes []trace.Node, p Policy, opt Options) (*en
 	tenants := tenantsOf(jobs)
 	e.snap = scheduler.Snapshot{Nodes: c.nodes, Flavors: c.flavors, Queues: c.queues(&p, tenants)}
 	e.upGPU = c.totalGPU
-	e.byPrio, e.byQueue = map[int32]int64{}, map[string]int64{}
+	e.byRank, e.below, e.byQueue = map[rank]int64{}, map[rank]int64{}, map[string]int64{}
 	e.nominalGPU = c.totalGPU
 	if p.PerTenant {
 		e.nominalGPU = c.totalGPU / int64(max(1, len(tenants)))
@@ -337,8 +339,9 @@ func (e *engine) handle(ev event) {
 		if sj.gen != ev.gen || sj.state != running {
 			return
 		}
+		// The core derives the level from the admission's time; this
+		// only says when to run it (as the live loop's periodic cycle).
 		sj.level++
-		sj.job.Spec.Priority = -int32(sj.level)
 		e.prio = true
 		e.scheduleDemotion(sj)
 	case evFail:
@@ -387,6 +390,9 @@ func (e *engine) stop(sj *simJob) {
 	e.removeRunning(sj)
 	e.usedGPU -= sj.gpuMilli
 	sj.gen++
+	// What the job controller records when it releases an admission.
+	sj.job.Status.AttainedGPUSeconds = int64(math.Round(sj.attained))
+	sj.level = scheduler.AttainedLevel(e.p.LAS, float64(sj.job.Status.AttainedGPUSeconds))
 	sj.job.Status.Admission = nil
 	sj.job.Status.StartTime = nil
 	e.res.busy += held * float64(sj.gpuMilli) / 1000
@@ -487,14 +493,15 @@ func (e *engine) start(sj *simJob, adm v1alpha1.Admission) {
 	sj.dur, sj.runFrom, sj.workFrom = d, e.now, e.now+penalty
 	sj.gen++
 	sj.job.Status.Phase = v1alpha1.JobRunning
-	sj.job.Status.Admission = &adm
 	st := metav1.NewTime(at(e.now))
+	adm.Time = &st
+	sj.job.Status.Admission = &adm
 	sj.job.Status.StartTime = &st
 	e.runJ = append(e.runJ, sj)
 	e.snap.Admitted = append(e.snap.Admitted, sj.job)
 	e.usedGPU += sj.gpuMilli
 	heap.Push(&e.events, event{t: sj.workFrom + sj.remaining*d, kind: evFinish, j: sj, gen: sj.gen})
-	if e.p.LASThresholds != nil {
+	if e.p.LAS != nil {
 		e.scheduleDemotion(sj)
 	}
 	if e.nodeJobs != nil {
@@ -509,15 +516,17 @@ func (e *engine) start(sj *simJob, adm v1alpha1.Admission) {
 }
 
 // scheduleDemotion queues the moment a running job's attained service
-// crosses its next LAS threshold.
+// crosses its next LAS threshold, a millisecond late so that the core,
+// which reads the admission's time at nanosecond precision, sees the new
+// level.
 func (e *engine) scheduleDemotion(sj *simJob) {
-	th := e.p.LASThresholds
-	if sj.level >= len(th) || sj.gpuMilli == 0 {
+	th := e.p.LAS.ThresholdsGPUSeconds
+	if int(sj.level) >= len(th) || sj.gpuMilli == 0 {
 		return
 	}
 	g := float64(sj.gpuMilli) / 1000
-	attainedNow := sj.attained + (e.now-sj.runFrom)*g
-	t := e.now + math.Max(0, th[sj.level]-attainedNow)/g
+	attainedNow := float64(sj.job.Status.AttainedGPUSeconds) + (e.now-sj.runFrom)*g
+	t := e.now + math.Max(0, float64(th[sj.level])-attainedNow)/g + 1e-3
 	heap.Push(&e.events, event{t: t, kind: evDemote, j: sj, gen: sj.gen})
 }
 

@@ -142,29 +142,42 @@ func (o *ordered) each(fn func(*simJob) bool) {
 	}
 }
 
-// victimGPUs tallies running GPUs by priority and by queue, what
-// preemptable reads.
+// rank is a queue's class of jobs: priority and LAS level.
+type rank struct {
+	queue       string
+	prio, level int32
+}
+
+// victimGPUs tallies running GPUs by queue, priority and level, and by
+// queue, what preemptable reads.
 func (e *engine) victimGPUs() {
-	clear(e.byPrio)
+	clear(e.byRank)
+	clear(e.below)
 	clear(e.byQueue)
 	for _, sj := range e.runJ {
-		e.byPrio[sj.job.Spec.Priority] += sj.gpuMilli
+		e.byRank[rank{sj.job.Spec.Queue, sj.job.Spec.Priority, sj.level}] += sj.gpuMilli
 		e.byQueue[sj.job.Spec.Queue] += sj.gpuMilli
 	}
 }
 
 // preemptable bounds the GPUs a pending job could free by preemption:
-// within its queue (one queue holds every job) those of lower priority;
-// by reclaim, what other queues hold, while its queue stays within its
-// nominal quota.
+// within its queue those of jobs it outranks (lower priority, or equal
+// priority and a higher LAS level); by reclaim, what other queues hold,
+// while its queue stays within its nominal quota.
 func (e *engine) preemptable(sj *simJob) int64 {
 	var n int64
 	if e.p.WithinQueue != "" {
-		for prio, g := range e.byPrio {
-			if prio < sj.job.Spec.Priority {
-				n += g
+		me := rank{sj.job.Spec.Queue, sj.job.Spec.Priority, sj.level}
+		below, ok := e.below[me]
+		if !ok {
+			for r, g := range e.byRank {
+				if r.queue == me.queue && (r.prio < me.prio || (r.prio == me.prio && r.level > me.level)) {
+					below += g
+				}
 			}
+			e.below[me] = below
 		}
+		n += below
 	}
 	if e.p.Reclaim != "" {
 		mine := e.byQueue[sj.job.Spec.Queue]

@@ -2,7 +2,7 @@ package sim
 
 import (
 	"fmt"
-	"sort"
+	"math"
 	"strings"
 
 	"skiff.dev/skiff/api/v1alpha1"
@@ -38,35 +38,59 @@ type Policy struct {
 	// TraceEstimates passes the estimates a trace records (what a user
 	// declared), never the true duration.
 	TraceEstimates bool
-	// LASThresholds, when set, make the priority of every job a function
-	// of its attained service (GPU-seconds held): 0 below the first
-	// threshold, -1 below the second, and so on (Tiresias' discretised
-	// 2D-LAS). Priorities are recomputed when a running job crosses a
-	// threshold.
-	LASThresholds []float64
+	// LAS, when set, is the queues' spec.leastAttainedService: the core
+	// orders jobs of equal priority by attained service (GPU-seconds
+	// held), in levels split at these thresholds (Tiresias' discretised
+	// 2D-LAS), and within-queue preemption compares levels too. The
+	// engine runs the core when a running job reaches a threshold, as the
+	// live loop's periodic cycle does.
+	LAS *v1alpha1.LeastAttainedService
 }
 
 // DefaultLASThresholds are the attained-service boundaries (GPU-seconds)
-// of the LAS priority levels: one, ten and a hundred GPU-hours.
+// of the LAS levels: one, ten and a hundred GPU-hours.
 var DefaultLASThresholds = []float64{3600, 36000, 360000}
 
-// NewPolicy returns a named policy.
+// lasSpec turns --las-thresholds into a queue's leastAttainedService.
+func lasSpec(th []float64) (*v1alpha1.LeastAttainedService, error) {
+	if len(th) == 0 {
+		th = DefaultLASThresholds
+	}
+	las := &v1alpha1.LeastAttainedService{}
+	for i, t := range th {
+		s := int64(math.Ceil(t))
+		if s <= 0 || (i > 0 && s <= las.ThresholdsGPUSeconds[i-1]) || i >= v1alpha1.MaxAttainedServiceLevels {
+			return nil, fmt.Errorf("--las-thresholds %v: give at most %d increasing positive GPU-seconds (whole seconds), e.g. 3600,36000,360000", th, v1alpha1.MaxAttainedServiceLevels)
+		}
+		las.ThresholdsGPUSeconds = append(las.ThresholdsGPUSeconds, s)
+	}
+	return las, nil
+}
+
+// NewPolicy returns a named policy; las are the attained-service
+// thresholds of las and default (nil: DefaultLASThresholds).
 //
 //   - fifo: one StrictFIFO queue, no backfill, no preemption.
 //   - sjf-oracle: one BestEffortFIFO queue, priority by true duration
 //     (shorter first), true durations as estimates (an upper-bound
 //     reference no real scheduler has).
-//   - las: one BestEffortFIFO queue, priority from attained GPU-seconds
-//     (see LASThresholds), preemption of lower priorities within the queue.
+//   - las: one BestEffortFIFO queue with leastAttainedService (priority
+//     from attained GPU-seconds, see LAS) and withinQueue LowerPriority:
+//     Tiresias over the whole cluster.
 //   - drf: a BestEffortFIFO queue per tenant with an equal nominal share,
 //     all in one cohort: the core's dominant-resource fair share orders
 //     tenants, idle quota is borrowed, no preemption.
-//   - default: skiff's setup for a shared cluster: drf's queues plus
-//     reclaimWithinCohort LowerPriority, so a tenant below its share takes
-//     quota back from lower-priority borrowers, job priorities from the
-//     trace, and the estimates the trace carries (none are invented).
-//     (reclaimWithinCohort Any was tried: on the Philly trace with equal
-//     shares it preempts back and forth and is far slower to simulate.)
+//   - default: skiff's setup for a shared cluster: drf's queues, each
+//     ordering its own jobs by least attained service (leastAttainedService
+//     with withinQueue LowerPriority, so a tenant's short jobs are not
+//     stuck behind its long ones and preemption never crosses tenants),
+//     reclaimWithinCohort LowerPriority, job priorities from the trace,
+//     and the estimates the trace carries (none are invented). Fair share
+//     keeps light tenants fast; attained service within a tenant keeps
+//     heavy tenants' short jobs fast, which is what makes it fair by
+//     slowdown as well. (reclaimWithinCohort Any was tried: on the Philly
+//     trace with equal shares it preempts back and forth and is far
+//     slower to simulate.)
 func NewPolicy(name string, las []float64) (Policy, error) {
 	switch name {
 	case FIFO:
@@ -74,17 +98,20 @@ func NewPolicy(name string, las []float64) (Policy, error) {
 	case SJFOracle:
 		return Policy{Name: name, Strategy: v1alpha1.BestEffortFIFO, OracleEstimates: true}, nil
 	case LAS:
-		if len(las) == 0 {
-			las = DefaultLASThresholds
+		spec, err := lasSpec(las)
+		if err != nil {
+			return Policy{}, err
 		}
-		if !sort.Float64sAreSorted(las) || las[0] <= 0 {
-			return Policy{}, fmt.Errorf("--las-thresholds %v: give increasing positive GPU-seconds", las)
-		}
-		return Policy{Name: name, Strategy: v1alpha1.BestEffortFIFO, WithinQueue: v1alpha1.PreemptLowerPriority, LASThresholds: las}, nil
+		return Policy{Name: name, Strategy: v1alpha1.BestEffortFIFO, WithinQueue: v1alpha1.PreemptLowerPriority, LAS: spec}, nil
 	case DRF:
 		return Policy{Name: name, PerTenant: true, Strategy: v1alpha1.BestEffortFIFO, TraceEstimates: true}, nil
 	case Default:
-		return Policy{Name: name, PerTenant: true, Strategy: v1alpha1.BestEffortFIFO, Reclaim: v1alpha1.PreemptLowerPriority, TraceEstimates: true}, nil
+		spec, err := lasSpec(las)
+		if err != nil {
+			return Policy{}, err
+		}
+		return Policy{Name: name, PerTenant: true, Strategy: v1alpha1.BestEffortFIFO, WithinQueue: v1alpha1.PreemptLowerPriority,
+			Reclaim: v1alpha1.PreemptLowerPriority, LAS: spec, TraceEstimates: true}, nil
 	}
 	return Policy{}, fmt.Errorf("policy %q: use one of %s", name, strings.Join(Policies, ", "))
 }
