@@ -64,11 +64,11 @@ type simJob struct {
 	attained                          float64 // GPU-seconds held by earlier runs
 	level                             int32   // LAS level, as the core reads it
 
-	prio                              int32   // priority when it joined the pending order
-	firstStart, finish                float64
-	waitSince, waited                 float64
-	starts, preemptions               int
-	nodes                             []int
+	prio                int32 // priority when it joined the pending order
+	firstStart, finish  float64
+	waitSince, waited   float64
+	starts, preemptions int
+	nodes               []int
 }
 
 type event struct {
@@ -134,7 +134,7 @@ type engine struct {
 	estimates  bool
 	allPending bool // tests: pass every pending job to the core
 	scratch    []*v1alpha1.Job
-	order      ordered // single-queue policies only
+	order      ordered        // single-queue policies only
 	byRank     map[rank]int64 // running GPUs per queue, priority and level
 	below      map[rank]int64 // preemptable's within-queue sums, per cycle
 	byQueue    map[string]int64
