@@ -63,12 +63,11 @@ type simJob struct {
 	gpuMilli                          int64
 	attained                          float64 // GPU-seconds held by earlier runs
 	level                             int32   // LAS level, as the core reads it
-
-	prio                int32 // priority when it joined the pending order
-	firstStart, finish  float64
-	waitSince, waited   float64
-	starts, preemptions int
-	nodes               []int
+	prio                              int32   // priority when it joined the pending order
+	firstStart, finish                float64
+	waitSince, waited                 float64
+	starts, preemptions               int
+	nodes                             []int
 }
 
 type event struct {
