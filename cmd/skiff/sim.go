@@ -46,8 +46,11 @@ Formats:
   synthetic    --trace "jobs=10000,nodes=100,gpus=8,load=0.9,tenants=10"
 
 Policies: fifo, sjf-oracle (true durations: a reference), las (Tiresias-style
-least attained service with preemption), drf (a queue per tenant, fair share),
-default (skiff's per-tenant queues with fair share and reclaim).
+least attained service with preemption, one queue), drf (a queue per tenant,
+fair share), default (skiff's setup: a queue per tenant with fair share and
+reclaim, each ordering its jobs by least attained service with preemption
+within the tenant). las and default are the queue option
+spec.leastAttainedService; --las-thresholds sets its levels.
 
 --placements best-fit,frag-aware packs the trace's tasks in arrival order
 without departures until the cluster first rejects one and reports the share
@@ -217,7 +220,7 @@ Examples:
 	f.StringVar(&placements, "placements", "", "placement policies to compare: best-fit,frag-aware")
 	f.StringVarP(&output, "output", "o", "table", "json, table or html")
 	f.StringVar(&outFile, "out", "", "write the report to FILE instead of stdout")
-	f.StringVar(&lasThresholds, "las-thresholds", "", "las: attained GPU-seconds between priority levels (default 3600,36000,360000)")
+	f.StringVar(&lasThresholds, "las-thresholds", "", "las and default: attained GPU-seconds between levels (spec.leastAttainedService.thresholdsGPUSeconds; default 3600,36000,360000)")
 	f.DurationVar(&restartPenalty, "restart-penalty", 30*time.Second, "time a job loses at each restart after a preemption or node failure")
 	f.DurationVar(&mtbf, "node-mtbf", 0, "mean time between failures per node (0: no failures)")
 	f.DurationVar(&repair, "node-repair", time.Hour, "how long a failed node stays down")

@@ -111,6 +111,44 @@ func TestLASPreemptionOrder(t *testing.T) {
 	}
 }
 
+// default orders each tenant's jobs by attained service (the core's
+// spec.leastAttainedService) and preempts only within the tenant; las does
+// the same over one queue for everyone. One threshold at 10 GPU-seconds,
+// a 2-GPU node, tenants a and b with a nominal GPU each:
+//
+//	a-long, b-long t=0 1 GPU 100s: level 1 at t=10
+//	a-short t=20 1 GPU 5s: preempts a-long under both (equal levels and
+//	  starts; the name decides), runs 20-25; a-long restarts at 25
+//	b-short t=30 1 GPU 5s: under default preempts b-long, its own
+//	  tenant's; under las a-long, the most recently started of level 1.
+func TestDefaultPreemptsByAttainedServiceWithinTenant(t *testing.T) {
+	mk := func(id, tenant string, submit, dur float64) trace.Job {
+		j := job(id, submit, 1000, dur)
+		j.Tenant = tenant
+		return j
+	}
+	jobs := []trace.Job{mk("a-long", "a", 0, 100), mk("b-long", "b", 0, 100), mk("a-short", "a", 20, 5), mk("b-short", "b", 30, 5)}
+	for name, want := range map[string][]string{
+		Default: {"a-long by a-short at 20", "b-long by b-short at 30"},
+		LAS:     {"a-long by a-short at 20", "a-long by b-short at 30"},
+	} {
+		var log []string
+		opt := Options{OnPreempt: func(at float64, victim, by string) {
+			log = append(log, strings.Join([]string{victim, "by", by, "at", ftoa(at)}, " "))
+		}}
+		got, _ := jcts(t, jobs, oneNode(2), policy(t, name, 10), opt)
+		if diff := cmp.Diff(want, log); diff != "" {
+			t.Errorf("%s: preemptions (-want +got):\n%s", name, diff)
+		}
+		if got["a-short"] != 5 || got["b-short"] != 5 {
+			t.Errorf("%s: short jobs' JCTs %v, want 5 each", name, got)
+		}
+	}
+	if _, err := NewPolicy(Default, []float64{100, 10}); err == nil || !strings.Contains(err.Error(), "--las-thresholds") {
+		t.Errorf("decreasing thresholds: %v, want an error naming --las-thresholds", err)
+	}
+}
+
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // Fractional GPUs share a device through the core: three 0.5-GPU jobs on
