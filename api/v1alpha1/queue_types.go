@@ -59,7 +59,11 @@ type QueueSpec struct {
 	// that has held fewer GPU-seconds goes first, so a short job is not
 	// stuck behind long ones, without anyone declaring durations. With
 	// preemption.withinQueue LowerPriority a job also preempts the
-	// queue's jobs of equal priority at a higher level.
+	// queue's jobs of equal priority at a higher level, and with
+	// reclaimWithinCohort LowerPriority it takes lent quota back from
+	// borrowers' jobs of equal priority at a higher level (levels compare
+	// as numbers across queues: give a cohort's queues the same
+	// thresholds).
 	// +optional
 	LeastAttainedService *LeastAttainedService `json:"leastAttainedService,omitempty"`
 }

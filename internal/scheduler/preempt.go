@@ -8,12 +8,13 @@ import (
 // queue's policy: lower-priority jobs of the same queue (withinQueue
 // LowerPriority) and jobs of cohort members that borrow in the flavor
 // (reclaimWithinCohort), the latter only while j's queue stays within its
-// nominal quota, since reclaiming is taking back what was lent. Within a
-// queue with leastAttainedService, a job of equal priority but a lower
-// attained-service level outranks too (reclaim compares priorities only:
-// levels of different queues are not comparable). Victims are the fewest
-// jobs, then the lowest priority and highest level, then the most
-// recently started, so the least work is lost.
+// nominal quota, since reclaiming is taking back what was lent. With
+// leastAttainedService a job of equal priority but a lower level outranks
+// too, within the queue and, for reclaimWithinCohort LowerPriority, across
+// the cohort: levels compare as numbers (a queue without the option has
+// every job at level 0), so a cohort's queues should share thresholds.
+// Victims are the fewest jobs, then the lowest priority and highest
+// level, then the most recently started, so the least work is lost.
 //
 // Jobs already being evicted count as freed: if j would fit once they
 // stop, it waits for them instead of preempting more, and while it waits
@@ -51,7 +52,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 					continue
 				}
 				for _, v := range o.admitted {
-					if v.flavor == qf.name && !v.evicting && (reclaimAny || v.prio < prio) {
+					if v.flavor == qf.name && !v.evicting && (reclaimAny || outranks(prio, level, v.prio, v.level)) {
 						cands = append(cands, v)
 					}
 				}
