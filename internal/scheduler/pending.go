@@ -22,7 +22,8 @@ type pendingJobs struct {
 }
 
 // pendingKey is what orders a queue's pending jobs: priority (high
-// first), attained-service level (low first), creation time, namespace and name, then submission order.
+// first), attained-service level (low first), creation time, namespace
+// and name, then submission order.
 type pendingKey struct {
 	sec   int64
 	nsec  int32
@@ -63,8 +64,8 @@ func comparePending(a, b *pendingKey, pending []*v1alpha1.Job) int {
 // comparePending; buf is scratch space, returned for reuse. Jobs mostly
 // arrive in creation order and use a few priorities and levels, so the
 // keys are split by class (priority and level, keeping their order), and
-// only a class's run that is out of order is sorted. The order is total, so the result is the one
-// any sort gives.
+// only a class's run that is out of order is sorted. The order is total,
+// so the result is the one any sort gives.
 func sortPending(seg []pendingKey, pending []*v1alpha1.Job, buf []pendingKey) []pendingKey {
 	if len(seg) < 2 {
 		return buf
@@ -195,8 +196,12 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 				ents[i] = known
 				info := &known.info
 				// The level is the queue's reading of the job's status,
-				// and the queue's thresholds may have changed.
-				info.level = AttainedLevel(q.las, float64(j.Status.AttainedGPUSeconds))
+				// and the queue's thresholds may have changed (without
+				// them the job is not read at all).
+				info.level = 0
+				if q.las != nil {
+					info.level = AttainedLevel(q.las, float64(j.Status.AttainedGPUSeconds))
+				}
 				keys[i] = pendingKey{sec: info.sec, nsec: info.nsec, prio: info.prio, level: info.level, pos: int32(i)}
 				continue
 			}
@@ -222,7 +227,9 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 			ji.fill(g)
 			// A pending job holds nothing: its level is what its earlier
 			// admissions attained.
-			ji.level = AttainedLevel(q.las, float64(j.Status.AttainedGPUSeconds))
+			if q.las != nil {
+				ji.level = AttainedLevel(q.las, float64(j.Status.AttainedGPUSeconds))
+			}
 			keys[i] = pendingKey{sec: ji.sec, nsec: ji.nsec, prio: ji.prio, level: ji.level, pos: int32(i)}
 			if cache != nil {
 				r.misses = append(r.misses, int32(i))
