@@ -15,7 +15,8 @@ import (
 // read from pending jobs between cycles, makes exactly the plans of the
 // cache-free Schedule while jobs come, go, and change (as new objects, the
 // way informers hand them out): priority, queue and size changes must not
-// be answered from stale cache entries.
+// be answered from stale cache entries, nor may attained-service levels
+// when a queue's thresholds change under the same job objects.
 func TestSchedulerMatchesSchedule(t *testing.T) {
 	for seed := uint64(1); seed <= 60; seed++ {
 		r := rand.New(rand.NewPCG(seed, 5))
@@ -41,6 +42,19 @@ func TestSchedulerMatchesSchedule(t *testing.T) {
 				}
 				w.jobs[key] = j
 			}
+			// A queue object replaced with or without thresholds.
+			for _, name := range sortedKeys(w.queues) {
+				if r.IntN(4) != 0 {
+					continue
+				}
+				q := w.queues[name].DeepCopy()
+				if q.Spec.LeastAttainedService == nil {
+					q.Spec.LeastAttainedService = &v1alpha1.LeastAttainedService{ThresholdsGPUSeconds: []int64{3600}}
+				} else {
+					q.Spec.LeastAttainedService = nil
+				}
+				w.queues[name] = q
+			}
 			snap := w.snapshot()
 			var pending []*v1alpha1.Job
 			for _, j := range sortedValues(w.jobs) {
@@ -59,7 +73,7 @@ func TestSchedulerMatchesSchedule(t *testing.T) {
 				switch {
 				case j.Status.Preemption != nil:
 					j = j.DeepCopy()
-					j.Status = v1alpha1.JobStatus{Phase: v1alpha1.JobPending}
+					j.Status = v1alpha1.JobStatus{Phase: v1alpha1.JobPending, AttainedGPUSeconds: int64(r.IntN(7200))}
 					w.jobs[key] = j
 				case j.Status.Admission != nil && r.IntN(3) == 0:
 					delete(w.jobs, key)
