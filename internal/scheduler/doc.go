@@ -19,16 +19,11 @@
 //     node, then the narrowest level), bin-packing by default or spreading;
 //     fractional GPUs share devices by milli-GPU.
 //   - preempt.go: within-queue preemption by priority and reclaim of lent
-<<<<<<< HEAD
 //     quota; victims are the fewest, lowest-priority, most recently started.
 //     While a preemptor waits for its victims its request is held in the
 //     quota, and the committer nominates it, so the room it freed is its own.
-=======
-//     quota; victims are the fewest, lowest-priority, most recently started;
-//     a preemptor must be within its queue's nominal quota once they go.
 //   - attained.go: a queue's leastAttainedService levels, derived from the
 //     job's status.attainedGPUSeconds and status.admission.time and now.
->>>>>>> c5d8094 (scheduler doc: attained service)
 //   - backfill.go: reservations for blocked jobs from running jobs'
 //     expected ends, so backfilled jobs never delay them.
 //   - feasible.go: the admission-time check that a job could ever run.
