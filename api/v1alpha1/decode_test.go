@@ -170,6 +170,40 @@ func TestLeastAttainedServiceThresholds(t *testing.T) {
 	}
 }
 
+func TestLeastAttainedServiceScope(t *testing.T) {
+	queue := func(cohort, scope string) string {
+		return "apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: q}\nspec: {cohort: \"" + cohort +
+			"\", leastAttainedService: {thresholdsGPUSeconds: [36000], scope: \"" + scope + "\"}, flavors: [{name: f, resources: []}]}\n"
+	}
+	cases := []struct{ cohort, scope, want string }{
+		{"", "", ""},
+		{"", "Queue", ""},
+		{"c", "Cohort", ""},
+		{"", "Cohort", "spec.leastAttainedService.scope: Cohort orders the queues of a cohort: set spec.cohort, or use scope Queue"},
+		{"c", "Tenant", `spec.leastAttainedService.scope: "Tenant" is not a scope: use Queue or Cohort`},
+	}
+	for _, tc := range cases {
+		obj, err := v1alpha1.Decode([]byte(queue(tc.cohort, tc.scope)))
+		if err != nil {
+			t.Fatalf("Decode(cohort %q, scope %q): %v", tc.cohort, tc.scope, err)
+		}
+		v1alpha1.Default(obj)
+		err = v1alpha1.Validate(obj)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("Validate(cohort %q, scope %q) = %v, want nil", tc.cohort, tc.scope, err)
+			}
+			if got := obj.(*v1alpha1.Queue).Spec.LeastAttainedService.Scope; got != tc.scope {
+				t.Errorf("decoded scope = %q, want %q", got, tc.scope)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate(cohort %q, scope %q) = %v, want %q", tc.cohort, tc.scope, err, tc.want)
+		}
+	}
+}
+
 func TestGroupNamesHaveNoDashAndExplicitZeroReplicasIsAnError(t *testing.T) {
 	obj, err := v1alpha1.Decode([]byte(header + "spec: {replicaGroups: [{name: b-c, template: {command: [x]}}]}\n"))
 	if err != nil {

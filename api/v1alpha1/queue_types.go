@@ -63,7 +63,8 @@ type QueueSpec struct {
 	// reclaimWithinCohort LowerPriority it takes lent quota back from
 	// borrowers' jobs of equal priority at a higher level (levels compare
 	// as numbers across queues: give a cohort's queues the same
-	// thresholds).
+	// thresholds). With scope Cohort, levels order the cohort's queues
+	// too (see LeastAttainedService.Scope).
 	// +optional
 	LeastAttainedService *LeastAttainedService `json:"leastAttainedService,omitempty"`
 }
@@ -84,7 +85,27 @@ type LeastAttainedService struct {
 	// +kubebuilder:validation:MaxItems=8
 	// +kubebuilder:validation:items:Minimum=1
 	ThresholdsGPUSeconds []int64 `json:"thresholdsGPUSeconds"`
+	// Scope is Queue (default) or Cohort. Queue: levels order the queue's
+	// own jobs, and the cohort's queues take turns by fair share alone.
+	// Cohort: the cohort's queues with scope Cohort take turns by their
+	// head job's level first and fair share second, so that a tenant's
+	// fresh job goes before any tenant's long-running one; and with
+	// reclaimWithinCohort set, a job may preempt a job of equal priority
+	// at a higher level that another such queue runs on borrowed quota
+	// even when the preemptor itself borrows. Quota within a queue's
+	// nominal share is still never taken by another queue's job unless
+	// the queue borrows: only borrowed capacity is shared by attained
+	// service. Needs spec.cohort.
+	// +kubebuilder:validation:Enum="";Queue;Cohort
+	// +optional
+	Scope string `json:"scope,omitempty"`
 }
+
+// LeastAttainedService scopes.
+const (
+	AttainedServiceScopeQueue  = "Queue"
+	AttainedServiceScopeCohort = "Cohort"
+)
 
 // MaxAttainedServiceLevels bounds spec.leastAttainedService.thresholdsGPUSeconds.
 const MaxAttainedServiceLevels = 8

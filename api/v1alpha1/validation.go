@@ -285,6 +285,15 @@ func validateQueueSpec(s *QueueSpec, p *field.Path) field.ErrorList {
 		case n > MaxAttainedServiceLevels:
 			errs = append(errs, detail(tp, fmt.Sprintf("%d thresholds: give at most %d", n, MaxAttainedServiceLevels)))
 		}
+		switch las.Scope {
+		case "", AttainedServiceScopeQueue:
+		case AttainedServiceScopeCohort:
+			if s.Cohort == "" {
+				errs = append(errs, detail(p.Child("leastAttainedService", "scope"), "Cohort orders the queues of a cohort: set spec.cohort, or use scope Queue"))
+			}
+		default:
+			errs = append(errs, detail(p.Child("leastAttainedService", "scope"), fmt.Sprintf("%q is not a scope: use Queue or Cohort", las.Scope)))
+		}
 		for i, t := range las.ThresholdsGPUSeconds {
 			if t <= 0 {
 				errs = append(errs, detail(tp.Index(i), fmt.Sprintf("%d: thresholds are positive GPU-seconds, e.g. 36000 for 10 GPU-hours", t)))

@@ -1,37 +1,54 @@
 package scheduler
 
+import "os"
+
 // queueHeap orders queues for their turns (see less). It is
 // container/heap's algorithm without the interface calls, on copies of
 // the order that refresh cached, so that comparing reads no queue.
 type queueHeap []queueEntry
 
 type queueEntry struct {
-	share         float64
-	headSec       int64
-	headNsec      int32
-	headPrio      int32
-	headNominated bool
-	q             *queueState
+	share                 float64
+	headSec               int64
+	headNsec              int32
+	headPrio              int32
+	headLvl               int32
+	cohortPrio, cohortLvl int32
+	headNominated         bool
+	q                     *queueState
 }
 
 func heapEntry(q *queueState) queueEntry {
-	return queueEntry{share: q.share, headSec: q.headSec, headNsec: q.headNsec, headPrio: q.headPrio, headNominated: q.headNominated, q: q}
+	return queueEntry{share: q.share, headSec: q.headSec, headNsec: q.headNsec, headPrio: q.headPrio, headLvl: q.headLvl,
+		cohortPrio: q.cohortPrio, cohortLvl: q.cohortLvl, headNominated: q.headNominated, q: q}
 }
 
 // less orders queues for their next turn: a queue whose head preempted
 // others for room first (the room it freed must not go to another queue
-// that happens to come first, or it would preempt again), then the lowest
-// share, the highest head priority and the oldest head.
+// that happens to come first, or it would preempt again); then, for
+// queues whose leastAttainedService has scope Cohort, the head's priority
+// and attained-service level (other queues compare as priority 0, level
+// 0); then the lowest share, the highest head priority, the lowest head
+// level and the oldest head.
 func (h queueHeap) less(a, b int) bool {
 	qa, qb := &h[a], &h[b]
 	if qa.headNominated != qb.headNominated {
 		return qa.headNominated
 	}
-	if qa.share != qb.share {
+	if za, zb := qa.share == 0, qb.share == 0; za != zb {
+		return za
+	}
+	if qa.cohortPrio != qb.cohortPrio || qa.cohortLvl != qb.cohortLvl {
+		return outranks(qa.cohortPrio, qa.cohortLvl, qb.cohortPrio, qb.cohortLvl)
+	}
+	if qa.share != qb.share && !(expNoShare && qa.q.lasCohort && qb.q.lasCohort) {
 		return qa.share < qb.share
 	}
 	if qa.headPrio != qb.headPrio {
 		return qa.headPrio > qb.headPrio
+	}
+	if qa.headLvl != qb.headLvl {
+		return qa.headLvl < qb.headLvl
 	}
 	if c := compareCreated(qa.headSec, qa.headNsec, qb.headSec, qb.headNsec); c != 0 {
 		return c < 0
@@ -92,3 +109,5 @@ func (h queueHeap) down(i0, n int) bool {
 	}
 	return i > i0
 }
+
+var expNoShare = os.Getenv("SKIFF_EXP_NOSHARE") != ""

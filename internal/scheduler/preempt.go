@@ -45,14 +45,20 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 				}
 			}
 		}
-		if reclaim && qf.used.Add(req).le(qf.nominal) {
+		// Reclaim takes lent quota back, so the preemptor's queue must stay
+		// within its nominal quota; with leastAttainedService scope Cohort
+		// a borrower may also take borrowed capacity from a job it
+		// outranks in another such queue (the cohort's borrowed capacity
+		// goes by attained service).
+		within := qf.used.Add(req).le(qf.nominal)
+		if reclaim && (within || q.lasCohort) {
 			for _, o := range q.cohort.members {
 				of := o.flavor(qf.name)
-				if o == q || of == nil || of.borrowed().IsZero() {
+				if o == q || of == nil || of.borrowed().IsZero() || (!within && !o.lasCohort) {
 					continue
 				}
 				for _, v := range o.admitted {
-					if v.flavor == qf.name && !v.evicting && (reclaimAny || outranks(prio, level, v.prio, v.level)) {
+					if v.flavor == qf.name && !v.evicting && ((within && reclaimAny) || outranks(prio, level, v.prio, v.level)) {
 						cands = append(cands, v)
 					}
 				}
@@ -118,9 +124,17 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 				} else {
 					p.Message = "preempted by " + j.key + " of queue " + q.name + ", which has attained less service (level " + itoa(int(level)) + " against " + itoa(int(v.level)) + " in spec.leastAttainedService)"
 				}
-			} else {
+			} else if within {
 				p.Reason = PreemptReclaim
 				p.Message = "preempted by " + j.key + ": queue " + q.name + " reclaims the " + qf.name + " quota it lent to queue " + v.queue.name
+			} else {
+				p.Reason = PreemptReclaim
+				rank := "has attained less service (level " + itoa(int(level)) + " against " + itoa(int(v.level)) + ")"
+				if prio != v.prio {
+					rank = "outranks priority " + itoa(int(v.prio)) + " with " + itoa(int(prio))
+				}
+				p.Message = "preempted by " + j.key + " of queue " + q.name + ", which " + rank + ": queue " + v.queue.name + " ran it on " + qf.name +
+					" capacity borrowed from cohort " + q.cohort.name + ", which goes by priority and attained service (leastAttainedService scope Cohort)"
 			}
 			st.plan.Preemptions = append(st.plan.Preemptions, p)
 			// The reason is j's owner's to read: other namespaces' jobs

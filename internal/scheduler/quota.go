@@ -37,12 +37,19 @@ type queueState struct {
 	// spec.preemption, read once: withinQueue LowerPriority, and
 	// reclaimWithinCohort Any or LowerPriority (with a cohort) and Any.
 	inQueue, reclaim, reclaimAny bool
-	// las is spec.leastAttainedService (nil: every job is at level 0).
-	las *v1alpha1.LeastAttainedService
+	// las is spec.leastAttainedService (nil: every job is at level 0);
+	// lasCohort: its scope is Cohort (levels order the cohort's queues,
+	// and borrowed capacity is reclaimed by level, see preempt).
+	las       *v1alpha1.LeastAttainedService
+	lasCohort bool
 	// the head job's order, cached by refresh for the queue heap
 	headPrio int32
 	headLvl  int32
-	headNsec int32
+	// the head's priority and level as the cohort compares them before
+	// fair share: zero unless the queue's leastAttainedService has scope
+	// Cohort
+	cohortPrio, cohortLvl int32
+	headNsec              int32
 	// headNominated: the head job is nominated (jobInfo.nominated)
 	headNominated bool
 	headSec       int64
@@ -86,6 +93,7 @@ func newQueueState(q *v1alpha1.Queue, cohorts map[string]*cohortState) *queueSta
 	qs.allNamespaces = len(q.Spec.Namespaces) == 0 || slices.Contains(q.Spec.Namespaces, "*")
 	if las := q.Spec.LeastAttainedService; las != nil && len(las.ThresholdsGPUSeconds) > 0 {
 		qs.las = las
+		qs.lasCohort = las.Scope == v1alpha1.AttainedServiceScopeCohort && q.Spec.Cohort != ""
 	}
 	if q.Spec.Weight != nil {
 		qs.weight = float64(q.Spec.Weight.MilliValue()) / 1000
@@ -210,6 +218,9 @@ func (q *queueState) refresh() {
 	q.share = q.computeShare()
 	h := &q.pending[q.next]
 	q.headPrio, q.headLvl, q.headSec, q.headNsec, q.headNominated = h.prio, h.level, h.sec, h.nsec, h.nominated
+	if q.lasCohort {
+		q.cohortPrio, q.cohortLvl = h.prio, h.level
+	}
 	if q.next+1 < len(q.pending) {
 		// Load the next head now, while other queues take their turns, so
 		// that it is in cache when this queue's turn comes again.

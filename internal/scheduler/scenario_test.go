@@ -179,6 +179,7 @@ func (w *world) do(f []string) (string, error) {
 				}
 				qu.Spec.LeastAttainedService.ThresholdsGPUSeconds = append(qu.Spec.LeastAttainedService.ThresholdsGPUSeconds, v)
 			}
+			qu.Spec.LeastAttainedService.Scope = args["lasScope"]
 		}
 		w.queues[name] = qu
 	case "quota": // quota QUEUE FLAVOR gpu=NOMINAL[:BORROW[:LEND]] ...

@@ -136,6 +136,7 @@ type engine struct {
 	order      ordered        // single-queue policies only
 	byRank     map[rank]int64 // running GPUs per queue, priority and level
 	below      map[rank]int64 // preemptable's within-queue sums, per cycle
+	belowOther map[rank]int64 // and those of the other queues
 	byQueue    map[string]int64
 	nominalGPU int64
 }
@@ -164,7 +165,7 @@ func newEngine(jobs []trace.Job, nodes []trace.Node, p Policy, opt Options) (*en
 	tenants := tenantsOf(jobs)
 	e.snap = scheduler.Snapshot{Nodes: c.nodes, Flavors: c.flavors, Queues: c.queues(&p, tenants)}
 	e.upGPU = c.totalGPU
-	e.byRank, e.below, e.byQueue = map[rank]int64{}, map[rank]int64{}, map[string]int64{}
+	e.byRank, e.below, e.belowOther, e.byQueue = map[rank]int64{}, map[rank]int64{}, map[rank]int64{}, map[string]int64{}
 	e.nominalGPU = c.totalGPU
 	if p.PerTenant {
 		e.nominalGPU = c.totalGPU / int64(max(1, len(tenants)))

@@ -153,6 +153,7 @@ type rank struct {
 func (e *engine) victimGPUs() {
 	clear(e.byRank)
 	clear(e.below)
+	clear(e.belowOther)
 	clear(e.byQueue)
 	for _, sj := range e.runJ {
 		e.byRank[rank{sj.job.Spec.Queue, sj.job.Spec.Priority, sj.level}] += sj.gpuMilli
@@ -163,21 +164,35 @@ func (e *engine) victimGPUs() {
 // preemptable bounds the GPUs a pending job could free by preemption:
 // within its queue those of jobs it outranks (lower priority, or equal
 // priority and a higher LAS level); by reclaim, what other queues hold,
-// while its queue stays within its nominal quota.
+// while its queue stays within its nominal quota, and otherwise, with
+// leastAttainedService scope Cohort, what other queues' jobs it outranks
+// hold.
 func (e *engine) preemptable(sj *simJob) int64 {
 	var n int64
-	if e.p.WithinQueue != "" {
-		me := rank{sj.job.Spec.Queue, sj.job.Spec.Priority, sj.level}
+	me := rank{sj.job.Spec.Queue, sj.job.Spec.Priority, sj.level}
+	cohort := e.p.Reclaim != "" && e.p.LAS != nil && e.p.LAS.Scope == v1alpha1.AttainedServiceScopeCohort
+	if e.p.WithinQueue != "" || cohort {
 		below, ok := e.below[me]
-		if !ok {
+		other, ok2 := e.belowOther[me]
+		if !ok || !ok2 {
+			below, other = 0, 0
 			for r, g := range e.byRank {
-				if r.queue == me.queue && (r.prio < me.prio || (r.prio == me.prio && r.level > me.level)) {
-					below += g
+				if r.prio < me.prio || (r.prio == me.prio && r.level > me.level) {
+					if r.queue == me.queue {
+						below += g
+					} else {
+						other += g
+					}
 				}
 			}
-			e.below[me] = below
+			e.below[me], e.belowOther[me] = below, other
 		}
-		n += below
+		if e.p.WithinQueue != "" {
+			n += below
+		}
+		if cohort {
+			n += other
+		}
 	}
 	if e.p.Reclaim != "" {
 		mine := e.byQueue[sj.job.Spec.Queue]

@@ -51,12 +51,21 @@ type Policy struct {
 // of the LAS levels: one, ten and a hundred GPU-hours.
 var DefaultLASThresholds = []float64{3600, 36000, 360000}
 
-// lasSpec turns --las-thresholds into a queue's leastAttainedService.
-func lasSpec(th []float64) (*v1alpha1.LeastAttainedService, error) {
+// DefaultAttainedThresholds is default's one attained-service boundary
+// (GPU-seconds): ten GPU-hours, two levels as Tiresias runs in practice.
+// Few, widely spaced levels keep preemptions rare: a job is preempted only
+// by a job of a lower level, so a job past the threshold is preempted
+// only by fresh jobs, and only on borrowed capacity or within its own
+// tenant.
+var DefaultAttainedThresholds = []float64{36000}
+
+// lasSpec turns --las-thresholds (def when none) into a queue's
+// leastAttainedService.
+func lasSpec(th, def []float64, scope string) (*v1alpha1.LeastAttainedService, error) {
 	if len(th) == 0 {
-		th = DefaultLASThresholds
+		th = def
 	}
-	las := &v1alpha1.LeastAttainedService{}
+	las := &v1alpha1.LeastAttainedService{Scope: scope}
 	for i, t := range th {
 		s := int64(math.Ceil(t))
 		if s <= 0 || (i > 0 && s <= las.ThresholdsGPUSeconds[i-1]) || i >= v1alpha1.MaxAttainedServiceLevels {
@@ -98,7 +107,7 @@ func NewPolicy(name string, las []float64) (Policy, error) {
 	case SJFOracle:
 		return Policy{Name: name, Strategy: v1alpha1.BestEffortFIFO, OracleEstimates: true}, nil
 	case LAS:
-		spec, err := lasSpec(las)
+		spec, err := lasSpec(las, DefaultLASThresholds, "")
 		if err != nil {
 			return Policy{}, err
 		}
@@ -106,7 +115,7 @@ func NewPolicy(name string, las []float64) (Policy, error) {
 	case DRF:
 		return Policy{Name: name, PerTenant: true, Strategy: v1alpha1.BestEffortFIFO, TraceEstimates: true}, nil
 	case Default:
-		spec, err := lasSpec(las)
+		spec, err := lasSpec(las, DefaultAttainedThresholds, v1alpha1.AttainedServiceScopeCohort)
 		if err != nil {
 			return Policy{}, err
 		}
