@@ -88,14 +88,16 @@ type LeastAttainedService struct {
 	// Scope is Queue (default) or Cohort. Queue: levels order the queue's
 	// own jobs, and the cohort's queues take turns by fair share alone.
 	// Cohort: the cohort's queues with scope Cohort take turns by their
-	// head job's level first and fair share second, so that a tenant's
-	// fresh job goes before any tenant's long-running one; and with
-	// reclaimWithinCohort set, a job may preempt a job of equal priority
-	// at a higher level that another such queue runs on borrowed quota
-	// even when the preemptor itself borrows. Quota within a queue's
-	// nominal share is still never taken by another queue's job unless
-	// the queue borrows: only borrowed capacity is shared by attained
-	// service. Needs spec.cohort.
+	// head job's priority and level first and by fair share among equals,
+	// so that any tenant's fresh job goes before every tenant's
+	// long-running one (Tiresias across tenants, dominant-resource fair
+	// share within a level); and with reclaimWithinCohort set, a job that
+	// would borrow may still preempt a job it outranks (equal priority, a
+	// higher level) that another such queue runs in a flavor where that
+	// queue borrows. Jobs of a queue that does not borrow in a flavor are
+	// never preempted by other queues' jobs there; a queue within its
+	// nominal quota may, though, wait for lower-level jobs of borrowers,
+	// which reclaimWithinCohort Any lets it take back. Needs spec.cohort.
 	// +kubebuilder:validation:Enum="";Queue;Cohort
 	// +optional
 	Scope string `json:"scope,omitempty"`

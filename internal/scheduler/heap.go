@@ -1,7 +1,5 @@
 package scheduler
 
-import "os"
-
 // queueHeap orders queues for their turns (see less). It is
 // container/heap's algorithm without the interface calls, on copies of
 // the order that refresh cached, so that comparing reads no queue.
@@ -35,13 +33,10 @@ func (h queueHeap) less(a, b int) bool {
 	if qa.headNominated != qb.headNominated {
 		return qa.headNominated
 	}
-	if za, zb := qa.share == 0, qb.share == 0; za != zb {
-		return za
-	}
 	if qa.cohortPrio != qb.cohortPrio || qa.cohortLvl != qb.cohortLvl {
 		return outranks(qa.cohortPrio, qa.cohortLvl, qb.cohortPrio, qb.cohortLvl)
 	}
-	if qa.share != qb.share && !(expNoShare && qa.q.lasCohort && qb.q.lasCohort) {
+	if qa.share != qb.share {
 		return qa.share < qb.share
 	}
 	if qa.headPrio != qb.headPrio {
@@ -109,5 +104,3 @@ func (h queueHeap) down(i0, n int) bool {
 	}
 	return i > i0
 }
-
-var expNoShare = os.Getenv("SKIFF_EXP_NOSHARE") != ""
