@@ -47,10 +47,11 @@ Formats:
 
 Policies: fifo, sjf-oracle (true durations: a reference), las (Tiresias-style
 least attained service with preemption, one queue), drf (a queue per tenant,
-fair share), default (skiff's setup: a queue per tenant with fair share and
-reclaim, each ordering its jobs by least attained service with preemption
-within the tenant). las and default are the queue option
-spec.leastAttainedService; --las-thresholds sets its levels.
+fair share), default (skiff's setup: a queue per tenant in one cohort, jobs
+ordered by least attained service across tenants and by fair share among
+equals, preemption within a tenant and of what other tenants borrow). las
+and default are the queue option spec.leastAttainedService (default with
+scope Cohort); --las-thresholds sets its levels.
 
 --placements best-fit,frag-aware packs the trace's tasks in arrival order
 without departures until the cluster first rejects one and reports the share

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/sim/trace"
 )
 
@@ -111,16 +112,18 @@ func TestLASPreemptionOrder(t *testing.T) {
 	}
 }
 
-// default orders each tenant's jobs by attained service (the core's
-// spec.leastAttainedService) and preempts only within the tenant; las does
-// the same over one queue for everyone. One threshold at 10 GPU-seconds,
-// a 2-GPU node, tenants a and b with a nominal GPU each:
+// default orders jobs by attained service across tenants (the core's
+// spec.leastAttainedService with scope Cohort) but takes from another
+// tenant only what that tenant borrows; las does the same over one queue
+// for everyone. One threshold at 10 GPU-seconds, a 2-GPU node, tenants a
+// and b with a nominal GPU each:
 //
 //	a-long, b-long t=0 1 GPU 100s: level 1 at t=10
 //	a-short t=20 1 GPU 5s: preempts a-long under both (equal levels and
 //	  starts; the name decides), runs 20-25; a-long restarts at 25
 //	b-short t=30 1 GPU 5s: under default preempts b-long, its own
-//	  tenant's; under las a-long, the most recently started of level 1.
+//	  tenant's, as a borrows nothing; under las a-long, the most recently
+//	  started of level 1.
 func TestDefaultPreemptsByAttainedServiceWithinTenant(t *testing.T) {
 	mk := func(id, tenant string, submit, dur float64) trace.Job {
 		j := job(id, submit, 1000, dur)
@@ -146,6 +149,47 @@ func TestDefaultPreemptsByAttainedServiceWithinTenant(t *testing.T) {
 	}
 	if _, err := NewPolicy(Default, []float64{100, 10}); err == nil || !strings.Contains(err.Error(), "--las-thresholds") {
 		t.Errorf("decreasing thresholds: %v, want an error naming --las-thresholds", err)
+	}
+}
+
+// With scope Cohort a tenant that borrows may still preempt another
+// tenant's higher-level job on borrowed capacity. One threshold at 10
+// GPU-seconds, a 3-GPU node, tenants a, b and c with a nominal GPU each (c
+// only runs a 1s job at t=0):
+//
+//	a-long-1, a-long-2, b-long t=1 1 GPU 100s: a borrows c's GPU; all at
+//	  level 1 from t=11
+//	b-short t=20 1 GPU 5s: b would borrow. Under default a's and b's
+//	  level-1 jobs are candidates, all started at t=1, and the key picks
+//	  a's first; with scope Queue only b's own job is.
+func TestDefaultPreemptsAcrossTenantsOnBorrowedCapacity(t *testing.T) {
+	mk := func(id, tenant string, submit, dur float64) trace.Job {
+		j := job(id, submit, 1000, dur)
+		j.Tenant = tenant
+		return j
+	}
+	jobs := []trace.Job{mk("c-tiny", "c", 0, 1), mk("a-long-1", "a", 1, 100), mk("a-long-2", "a", 1, 100), mk("b-long", "b", 1, 100), mk("b-short", "b", 20, 5)}
+	cohort := policy(t, Default, 10)
+	queue := cohort
+	queue.LAS = &v1alpha1.LeastAttainedService{ThresholdsGPUSeconds: cohort.LAS.ThresholdsGPUSeconds, Scope: v1alpha1.AttainedServiceScopeQueue}
+	for name, tc := range map[string]struct {
+		p    Policy
+		want []string
+	}{
+		"scope Cohort": {cohort, []string{"a-long-1 by b-short at 20"}},
+		"scope Queue":  {queue, []string{"b-long by b-short at 20"}},
+	} {
+		var log []string
+		opt := Options{OnPreempt: func(at float64, victim, by string) {
+			log = append(log, strings.Join([]string{victim, "by", by, "at", ftoa(at)}, " "))
+		}}
+		got, _ := jcts(t, jobs, oneNode(3), tc.p, opt)
+		if diff := cmp.Diff(tc.want, log); diff != "" {
+			t.Errorf("%s: preemptions (-want +got):\n%s", name, diff)
+		}
+		if got["b-short"] != 5 {
+			t.Errorf("%s: b-short's JCT %g, want 5", name, got["b-short"])
+		}
 	}
 }
 

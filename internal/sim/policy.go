@@ -48,16 +48,13 @@ type Policy struct {
 }
 
 // DefaultLASThresholds are the attained-service boundaries (GPU-seconds)
-// of the LAS levels: one, ten and a hundred GPU-hours.
+// of the levels of las and default: one, ten and a hundred GPU-hours,
+// spaced a decade apart as Tiresias' levels are. A job is preempted only
+// by one of a lower level, so a job that has run a while is preempted
+// only by fresher ones. (On the Philly trace one boundary alone, at 1 or
+// at 10 GPU-hours, leaves gang-heavy tenants' jobs queued behind long
+// ones at the last level: see bench/sim/README.md.)
 var DefaultLASThresholds = []float64{3600, 36000, 360000}
-
-// DefaultAttainedThresholds is default's one attained-service boundary
-// (GPU-seconds): ten GPU-hours, two levels as Tiresias runs in practice.
-// Few, widely spaced levels keep preemptions rare: a job is preempted only
-// by a job of a lower level, so a job past the threshold is preempted
-// only by fresh jobs, and only on borrowed capacity or within its own
-// tenant.
-var DefaultAttainedThresholds = []float64{36000}
 
 // lasSpec turns --las-thresholds (def when none) into a queue's
 // leastAttainedService.
@@ -89,17 +86,19 @@ func lasSpec(th, def []float64, scope string) (*v1alpha1.LeastAttainedService, e
 //   - drf: a BestEffortFIFO queue per tenant with an equal nominal share,
 //     all in one cohort: the core's dominant-resource fair share orders
 //     tenants, idle quota is borrowed, no preemption.
-//   - default: skiff's setup for a shared cluster: drf's queues, each
-//     ordering its own jobs by least attained service (leastAttainedService
-//     with withinQueue LowerPriority, so a tenant's short jobs are not
-//     stuck behind its long ones and preemption never crosses tenants),
-//     reclaimWithinCohort LowerPriority, job priorities from the trace,
-//     and the estimates the trace carries (none are invented). Fair share
-//     keeps light tenants fast; attained service within a tenant keeps
-//     heavy tenants' short jobs fast, which is what makes it fair by
-//     slowdown as well. (reclaimWithinCohort Any was tried: on the Philly
-//     trace with equal shares it preempts back and forth and is far
-//     slower to simulate.)
+//   - default: skiff's setup for a shared cluster: drf's queues (an equal
+//     nominal share per tenant in one cohort, idle quota borrowed) with
+//     leastAttainedService scope Cohort (DefaultLASThresholds),
+//     withinQueue and reclaimWithinCohort LowerPriority, job priorities
+//     from the trace, and the estimates the trace carries (none are
+//     invented). The core orders every tenant's jobs by attained service
+//     first and by fair share among equals, and a job may preempt a job
+//     of a higher level in its own queue or on capacity another tenant
+//     borrows (never within a tenant's share that it does not exceed).
+//     Least attained service across tenants is what spreads slowdown
+//     evenly (a gang-heavy tenant's fresh jobs go as early as anyone's);
+//     fair share alone across tenants made the gang-heavy tenant the
+//     outlier (see bench/sim/README.md).
 func NewPolicy(name string, las []float64) (Policy, error) {
 	switch name {
 	case FIFO:
@@ -115,7 +114,7 @@ func NewPolicy(name string, las []float64) (Policy, error) {
 	case DRF:
 		return Policy{Name: name, PerTenant: true, Strategy: v1alpha1.BestEffortFIFO, TraceEstimates: true}, nil
 	case Default:
-		spec, err := lasSpec(las, DefaultAttainedThresholds, v1alpha1.AttainedServiceScopeCohort)
+		spec, err := lasSpec(las, DefaultLASThresholds, v1alpha1.AttainedServiceScopeCohort)
 		if err != nil {
 			return Policy{}, err
 		}
