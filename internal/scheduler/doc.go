@@ -13,13 +13,17 @@
 //     queue by priority then arrival; StrictFIFO stops at the first job that
 //     does not fit, BestEffortFIFO goes on. Flavors are tried in the order
 //     the queue lists them; elastic groups shrink towards minReplicas.
-//     With spec.leastAttainedService, jobs of equal priority go by level.
+//     With spec.leastAttainedService, jobs of equal priority go by level;
+//     with its scope Cohort, the cohort's queues take turns by their head's
+//     priority and level before share.
 //   - place.go, nodes.go: gang placement. Nodes are indexed per flavor by
 //     free whole GPUs; a gang goes to the fewest topology domains (one
 //     node, then the narrowest level), bin-packing by default or spreading;
 //     fractional GPUs share devices by milli-GPU.
-//   - preempt.go: within-queue preemption by priority and reclaim of lent
-//     quota; victims are the fewest, lowest-priority, most recently started.
+//   - preempt.go: within-queue preemption by priority (and level) and
+//     reclaim of lent quota (with leastAttainedService scope Cohort, also of
+//     borrowed capacity by a borrower of a lower level); victims are the
+//     fewest, lowest-priority, highest-level, most recently started.
 //     While a preemptor waits for its victims its request is held in the
 //     quota, and the committer nominates it, so the room it freed is its own.
 //   - attained.go: a queue's leastAttainedService levels, derived from the
