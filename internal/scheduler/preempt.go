@@ -13,6 +13,9 @@ import (
 // too, within the queue and, for reclaimWithinCohort LowerPriority, across
 // the cohort: levels compare as numbers (a queue without the option has
 // every job at level 0), so a cohort's queues should share thresholds.
+// With scope Cohort, j may also preempt, while its queue would borrow, the
+// jobs it outranks in other scope-Cohort queues that borrow in the flavor:
+// the cohort's borrowed capacity goes by priority and attained service.
 // Victims are the fewest jobs, then the lowest priority and highest
 // level, then the most recently started, so the least work is lost.
 //
