@@ -42,7 +42,8 @@ func TestSchedulerMatchesSchedule(t *testing.T) {
 				}
 				w.jobs[key] = j
 			}
-			// A queue object replaced with or without thresholds.
+			// A queue object replaced with or without thresholds (scope
+			// Queue or Cohort).
 			for _, name := range sortedKeys(w.queues) {
 				if r.IntN(4) != 0 {
 					continue
@@ -50,6 +51,9 @@ func TestSchedulerMatchesSchedule(t *testing.T) {
 				q := w.queues[name].DeepCopy()
 				if q.Spec.LeastAttainedService == nil {
 					q.Spec.LeastAttainedService = &v1alpha1.LeastAttainedService{ThresholdsGPUSeconds: []int64{3600}}
+					if q.Spec.Cohort != "" && r.IntN(2) == 0 {
+						q.Spec.LeastAttainedService.Scope = v1alpha1.AttainedServiceScopeCohort
+					}
 				} else {
 					q.Spec.LeastAttainedService = nil
 				}

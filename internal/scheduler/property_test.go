@@ -29,7 +29,7 @@ func TestPlansNeverExceedQuotaOrCapacity(t *testing.T) {
 			}
 			for _, j := range sortedValues(w.jobs) {
 				if j.Status.Preemption != nil || (j.Status.Admission != nil && r.IntN(4) == 0) {
-					j.Status = v1alpha1.JobStatus{Phase: v1alpha1.JobPending}
+					j.Status = v1alpha1.JobStatus{Phase: v1alpha1.JobPending, AttainedGPUSeconds: int64(r.IntN(72000))}
 				}
 			}
 		}
@@ -49,7 +49,8 @@ func randomWorld(r *rand.Rand) *world {
 		if r.IntN(3) > 0 {
 			cohort = fmt.Sprintf("cohort=c%d", r.IntN(2))
 		}
-		w.do(strings.Fields(fmt.Sprintf("queue q%d %s strategy=%s %s", i, cohort, []string{"StrictFIFO", "BestEffortFIFO"}[r.IntN(2)], policies[r.IntN(4)])))
+		las := []string{"", "las=3600", "las=3600,36000 lasScope=Cohort"}[r.IntN(3)]
+		w.do(strings.Fields(fmt.Sprintf("queue q%d %s strategy=%s %s %s", i, cohort, []string{"StrictFIFO", "BestEffortFIFO"}[r.IntN(2)], policies[r.IntN(4)], las)))
 		for _, f := range []string{"f1", "f2"} {
 			if r.IntN(3) == 0 {
 				continue
