@@ -221,7 +221,7 @@ Examples:
 	f.StringVar(&placements, "placements", "", "placement policies to compare: best-fit,frag-aware")
 	f.StringVarP(&output, "output", "o", "table", "json, table or html")
 	f.StringVar(&outFile, "out", "", "write the report to FILE instead of stdout")
-	f.StringVar(&lasThresholds, "las-thresholds", "", "las and default: attained GPU-seconds between levels (spec.leastAttainedService.thresholdsGPUSeconds; default 3600,36000,360000)")
+	f.StringVar(&lasThresholds, "las-thresholds", "", "las and default: attained GPU-seconds between levels (spec.leastAttainedService.thresholdsGPUSeconds; default 3600,36000,360000 for both)")
 	f.DurationVar(&restartPenalty, "restart-penalty", 30*time.Second, "time a job loses at each restart after a preemption or node failure")
 	f.DurationVar(&mtbf, "node-mtbf", 0, "mean time between failures per node (0: no failures)")
 	f.DurationVar(&repair, "node-repair", time.Hour, "how long a failed node stays down")
