@@ -63,8 +63,8 @@ type QueueSpec struct {
 	// reclaimWithinCohort LowerPriority it takes lent quota back from
 	// borrowers' jobs of equal priority at a higher level (levels compare
 	// as numbers across queues: give a cohort's queues the same
-	// thresholds). With scope Cohort, levels order the cohort's queues
-	// too (see LeastAttainedService.Scope).
+	// thresholds). With scope Cohort, levels and arrival order the
+	// cohort's queues too (see LeastAttainedService.Scope).
 	// +optional
 	LeastAttainedService *LeastAttainedService `json:"leastAttainedService,omitempty"`
 }
@@ -88,10 +88,10 @@ type LeastAttainedService struct {
 	// Scope is Queue (default) or Cohort. Queue: levels order the queue's
 	// own jobs, and the cohort's queues take turns by fair share alone.
 	// Cohort: the cohort's queues with scope Cohort take turns by their
-	// head job's priority and level first and by fair share among equals,
-	// so that any tenant's fresh job goes before every tenant's
-	// long-running one (Tiresias across tenants, dominant-resource fair
-	// share within a level); and with reclaimWithinCohort set, a job that
+	// head job's priority and level, then by its arrival (fair share only
+	// breaks ties), so that any tenant's fresh job goes before every
+	// tenant's long-running one, first come first served within a level
+	// (Tiresias across tenants); and with reclaimWithinCohort set, a job that
 	// would borrow may still preempt a job it outranks (equal priority, a
 	// higher level) that another such queue runs in a flavor where that
 	// queue borrows. Jobs of a queue that does not borrow in a flavor are

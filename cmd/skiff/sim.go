@@ -48,7 +48,7 @@ Formats:
 Policies: fifo, sjf-oracle (true durations: a reference), las (Tiresias-style
 least attained service with preemption, one queue), drf (a queue per tenant,
 fair share), default (skiff's setup: a queue per tenant in one cohort, jobs
-ordered by least attained service across tenants and by fair share among
+ordered by least attained service across tenants and by arrival among
 equals, preemption within a tenant and of what other tenants borrow). las
 and default are the queue option spec.leastAttainedService (default with
 scope Cohort); --las-thresholds sets its levels.

@@ -15,7 +15,7 @@
 //     the queue lists them; elastic groups shrink towards minReplicas.
 //     With spec.leastAttainedService, jobs of equal priority go by level;
 //     with its scope Cohort, the cohort's queues take turns by their head's
-//     priority and level before share.
+//     priority, level and arrival before share.
 //   - place.go, nodes.go: gang placement. Nodes are indexed per flavor by
 //     free whole GPUs; a gang goes to the fewest topology domains (one
 //     node, then the narrowest level), bin-packing by default or spreading;

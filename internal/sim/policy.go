@@ -92,13 +92,13 @@ func lasSpec(th, def []float64, scope string) (*v1alpha1.LeastAttainedService, e
 //     withinQueue and reclaimWithinCohort LowerPriority, job priorities
 //     from the trace, and the estimates the trace carries (none are
 //     invented). The core orders every tenant's jobs by attained service
-//     first and by fair share among equals, and a job may preempt a job
+//     first and by arrival among equals, and a job may preempt a job
 //     of a higher level in its own queue or on capacity another tenant
 //     borrows (never within a tenant's share that it does not exceed).
 //     Least attained service across tenants is what spreads slowdown
 //     evenly (a gang-heavy tenant's fresh jobs go as early as anyone's);
-//     fair share alone across tenants made the gang-heavy tenant the
-//     outlier (see bench/sim/README.md).
+//     fair share across tenants, alone or among equal levels, made the
+//     gang-heavy tenants the outliers (see bench/sim/README.md).
 func NewPolicy(name string, las []float64) (Policy, error) {
 	switch name {
 	case FIFO:
