@@ -37,23 +37,26 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// screenshots go under the test's temp dir, and also to
-// $SKIFF_SCREENSHOT_DIR when set (how docs/img is refreshed).
+// screenshots go under the test's temp dir (counted there), and are kept
+// in $SKIFF_SCREENSHOT_DIR, by default out/screenshots at the repository
+// root, which outlives the run (git ignores it).
 type screenshots struct {
 	t    *testing.T
 	dirs []string
 }
 
 func newScreenshots(t *testing.T) *screenshots {
-	dir := filepath.Join(t.TempDir(), "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	keep := os.Getenv("SKIFF_SCREENSHOT_DIR")
+	if keep == "" {
+		keep = filepath.Join("..", "..", "out", "screenshots")
 	}
-	s := &screenshots{t: t, dirs: []string{dir}}
-	if extra := os.Getenv("SKIFF_SCREENSHOT_DIR"); extra != "" {
-		s.dirs = append(s.dirs, extra)
+	dirs := []string{filepath.Join(t.TempDir(), "screenshots"), keep}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return s
+	return &screenshots{t: t, dirs: dirs}
 }
 
 func (s *screenshots) take(name string) chromedp.Action[chromedp.Void] {
@@ -67,7 +70,7 @@ func (s *screenshots) take(name string) chromedp.Action[chromedp.Void] {
 				return err
 			}
 		}
-		s.t.Logf("screenshot %s (%d bytes) in %s", name, len(png), s.dirs[0])
+		s.t.Logf("screenshot %s (%d bytes) in %s", name, len(png), s.dirs[1])
 		return nil
 	})
 }
