@@ -308,6 +308,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		if !retryReasons {
 			l.reasonPass = now
 		}
+		l.forgetReasons(plan.Waiting)
 	} else if len(plan.Waiting) > 0 {
 		l.kickAfter(l.reasonPass.Add(l.ReasonPassInterval).Sub(now))
 	}
@@ -426,10 +427,8 @@ func PreemptionNotice(victimNS string, p scheduler.Preemption, now time.Time) v1
 // them every cycle would spend the store's whole write budget on them.
 func (l *SchedulingLoop) shouldWriteReason(key string, job *v1alpha1.Job, reason string, now time.Time) bool {
 	c := meta.FindStatusCondition(job.Status.Conditions, v1alpha1.JobConditionAdmitted)
-	if c == nil || c.Status != metav1.ConditionFalse || job.Status.Phase != v1alpha1.JobPending {
-		return true
-	}
-	if c.Message == reason {
+	first := c == nil || c.Status != metav1.ConditionFalse || job.Status.Phase != v1alpha1.JobPending
+	if !first && c.Message == reason {
 		return false
 	}
 	l.mu.Lock()
@@ -437,11 +436,25 @@ func (l *SchedulingLoop) shouldWriteReason(key string, job *v1alpha1.Job, reason
 	if l.reasonWritten == nil {
 		l.reasonWritten = map[string]time.Time{}
 	}
-	if now.Sub(l.reasonWritten[key]) >= l.ReasonRefresh || !sameShape(c.Message, reason) {
+	// The time of every write is kept, the first one's too: a reason whose
+	// numbers alone changed waits ReasonRefresh after whichever write came
+	// last.
+	if first || !sameShape(c.Message, reason) || now.Sub(l.reasonWritten[key]) >= l.ReasonRefresh {
 		l.reasonWritten[key] = now
 		return true
 	}
 	return false
+}
+
+// forgetReasons drops the write times of jobs that no longer wait.
+func (l *SchedulingLoop) forgetReasons(waiting map[string]string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.reasonWritten {
+		if _, ok := waiting[k]; !ok {
+			delete(l.reasonWritten, k)
+		}
+	}
 }
 
 // kickAfter asks for a cycle after d, once: further calls before it fires
