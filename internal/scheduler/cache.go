@@ -28,6 +28,9 @@ type jobCache struct {
 	read []jobInfo
 	ents []*cachedJob
 	out  []jobInfo
+	// base is the last cycle's state, brought up to date by the next
+	// (see base.go).
+	base stateBase
 }
 
 // entries returns the per-job cache entry array for n pending jobs (nil
