@@ -134,6 +134,7 @@ func (b *stateBase) diff(admitted []*v1alpha1.Job) bool {
 			b.delta[j]++
 			b.gone = append(b.gone, old)
 			b.arrived = append(b.arrived, j)
+			b.admitted[i] = j // a failed diff leaves b.admitted to built
 		}
 	}
 	for _, old := range b.admitted[n:] {
@@ -146,10 +147,17 @@ func (b *stateBase) diff(admitted []*v1alpha1.Job) bool {
 	}
 	for _, j := range b.arrived {
 		if d := b.delta[j]; d > 1 || (d == 1 && b.infos[j] != nil) {
-			return false // listed twice
+			return false // listed twice; the state is built afresh (built)
 		}
 	}
-	b.admitted = append(b.admitted[:0], admitted...)
+	// Only the changed positions were copied: a full copy per cycle would
+	// cost more than the diff.
+	if len(admitted) <= len(b.admitted) {
+		clear(b.admitted[len(admitted):])
+		b.admitted = b.admitted[:len(admitted)]
+	} else {
+		b.admitted = append(b.admitted, admitted[len(b.admitted):]...)
+	}
 	return true
 }
 

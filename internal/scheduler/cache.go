@@ -28,6 +28,8 @@ type jobCache struct {
 	read []jobInfo
 	ents []*cachedJob
 	out  []jobInfo
+	// arenas hold the keys of the jobs read, one per half of readPending
+	arenas [2]strArena
 	// base is the last cycle's state, brought up to date by the next
 	// (see base.go).
 	base stateBase

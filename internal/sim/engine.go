@@ -104,9 +104,17 @@ func (h *eventHeap) Pop() any {
 }
 
 type engine struct {
-	p       Policy
-	opt     Options
-	c       *cluster
+	p   Policy
+	opt Options
+	c   *cluster
+	// sched is the core. It keeps its cycle state and what it read of
+	// each pending job between cycles, and finds what changed by object
+	// identity, so the engine never modifies a job or node it has passed
+	// to it: a changed one is a new object (see changed), as informers
+	// hand them out to the live server. snap keeps its admitted jobs at
+	// stable positions (a job that stops is swapped with the last), which
+	// is what makes the core's comparison cheap.
+	sched   scheduler.Scheduler
 	snap    scheduler.Snapshot
 	jobs    []*simJob
 	byName  map[string]*simJob
@@ -338,14 +346,14 @@ func (e *engine) handle(ev event) {
 			return
 		}
 		sj.level++
-		sj.job.Spec.Priority = -int32(sj.level)
+		e.changed(sj).Spec.Priority = -int32(sj.level)
 		e.prio = true
 		e.scheduleDemotion(sj)
 	case evFail:
 		n := ev.node
 		e.nodeDown[n] = true
 		e.down++
-		e.c.nodes[n].Spec.Unschedulable = true
+		e.setUnschedulable(n, true)
 		e.upGPU -= e.c.nodes[n].Spec.Capacity.GPU.Value() * 1000
 		victims := e.nodeJobs[n]
 		e.nodeJobs[n] = nil
@@ -360,11 +368,32 @@ func (e *engine) handle(ev event) {
 		n := ev.node
 		e.nodeDown[n] = false
 		e.down--
-		e.c.nodes[n].Spec.Unschedulable = false
+		e.setUnschedulable(n, false)
 		e.upGPU += e.c.nodes[n].Spec.Capacity.GPU.Value() * 1000
 		e.freed = true
 		heap.Push(&e.events, event{t: e.now + e.rng.ExpFloat64()*e.opt.NodeMTBF, kind: evFail, node: n})
 	}
+}
+
+// setUnschedulable marks node n down or up again, in a new object.
+func (e *engine) setUnschedulable(n int, v bool) {
+	node := *e.c.nodes[n]
+	node.Spec.Unschedulable = v
+	e.c.nodes[n] = &node // snap.Nodes too: they share the array
+}
+
+// changed replaces sj's job with a copy for the caller to modify, where
+// the engine lists it (pending or running), and returns the copy.
+func (e *engine) changed(sj *simJob) *v1alpha1.Job {
+	j := *sj.job
+	sj.job = &j
+	switch sj.state {
+	case waiting:
+		e.pending[sj.pos] = &j
+	case running:
+		e.snap.Admitted[sj.pos] = &j
+	}
+	return &j
 }
 
 func containsInt(s []int, v int) bool {
@@ -387,8 +416,10 @@ func (e *engine) stop(sj *simJob) {
 	e.removeRunning(sj)
 	e.usedGPU -= sj.gpuMilli
 	sj.gen++
-	sj.job.Status.Admission = nil
-	sj.job.Status.StartTime = nil
+	sj.state = done // listed nowhere until the caller says what follows
+	j := e.changed(sj)
+	j.Status.Admission = nil
+	j.Status.StartTime = nil
 	e.res.busy += held * float64(sj.gpuMilli) / 1000
 }
 
@@ -435,7 +466,7 @@ func (e *engine) cycle() {
 	for round := 0; round < 64 && e.needCycle(); round++ {
 		e.freed, e.arrived, e.prio = false, false, false
 		e.minArrival = math.MaxInt64
-		plan := scheduler.Schedule(e.snap, e.candidates(), at(e.now))
+		plan := e.sched.Schedule(e.snap, e.candidates(), at(e.now))
 		e.res.Cycles++
 		for _, a := range plan.Admissions {
 			e.start(e.byName[a.Name], a.Admission)
@@ -454,8 +485,8 @@ func (e *engine) cycle() {
 				}
 				e.opt.OnPreempt(e.now, sj.tj.ID, by)
 			}
-			sj.job.Status.Preemptions++
 			e.requeue(sj) // the victim stops at once in simulated time
+			sj.job.Status.Preemptions++ // a new object, not yet passed to the core
 		}
 		if len(plan.Preemptions) == 0 {
 			break
@@ -486,10 +517,12 @@ func (e *engine) start(sj *simJob, adm v1alpha1.Admission) {
 	sj.state, sj.pos = running, len(e.runJ)
 	sj.dur, sj.runFrom, sj.workFrom = d, e.now, e.now+penalty
 	sj.gen++
-	sj.job.Status.Phase = v1alpha1.JobRunning
-	sj.job.Status.Admission = &adm
+	j := *sj.job // a new object: the old one was passed to the core as pending
+	sj.job = &j
+	j.Status.Phase = v1alpha1.JobRunning
+	j.Status.Admission = &adm
 	st := metav1.NewTime(at(e.now))
-	sj.job.Status.StartTime = &st
+	j.Status.StartTime = &st
 	e.runJ = append(e.runJ, sj)
 	e.snap.Admitted = append(e.snap.Admitted, sj.job)
 	e.usedGPU += sj.gpuMilli
