@@ -485,7 +485,7 @@ func (e *engine) cycle() {
 				}
 				e.opt.OnPreempt(e.now, sj.tj.ID, by)
 			}
-			e.requeue(sj) // the victim stops at once in simulated time
+			e.requeue(sj)               // the victim stops at once in simulated time
 			sj.job.Status.Preemptions++ // a new object, not yet passed to the core
 		}
 		if len(plan.Preemptions) == 0 {
