@@ -190,11 +190,26 @@ func newEngine(jobs []trace.Job, nodes []trace.Node, p Policy, opt Options) (*en
 			heap.Push(&e.events, event{t: e.rng.ExpFloat64() * opt.NodeMTBF, kind: evFail, node: i})
 		}
 	}
+	// The core's feasibility check reads a job's namespace, queue and
+	// replica group (size and request), which many jobs share; it builds
+	// every queue's quota state per call, so it runs once per such shape.
+	type shape struct {
+		ns, queue          string
+		replicas           int32
+		gpu, cpu, memoryMi int64
+	}
+	feasible := map[shape]error{}
 	for i := range jobs {
 		tj := &jobs[i]
 		sj := &simJob{tj: tj, idx: i, remaining: 1, firstStart: -1, gpuMilli: tj.GPUMilli * int64(tj.Replicas)}
 		sj.job = newJob(i, tj, &p)
-		if err := scheduler.CheckFeasible(sj.job, e.snap); err != nil {
+		k := shape{sj.job.Namespace, sj.job.Spec.Queue, tj.Replicas, tj.GPUMilli, tj.CPUMilli, tj.MemoryMiB}
+		err, known := feasible[k]
+		if !known {
+			err = scheduler.CheckFeasible(sj.job, e.snap)
+			feasible[k] = err
+		}
+		if err != nil {
 			sj.state = rejected
 			e.res.Rejected = append(e.res.Rejected, fmt.Sprintf("%s (%s, %g GPUs): %v", tj.ID, tj.Tenant, tj.GPUs(), err))
 			continue
@@ -346,7 +361,9 @@ func (e *engine) handle(ev event) {
 			return
 		}
 		sj.level++
+		e.tally(sj, -1)
 		e.changed(sj).Spec.Priority = -int32(sj.level)
+		e.tally(sj, 1)
 		e.prio = true
 		e.scheduleDemotion(sj)
 	case evFail:
@@ -414,6 +431,7 @@ func (e *engine) stop(sj *simJob) {
 		sj.remaining = math.Max(0, sj.remaining-(e.now-sj.workFrom)/sj.dur)
 	}
 	e.removeRunning(sj)
+	e.tally(sj, -1)
 	e.usedGPU -= sj.gpuMilli
 	sj.gen++
 	sj.state = done // listed nowhere until the caller says what follows
@@ -526,6 +544,7 @@ func (e *engine) start(sj *simJob, adm v1alpha1.Admission) {
 	e.runJ = append(e.runJ, sj)
 	e.snap.Admitted = append(e.snap.Admitted, sj.job)
 	e.usedGPU += sj.gpuMilli
+	e.tally(sj, 1)
 	heap.Push(&e.events, event{t: sj.workFrom + sj.remaining*d, kind: evFinish, j: sj, gen: sj.gen})
 	if e.p.LASThresholds != nil {
 		e.scheduleDemotion(sj)
