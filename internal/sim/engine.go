@@ -140,6 +140,7 @@ type engine struct {
 	// running GPUs by priority and by queue, a queue's nominal GPUs.
 	estimates  bool
 	allPending bool // tests: pass every pending job to the core
+	freshCore  bool // tests: call the core without a Scheduler (state built per cycle)
 	scratch    []*v1alpha1.Job
 	order      ordered // single-queue policies only
 	byPrio     map[int32]int64
@@ -484,7 +485,12 @@ func (e *engine) cycle() {
 	for round := 0; round < 64 && e.needCycle(); round++ {
 		e.freed, e.arrived, e.prio = false, false, false
 		e.minArrival = math.MaxInt64
-		plan := e.sched.Schedule(e.snap, e.candidates(), at(e.now))
+		var plan scheduler.Plan
+		if e.freshCore {
+			plan = scheduler.Schedule(e.snap, e.candidates(), at(e.now))
+		} else {
+			plan = e.sched.Schedule(e.snap, e.candidates(), at(e.now))
+		}
 		e.res.Cycles++
 		for _, a := range plan.Admissions {
 			e.start(e.byName[a.Name], a.Admission)
