@@ -268,7 +268,7 @@ type state struct {
 	// byName finds the nodes by name (addRunning)
 	byName map[string]*nodeState
 	// undo, when not nil, records what the cycle changes in a state that
-	// a Scheduler keeps for the next cycle (see undo.go).
+	// a Scheduler keeps for the next cycle (see base.go).
 	undo *undoLog
 	// scratch for the hot path: reasons are rendered into why and stored
 	// through text; sizes and pl serve tryAdmit.
@@ -319,56 +319,6 @@ func (st *state) addNodes(snap Snapshot) {
 	for _, f := range flavors {
 		st.indexes[f.Name] = newFlavorIndex(f, st.nodes)
 	}
-}
-
-// addRunning adds an admitted job that holds resources: its placements
-// take node capacity (on the nodes that still exist), its usage its
-// queue's quota, and it becomes a candidate for preemption.
-func (st *state) addRunning(j *v1alpha1.Job) *jobInfo {
-	ji := newJobInfo(j)
-	ji.running = &running{at: len(st.admitted), qat: -1}
-	adm := j.Status.Admission
-	ji.flavor = adm.Flavor
-	ji.used = AdmittedRequest(j)
-	if p := j.Status.Preemption; p != nil {
-		by := string(p.PreemptorUID)
-		if by == "" {
-			by = p.By // a notice from before preemptorUID
-		}
-		st.evicted(ji, by)
-	}
-	if j.Status.StartTime != nil {
-		ji.start = j.Status.StartTime.Time
-	}
-	if d := ji.est; d > 0 {
-		from := st.now
-		if !ji.start.IsZero() {
-			from = ji.start
-		}
-		ji.end = from.Add(d)
-	}
-	for _, p := range adm.Placements {
-		ns, ok := st.byName[p.Node]
-		if !ok {
-			continue // the node is gone; so is what ran there
-		}
-		for g, grp := range ji.groups() {
-			if ji.groupName(g) == p.Group {
-				ji.placed = append(ji.placed, placed{n: ns, g: g, req: grp.req, p: p})
-				ns.apply(grp.req, p, 1)
-			}
-		}
-	}
-	if qs := st.queues[adm.Queue]; qs != nil {
-		ji.queue = qs
-		if qs.flavor(adm.Flavor) != nil {
-			ji.qat = len(qs.admitted)
-			qs.admitted = append(qs.admitted, ji)
-		}
-	}
-	st.addUsage(ji, 1)
-	st.admitted = append(st.admitted, ji)
-	return ji
 }
 
 // release gives an admitted job's resources back (sign -1) or takes them
