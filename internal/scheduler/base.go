@@ -13,7 +13,8 @@ import (
 // state of its last cycle as a base: the next cycle compares its snapshot
 // with the last one and, when the nodes, flavors and queues are the same
 // objects, only removes the admitted jobs that left and adds those that
-// came, at a cost that grows with the changes. What a cycle itself changes
+// came: a pass of pointer comparisons, then work that grows with the
+// changes. What a cycle itself changes
 // in the state (its admissions, backfill reservations and evictions) is
 // written to an undo log and rolled back when it ends, so the base is
 // always the state the last snapshot alone gives.
@@ -22,8 +23,8 @@ import (
 // of the admitted-job lists, which no decision depends on: usage and node
 // capacity are sums, preemption sorts its candidates by priority, start and
 // key, and backfill frees running jobs in the order of their expected ends,
-// all the jobs ending at one instant together (TestSchedulerMatchesSchedule
-// and TestBaseMatchesFreshState hold the two to the same plans and state).
+// all the jobs ending at one instant together (TestSchedulerKeepsState
+// holds the two to the same plans and state after every cycle).
 
 // stateBase is the state a Scheduler keeps between cycles.
 type stateBase struct {
