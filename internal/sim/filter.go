@@ -67,7 +67,6 @@ func (e *engine) candidates() []*v1alpha1.Job {
 			return true
 		})
 	case preempts:
-		e.victimGPUs()
 		for _, sj := range e.pendJ {
 			if sj.gpuMilli <= free+e.preemptable(sj) {
 				out = append(out, sj.job)
@@ -142,14 +141,16 @@ func (o *ordered) each(fn func(*simJob) bool) {
 	}
 }
 
-// victimGPUs tallies running GPUs by priority and by queue, what
-// preemptable reads.
-func (e *engine) victimGPUs() {
-	clear(e.byPrio)
-	clear(e.byQueue)
-	for _, sj := range e.runJ {
-		e.byPrio[sj.job.Spec.Priority] += sj.gpuMilli
-		e.byQueue[sj.job.Spec.Queue] += sj.gpuMilli
+// tally counts a running job's GPUs in byPrio and byQueue (sign 1) or
+// takes them out (-1), as it starts, stops or changes priority, so that
+// preemptable reads them without a pass over the running jobs per cycle.
+func (e *engine) tally(sj *simJob, sign int64) {
+	j := sj.job
+	if e.byPrio[j.Spec.Priority] += sign * sj.gpuMilli; e.byPrio[j.Spec.Priority] == 0 {
+		delete(e.byPrio, j.Spec.Priority)
+	}
+	if e.byQueue[j.Spec.Queue] += sign * sj.gpuMilli; e.byQueue[j.Spec.Queue] == 0 {
+		delete(e.byQueue, j.Spec.Queue)
 	}
 }
 
