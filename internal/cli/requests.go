@@ -117,9 +117,9 @@ func requestsTable(out *bufio.Writer, es []reqlog.Entry, withNS bool, now time.T
 	fmt.Fprintln(tw, "AGE\tKEY\tMODEL\tREPLICA\tSTREAM\tSTATUS\tTOKENS IN\tTOKENS OUT\tTTFT\tLATENCY")
 	for _, e := range es {
 		if withNS {
-			fmt.Fprintf(tw, "%s\t", e.Namespace)
+			fmt.Fprintf(tw, "%s\t", orNone(e.Namespace))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%d\t%d\t%d\t%s\t%s\n", age(now, metav1.NewTime(e.Time)), e.Key, e.Model, orNone(e.Replica),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%d\t%d\t%d\t%s\t%s\n", age(now, metav1.NewTime(e.Time)), e.Key, orNone(e.Model), orNone(e.Replica),
 			e.Stream, e.Status, e.PromptTokens, e.CompletionTokens, ms(e.TTFTSeconds), ms(e.LatencySeconds))
 	}
 	return tw.Flush()
@@ -129,7 +129,7 @@ func requestSummaryTable(out *bufio.Writer, sum []reqlog.Summary) error {
 	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tMODEL\tREQUESTS\tERRORS\tTOKENS IN\tTOKENS OUT\tTOTAL TOKENS\tMEAN TTFT\tMEAN LATENCY")
 	for _, s := range sum {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", s.Namespace, s.Model, s.Requests, s.Errors,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", orNone(s.Namespace), orNone(s.Model), s.Requests, s.Errors,
 			s.PromptTokens, s.CompletionTokens, s.TotalTokens, ms(s.MeanTTFTSeconds), ms(s.MeanLatencySeconds))
 	}
 	return tw.Flush()

@@ -126,6 +126,13 @@ func newHarnessWith(t *testing.T, backoff time.Duration) *harness {
 // job controller before it runs.
 func newHarnessConfigured(t *testing.T, backoff time.Duration, edit func(*controller.JobController)) *harness {
 	t.Helper()
+	return newHarnessFull(t, backoff, edit, nil)
+}
+
+// newHarnessFull is newHarnessConfigured where loopStore, when set, wraps
+// the store the scheduling loop writes through.
+func newHarnessFull(t *testing.T, backoff time.Duration, edit func(*controller.JobController), loopStore func(store.Store) store.Store) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	clk := clock.RealClock{}
@@ -151,7 +158,11 @@ func newHarnessConfigured(t *testing.T, backoff time.Duration, edit func(*contro
 	if edit != nil {
 		edit(jobs)
 	}
-	sched := &controller.SchedulingLoop{Store: st, Clock: clk, Recorder: rec, Interval: 100 * time.Millisecond}
+	var schedStore store.Store = st
+	if loopStore != nil {
+		schedStore = loopStore(st)
+	}
+	sched := &controller.SchedulingLoop{Store: schedStore, Clock: clk, Recorder: rec, Interval: 100 * time.Millisecond}
 	go func() { _ = jobs.Run(ctx) }()
 	go func() { _ = sched.Run(ctx) }()
 	return h

@@ -71,6 +71,9 @@ type SchedulingLoop struct {
 	mu            sync.Mutex
 	reasonWritten map[string]time.Time
 	kickPending   atomic.Bool
+	// bgBusy is set while a cycle's waiting reasons and queue status are
+	// being written; bgSkipped when a cycle left them to a later one.
+	bgBusy, bgSkipped atomic.Bool
 }
 
 // commitWorkers bounds the concurrent writes of one cycle's commit.
@@ -237,8 +240,15 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 
 	// Every write below touches a different job and is guarded by its
 	// resourceVersion, so they run concurrently and share the store's group
-	// commits instead of paying one fsync each in turn.
+	// commits instead of paying one fsync each in turn. The cycle waits for
+	// its decisions (admissions, preemptions, nominations) only: waiting
+	// reasons and queue status are written in the background (bg), while
+	// the next cycles plan, and a cycle that finds the previous ones still
+	// being written leaves its own to a later cycle. A reason write that
+	// races with a later admission of the same job costs the loser a
+	// conflict: the admission rereads and retries, the reason is dropped.
 	c := newCommitter(commitWorkers)
+	bg := l.startBackground()
 	retryReasons := false
 	for _, a := range plan.Admissions {
 		job, adm := byKey[a.Namespace+"/"+a.Name], a.Admission
@@ -275,7 +285,10 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 	// ReasonPassInterval: under a stream of changes the cycles in between
 	// cost what their admissions cost, not what thousands of waiting jobs
 	// do. A job waits that long for its first reason.
-	if now.Sub(l.reasonPass) >= l.ReasonPassInterval {
+	reasonsDue := now.Sub(l.reasonPass) >= l.ReasonPassInterval
+	if reasonsDue && bg == nil {
+		l.bgSkipped.Store(true)
+	} else if reasonsDue {
 		budget := l.MaxReasonWrites
 		for k, reason := range plan.Waiting {
 			job, reason := byKey[k], reason
@@ -297,7 +310,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 				continue
 			}
 			budget--
-			c.do(func() (bool, error) {
+			bg.do(func() (bool, error) {
 				err := l.markWaiting(ctx, job, reason, job.Status.NominatedFlavor, now)
 				if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
 					return false, err
@@ -308,18 +321,63 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		if !retryReasons {
 			l.reasonPass = now
 		}
+		l.forgetReasons(plan.Waiting)
 	} else if len(plan.Waiting) > 0 {
 		l.kickAfter(l.reasonPass.Add(l.ReasonPassInterval).Sub(now))
 	}
-	l.updateQueues(ctx, c, snap.Queues, snap.Admitted, queued, plan)
+	if bg != nil {
+		l.updateQueues(ctx, bg, snap.Queues, snap.Admitted, queued, plan)
+		l.finishBackground(ctx, bg, retryReasons)
+	} else {
+		l.bgSkipped.Store(true)
+	}
 	retry, err := c.wait()
 	if err != nil {
 		return err
 	}
-	if retry || retryReasons {
+	if retry {
 		l.Kick()
 	}
 	return nil
+}
+
+// writeList collects writes to run later.
+type writeList struct{ writes []func() (ok bool, err error) }
+
+func (w *writeList) do(write func() (ok bool, err error)) { w.writes = append(w.writes, write) }
+
+// writer is what a cycle hands its writes to: a committer, or a writeList.
+type writer interface {
+	do(write func() (ok bool, err error))
+}
+
+// startBackground returns the list for a cycle's waiting reasons and
+// queue status, or nil while an earlier cycle's are still being written.
+func (l *SchedulingLoop) startBackground() *writeList {
+	if !l.bgBusy.CompareAndSwap(false, true) {
+		return nil
+	}
+	return &writeList{}
+}
+
+// finishBackground runs bg's writes without the cycle waiting for them,
+// then asks for another cycle when a write failed or asked for one, or
+// when a cycle skipped its own background writes meanwhile.
+func (l *SchedulingLoop) finishBackground(ctx context.Context, bg *writeList, again bool) {
+	go func() {
+		c := newCommitter(commitWorkers)
+		for _, w := range bg.writes {
+			c.do(w)
+		}
+		retry, err := c.wait()
+		if err != nil && ctx.Err() == nil {
+			l.Log.Warn("writing waiting reasons and queue status", "err", err)
+		}
+		l.bgBusy.Store(false)
+		if l.bgSkipped.Swap(false) || again || retry || err != nil {
+			l.Kick()
+		}
+	}()
 }
 
 func isSchedulable(j *v1alpha1.Job) bool {
@@ -428,10 +486,8 @@ func PreemptionNotice(victimNS string, p scheduler.Preemption, now time.Time) v1
 // them every cycle would spend the store's whole write budget on them.
 func (l *SchedulingLoop) shouldWriteReason(key string, job *v1alpha1.Job, reason string, now time.Time) bool {
 	c := meta.FindStatusCondition(job.Status.Conditions, v1alpha1.JobConditionAdmitted)
-	if c == nil || c.Status != metav1.ConditionFalse || job.Status.Phase != v1alpha1.JobPending {
-		return true
-	}
-	if c.Message == reason {
+	first := c == nil || c.Status != metav1.ConditionFalse || job.Status.Phase != v1alpha1.JobPending
+	if !first && c.Message == reason {
 		return false
 	}
 	l.mu.Lock()
@@ -439,11 +495,25 @@ func (l *SchedulingLoop) shouldWriteReason(key string, job *v1alpha1.Job, reason
 	if l.reasonWritten == nil {
 		l.reasonWritten = map[string]time.Time{}
 	}
-	if now.Sub(l.reasonWritten[key]) >= l.ReasonRefresh || !sameShape(c.Message, reason) {
+	// The time of every write is kept, the first one's too: a reason whose
+	// numbers alone changed waits ReasonRefresh after whichever write came
+	// last.
+	if first || !sameShape(c.Message, reason) || now.Sub(l.reasonWritten[key]) >= l.ReasonRefresh {
 		l.reasonWritten[key] = now
 		return true
 	}
 	return false
+}
+
+// forgetReasons drops the write times of jobs that no longer wait.
+func (l *SchedulingLoop) forgetReasons(waiting map[string]string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.reasonWritten {
+		if _, ok := waiting[k]; !ok {
+			delete(l.reasonWritten, k)
+		}
+	}
 }
 
 // kickAfter asks for a cycle after d, once: further calls before it fires
@@ -499,8 +569,8 @@ func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, rea
 }
 
 // updateQueues writes each queue's counts and usage where they changed,
-// as part of the cycle's commit c.
-func (l *SchedulingLoop) updateQueues(ctx context.Context, c *committer, queues []*v1alpha1.Queue, admittedJobs, pendingJobs []*v1alpha1.Job, plan scheduler.Plan) {
+// through c (the background writes of a cycle).
+func (l *SchedulingLoop) updateQueues(ctx context.Context, c writer, queues []*v1alpha1.Queue, admittedJobs, pendingJobs []*v1alpha1.Job, plan scheduler.Plan) {
 	admitted := map[string]int32{}
 	pendingCount := map[string]int32{}
 	for _, j := range admittedJobs {

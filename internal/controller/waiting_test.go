@@ -2,6 +2,7 @@ package controller
 
 import (
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -48,5 +49,45 @@ func TestWaitingOnly(t *testing.T) {
 	old.Status.Phase = ""
 	if waitingOnly(old, pendingJob("waiting")) {
 		t.Error("waitingOnly = true for a job that had no phase, want false")
+	}
+}
+
+// A reason whose numbers alone change is rewritten at most once per
+// ReasonRefresh, counted from its first write too; a new shape is written
+// at once; and jobs that stop waiting are forgotten.
+func TestReasonRewritesAreSpacedFromTheFirstWrite(t *testing.T) {
+	l := &SchedulingLoop{ReasonRefresh: 30 * time.Second}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	job := &v1alpha1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "ns"}}
+	write := func(reason string) { // what the store would now hold
+		job.Status.Phase = v1alpha1.JobPending
+		job.Status.Conditions = []metav1.Condition{{Type: v1alpha1.JobConditionAdmitted, Status: metav1.ConditionFalse, Reason: "Pending", Message: reason}}
+	}
+	steps := []struct {
+		at     time.Duration
+		reason string
+		want   bool
+	}{
+		{0, "position 9 in queue q", true},                 // first reason
+		{time.Second, "position 8 in queue q", false},      // numbers only, just after the first write
+		{29 * time.Second, "position 5 in queue q", false}, // still within ReasonRefresh
+		{30 * time.Second, "position 4 in queue q", true},  // refreshed
+		{31 * time.Second, "position 4 in queue q", false}, // unchanged
+		{32 * time.Second, "waiting for 8 gpu", true},      // another shape: at once
+		{33 * time.Second, "waiting for 6 gpu", false},     // numbers only again
+		{62 * time.Second, "waiting for 2 gpu", true},      // ReasonRefresh after the shape change
+	}
+	for _, s := range steps {
+		got := l.shouldWriteReason("ns/j", job, s.reason, t0.Add(s.at))
+		if got != s.want {
+			t.Fatalf("at %v, reason %q: write = %v, want %v", s.at, s.reason, got, s.want)
+		}
+		if got {
+			write(s.reason)
+		}
+	}
+	l.forgetReasons(map[string]string{"ns/other": "waiting"})
+	if len(l.reasonWritten) != 0 {
+		t.Errorf("write times of jobs that no longer wait are kept: %v", l.reasonWritten)
 	}
 }

@@ -211,21 +211,51 @@ func limitChecks(svc *service, sc serviceConfig, id auth.Identity) []limitCheck 
 	}
 }
 
+// maxLoggedModel bounds the model name a refused request is recorded with
+// (the name is the client's, and no service vouches for it).
+const maxLoggedModel = 256
+
+// refuse answers a request refused before it reached a service, and
+// records it: in the request log when the caller is known (an
+// unauthenticated request leaves no record a client could flood the log
+// with), and in the metrics always, under namespace and model labels only
+// a token or a service defines.
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, id *auth.Identity, req *inferenceRequest, start time.Time, aerr *apiError) {
+	writeError(w, aerr)
+	rec := RequestRecord{Path: r.URL.Path, Status: aerr.Status, Start: start, End: g.cfg.Now()}
+	if id != nil {
+		rec.Namespace, rec.Key = id.Namespace, keyName(*id)
+	}
+	if g.cfg.Metrics != nil {
+		g.cfg.Metrics.Observe(rec)
+	}
+	if id == nil || g.cfg.Observe == nil {
+		return
+	}
+	if req != nil {
+		rec.Model, rec.Stream = req.Model, req.Stream
+		if len(rec.Model) > maxLoggedModel {
+			rec.Model = rec.Model[:maxLoggedModel]
+		}
+	}
+	g.cfg.Observe(rec)
+}
+
 func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 	start := g.cfg.Now()
 	id, aerr := g.authenticate(r)
 	if aerr != nil {
-		writeError(w, aerr)
+		g.refuse(w, r, nil, nil, start, aerr)
 		return
 	}
 	body, req, aerr := g.readRequest(w, r)
 	if aerr != nil {
-		writeError(w, aerr)
+		g.refuse(w, r, &id, nil, start, aerr)
 		return
 	}
 	svc, model, aerr := g.resolve(id, req.Model)
 	if aerr != nil {
-		writeError(w, aerr)
+		g.refuse(w, r, &id, req, start, aerr)
 		return
 	}
 	rec := RequestRecord{Namespace: svc.ns, Service: svc.name, Model: model, Key: keyName(id),
@@ -236,17 +266,19 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 	}
 	checks := limitChecks(svc, sc, id)
 	if wait, msg := g.limits.admit(checks, start); msg != "" {
-		writeError(w, errRateLimited(msg+": retry after the Retry-After header's seconds", wait))
+		aerr := errRateLimited(msg+": retry after the Retry-After header's seconds", wait)
+		writeError(w, aerr)
 		// The request log shows refusals too; no replica saw this one.
-		if g.cfg.Observe != nil {
-			rec.Status, rec.End = http.StatusTooManyRequests, g.cfg.Now()
-			g.cfg.Observe(rec)
-		}
+		rec.Status, rec.End = aerr.Status, g.cfg.Now()
+		g.finish(rec)
 		return
 	}
 	up, hideUsage, err := upstreamBody(body, req, model, r.URL.Path)
 	if err != nil {
-		writeError(w, errBadRequest(err.Error(), ""))
+		aerr := errBadRequest(err.Error(), "")
+		writeError(w, aerr)
+		rec.Status, rec.End = aerr.Status, g.cfg.Now()
+		g.finish(rec)
 		return
 	}
 	g.touch(svc, start)
@@ -271,6 +303,11 @@ func (g *Gateway) serveInference(w http.ResponseWriter, r *http.Request) {
 		g.limits.charge(checks, rec.PromptTokens+rec.CompletionTokens, rec.End)
 	}
 	endSpan(span, &rec)
+	g.finish(rec)
+}
+
+// finish records a request that reached a service: metrics, request log.
+func (g *Gateway) finish(rec RequestRecord) {
 	if g.cfg.Metrics != nil {
 		g.cfg.Metrics.Observe(rec)
 	}

@@ -99,6 +99,7 @@ func TestMetricsRecordRequestsTokensAndLatency(t *testing.T) {
 	readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("tiny-chat", "hi", false)))
 	readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("tiny-chat", "hi", true)))
 	readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("nope", "hi", false)))
+	readAll(t, h.post("skf_wrong", "/v1/chat/completions", chatBody("tiny-chat", "hi", false)))
 	get := func(token string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/metrics", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -119,9 +120,19 @@ func TestMetricsRecordRequestsTokensAndLatency(t *testing.T) {
 			t.Errorf("metrics lack %s:\n%s", want, body)
 		}
 	}
-	// An unknown model is refused before routing: no per-model series.
+	// Requests refused before routing are counted, under no model: the
+	// name is the client's, and a series per name would let any key grow
+	// the metrics without bound.
+	for _, want := range []string{
+		`skiff_gateway_requests_total{code="404",model="",namespace="team-a"} 1`,
+		`skiff_gateway_requests_total{code="401",model="",namespace=""} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s:\n%s", want, body)
+		}
+	}
 	if strings.Contains(body, `model="nope"`) {
-		t.Errorf("a refused request made a series")
+		t.Errorf("a refused request made a series for its model name")
 	}
 }
 

@@ -98,7 +98,8 @@ func post(t *testing.T, url, token, body string) int {
 func TestGatewayRequestsAreLogged(t *testing.T) {
 	clk := &tickClock{t: epoch}
 	l := openLog(t, Options{Now: func() time.Time { return epoch }})
-	gw := gateway.New(gateway.Config{Auth: keys{}, Now: clk.Now, Observe: l.Observe})
+	mx := gateway.NewMetrics()
+	gw := gateway.New(gateway.Config{Auth: keys{}, Now: clk.Now, Observe: l.Observe, Metrics: mx})
 	rep := replica(t)
 	gw.SetService(gateway.Service{Namespace: "team-a", Name: "chat", Models: []string{"llama"}, LogPrompts: true})
 	gw.SetService(gateway.Service{Namespace: "team-b", Name: "plain", Models: []string{"qwen"}})
@@ -127,6 +128,22 @@ func TestGatewayRequestsAreLogged(t *testing.T) {
 			t.Fatalf("tight request %d: %d, want %d", i, code, want)
 		}
 	}
+	// Refused before any service took them: an unknown model, another
+	// namespace's model, a body that is not JSON — logged under the
+	// caller's namespace and key; a request without a valid key is not.
+	for _, r := range []struct {
+		token, body string
+		code        int
+	}{
+		{"skf_b", `{"model":"nope","messages":[]}`, 404},
+		{"skf_b", `{"model":"llama","stream":true,"messages":[]}`, 403},
+		{"skf_a", `{"model":`, 400},
+		{"skf_wrong", `{"model":"llama","messages":[]}`, 401},
+	} {
+		if code := post(t, srv.URL, r.token, r.body); code != r.code {
+			t.Fatalf("%s %s: %d, want %d", r.token, r.body, code, r.code)
+		}
+	}
 	if err := l.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +152,9 @@ func TestGatewayRequestsAreLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Entry{
+		{Namespace: "team-a", Key: "tk-a", Path: "/v1/chat/completions", Status: 400},
+		{Namespace: "team-b", Model: "llama", Key: "tk-b", Path: "/v1/chat/completions", Stream: true, Status: 403},
+		{Namespace: "team-b", Model: "nope", Key: "tk-b", Path: "/v1/chat/completions", Status: 404},
 		{Namespace: "team-b", Service: "tight", Model: "tiny", Key: "tk-b", Path: "/v1/chat/completions", Status: 429},
 		{Namespace: "team-b", Service: "tight", Model: "tiny", Key: "tk-b", Replica: "tight-0", Path: "/v1/chat/completions", Status: 200,
 			PromptTokens: 7, CompletionTokens: 3},
@@ -148,11 +168,17 @@ func TestGatewayRequestsAreLogged(t *testing.T) {
 	if d := cmp.Diff(want, got, ignore); d != "" {
 		t.Fatalf("entries (-want +got):\n%s", d)
 	}
+	// The 429 is in the metrics as well as in the log.
+	rec := httptest.NewRecorder()
+	mx.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if want := `skiff_gateway_requests_total{code="429",model="tiny",namespace="team-b"} 1`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("metrics lack %s:\n%s", want, rec.Body.String())
+	}
 	for i, e := range got {
 		if e.Time.Before(epoch) || e.LatencySeconds <= 0 {
 			t.Errorf("entry %d: time %v latency %v", i, e.Time, e.LatencySeconds)
 		}
-		if stream := e.Stream; stream != (e.TTFTSeconds > 0) || e.TTFTSeconds > e.LatencySeconds {
+		if stream := e.Stream && e.Status == 200; stream != (e.TTFTSeconds > 0) || e.TTFTSeconds > e.LatencySeconds {
 			t.Errorf("entry %d: stream %v ttft %v latency %v", i, stream, e.TTFTSeconds, e.LatencySeconds)
 		}
 	}
@@ -161,14 +187,17 @@ func TestGatewayRequestsAreLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantSum := []Summary{
+		{Namespace: "team-a", Model: "", Requests: 1, Errors: 1},
 		{Namespace: "team-a", Model: "llama", Requests: 1, PromptTokens: 7, CompletionTokens: 3, TotalTokens: 10},
+		{Namespace: "team-b", Model: "llama", Requests: 1, Errors: 1},
+		{Namespace: "team-b", Model: "nope", Requests: 1, Errors: 1},
 		{Namespace: "team-b", Model: "qwen", Requests: 2, Errors: 1, PromptTokens: 5, CompletionTokens: 2, TotalTokens: 7},
 		{Namespace: "team-b", Model: "tiny", Requests: 2, Errors: 1, PromptTokens: 7, CompletionTokens: 3, TotalTokens: 10},
 	}
 	if d := cmp.Diff(wantSum, sum, cmpopts.IgnoreFields(Summary{}, "MeanLatencySeconds", "MeanTTFTSeconds")); d != "" {
 		t.Errorf("summary (-want +got):\n%s", d)
 	}
-	if sum[0].MeanTTFTSeconds != 0 || sum[1].MeanTTFTSeconds != got[3].TTFTSeconds {
+	if sum[1].MeanTTFTSeconds != 0 || sum[4].MeanTTFTSeconds != got[6].TTFTSeconds {
 		t.Errorf("mean TTFT is over streams only: %+v, stream ttft %v", sum, got[3].TTFTSeconds)
 	}
 }

@@ -81,6 +81,7 @@ func (st *state) reserve(q *queueState, j *jobInfo) string {
 			distinct[n] = true
 			if n.reservedUntil.IsZero() || at.Before(n.reservedUntil) {
 				n.reservedUntil = at
+				st.undo.reserved(n)
 			}
 		}
 		st.reservations++

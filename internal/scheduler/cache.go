@@ -8,13 +8,20 @@ import (
 
 // Scheduler runs cycles like Schedule and keeps, from one cycle to the
 // next, what it derived from each pending job (its key, order, queue and
-// request), so that a cycle reads only the jobs it has not seen before.
-// The live server, which passes the same pending jobs cycle after cycle,
-// uses one.
+// request), so that a cycle reads only the jobs it has not seen before,
+// and the cycle state itself: nodes, flavor indexes, queues and the
+// admitted jobs on them, which the next cycle only brings up to date with
+// the admitted jobs that left and came (base.go). The live server, which
+// passes the same objects cycle after cycle, uses one, and so do the
+// simulators.
 //
-// It relies on the informer convention: a job object is never modified
-// once passed in; a changed job is a new object. Callers that modify jobs
-// in place must use Schedule. A Scheduler is not safe for concurrent use.
+// It relies on the informer convention: an object (job, node, flavor or
+// queue) is never modified once passed in; a changed one is a new object.
+// Callers that modify objects in place must use Schedule. A cycle costs
+// least when the snapshot's Admitted keeps each job at its position from
+// one cycle to the next (e.g. a job that leaves is replaced by the last),
+// though any order gives the same plans. A Scheduler is not safe for
+// concurrent use.
 type Scheduler struct {
 	cache jobCache
 }
@@ -28,6 +35,11 @@ type jobCache struct {
 	read []jobInfo
 	ents []*cachedJob
 	out  []jobInfo
+	// arenas hold the keys of the jobs read, one per half of readPending
+	arenas [2]strArena
+	// base is the last cycle's state, brought up to date by the next
+	// (see base.go).
+	base stateBase
 }
 
 // entries returns the per-job cache entry array for n pending jobs (nil

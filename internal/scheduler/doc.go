@@ -34,5 +34,7 @@
 //   - memo.go: within a cycle, a queue's quota failures are remembered so
 //     that jobs asking for the same thing reuse the outcome.
 //   - cache.go: Scheduler, which keeps what it read from pending jobs
-//     between cycles (the live server's way of calling the core).
+//     between cycles (the live server's way of calling the core);
+//     base.go: the cycle state it keeps, updated from the admitted jobs
+//     that changed, with each cycle's own changes undone.
 package scheduler

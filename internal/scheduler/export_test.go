@@ -7,3 +7,7 @@ func SetMemo(on bool) (restore func()) {
 	memoEnabled = on
 	return func() { memoEnabled = old }
 }
+
+// BaseDiff describes how the state s keeps for its next cycle differs from
+// one built from snap at now ("" when it does not).
+var BaseDiff = baseDiff

@@ -89,13 +89,13 @@ func (st *state) evicted(victim *jobInfo, by string) {
 	victim.evicting, victim.by = true, by
 	st.evicting = append(st.evicting, victim)
 	if st.preemptors == nil {
-		st.preemptors = map[string]bool{}
+		st.preemptors = map[string]int{}
 	}
-	st.preemptors[by] = true
+	st.preemptors[by]++
 	st.evictGen++
 }
 
 // isPreemptor reports whether an eviction is for j.
 func (st *state) isPreemptor(j *jobInfo) bool {
-	return len(st.preemptors) > 0 && st.preemptors[preemptorID(j.job)]
+	return len(st.preemptors) > 0 && st.preemptors[preemptorID(j.job)] > 0
 }

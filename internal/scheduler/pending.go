@@ -147,12 +147,19 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 		misses  []int32 // jobs the cache did not know, to add to it
 	}
 	cache := st.cache
-	readHalf := func(lo, hi int, r *halfResult) {
+	// The jobs' keys are carved from an arena per half; a cache keeps its
+	// arenas, so that a cycle that reads a job or two does not start a new
+	// block.
+	var arenas [2]strArena
+	arena := &arenas
+	if cache != nil {
+		arena = &cache.arenas
+	}
+	readHalf := func(lo, hi int, r *halfResult, arena *strArena) {
 		r.counts = make([]int32, len(st.queueList))
 		var missing map[string]string
 		var last *queueState
 		var kb []byte
-		var arena strArena
 		// storage for jobs with other than one group
 		var more []groupInfo
 		var headers [][]groupInfo
@@ -243,15 +250,15 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 		go func() {
 			defer close(done)
 			defer func() { failed = recover() }() // re-raised below
-			readHalf(half, len(pending), &second)
+			readHalf(half, len(pending), &second, &arena[1])
 		}()
-		readHalf(0, half, &first)
+		readHalf(0, half, &first, &arena[0])
 		<-done
 		if failed != nil {
 			panic(failed)
 		}
 	} else {
-		readHalf(0, len(pending), &first)
+		readHalf(0, len(pending), &first, &arena[0])
 	}
 	pj.missing = append(first.missing, second.missing...)
 	if cache != nil {

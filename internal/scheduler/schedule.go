@@ -224,6 +224,9 @@ type running struct {
 	by       string // the preemptor an evicting job makes room for (preemptorID)
 	start    time.Time
 	end      time.Time // expected end; zero when unknown (never frees)
+	// at is the job's index in state.admitted, qat in its queue's
+	// admitted (-1: not there), so that a Scheduler can drop it.
+	at, qat int
 }
 
 // estimate is the job's expected runtime: its declared estimate, else its
@@ -258,13 +261,18 @@ type state struct {
 	reservations int
 	// preemptors are the keys of the jobs that evictions are for, and
 	// evictGen counts evictions (see memo.go)
-	preemptors map[string]bool
+	preemptors map[string]int // evictions per preemptor
 	// held is quota charged for preemptors this cycle (see hold)
 	held     []*queueFlavor
 	evictGen uint64
 	// cache, when not nil, holds what earlier cycles read from pending
 	// jobs (see Scheduler)
 	cache *jobCache
+	// byName finds the nodes by name (addRunning)
+	byName map[string]*nodeState
+	// undo, when not nil, records what the cycle changes in a state that
+	// a Scheduler keeps for the next cycle (see base.go).
+	undo *undoLog
 	// scratch for the hot path: reasons are rendered into why and stored
 	// through text; sizes and pl serve tryAdmit.
 	why   []byte
@@ -294,7 +302,6 @@ func newState(snap Snapshot, now time.Time) *state {
 // state that has its queues. Of the queues it writes only their admitted
 // jobs and usage.
 func (st *state) addNodes(snap Snapshot) {
-	now := st.now
 	nodes := append([]*v1alpha1.Node(nil), snap.Nodes...)
 	sort.Slice(nodes, func(a, b int) bool { return nodes[a].Name < nodes[b].Name })
 	byName := make(map[string]*nodeState, len(nodes))
@@ -302,57 +309,13 @@ func (st *state) addNodes(snap Snapshot) {
 	for i, n := range nodes {
 		byName[n.Name] = st.nodes[i]
 	}
+	st.byName = byName
 	// Running jobs take their exact placements (GPU indices and shares)
 	// before the indexes are built, so buckets start out right.
 	for _, j := range snap.Admitted {
-		if !HoldsResources(j) {
-			continue
+		if HoldsResources(j) {
+			st.addRunning(j)
 		}
-		ji := newJobInfo(j)
-		ji.running = &running{}
-		adm := j.Status.Admission
-		ji.flavor = adm.Flavor
-		ji.used = AdmittedRequest(j)
-		if p := j.Status.Preemption; p != nil {
-			by := string(p.PreemptorUID)
-			if by == "" {
-				by = p.By // a notice from before preemptorUID
-			}
-			st.evicted(ji, by)
-		}
-		if j.Status.StartTime != nil {
-			ji.start = j.Status.StartTime.Time
-		}
-		if d := estimate(j); d > 0 {
-			from := now
-			if !ji.start.IsZero() {
-				from = ji.start
-			}
-			ji.end = from.Add(d)
-		}
-		for _, p := range adm.Placements {
-			ns, ok := byName[p.Node]
-			if !ok {
-				continue // the node is gone; so is what ran there
-			}
-			for g, grp := range ji.groups() {
-				if ji.groupName(g) == p.Group {
-					ji.placed = append(ji.placed, placed{n: ns, g: g, req: grp.req, p: p})
-					ns.apply(grp.req, p, 1)
-				}
-			}
-		}
-		if qs := st.queues[adm.Queue]; qs != nil {
-			ji.queue = qs
-			if qs.las != nil {
-				ji.level = AttainedLevel(qs.las, AttainedGPUSeconds(j, now))
-			}
-			if qs.flavor(adm.Flavor) != nil {
-				qs.admitted = append(qs.admitted, ji)
-			}
-		}
-		st.addUsage(ji, 1)
-		st.admitted = append(st.admitted, ji)
 	}
 	flavors := append([]*v1alpha1.Flavor(nil), snap.Flavors...)
 	sort.Slice(flavors, func(a, b int) bool { return flavors[a].Name < flavors[b].Name })
@@ -387,14 +350,23 @@ func schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time, cache *jobC
 	// Building the state (nodes, indexes, admitted jobs) and reading the
 	// pending jobs are independent once the queues exist: at cluster scale
 	// they run side by side. Neither writes anything the other reads.
-	st := newState(snap, now)
+	// A Scheduler's cache keeps the state of the last cycle and brings it
+	// up to date with what changed (see base.go).
+	var st *state
+	var prepare func()
+	if cache != nil {
+		st, prepare = cache.base.begin(snap, now)
+	} else {
+		st = newState(snap, now)
+		prepare = func() { st.addNodes(snap) }
+	}
 	st.cache = cache
 	var failed any
 	built := make(chan struct{})
 	go func() {
 		defer close(built)
 		defer func() { failed = recover() }() // re-raised in the caller's goroutine
-		st.addNodes(snap)
+		prepare()
 	}()
 	pj := st.readPending(pending)
 	<-built
@@ -465,6 +437,9 @@ func schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time, cache *jobC
 	}
 	plan.Usage, plan.Borrowed = st.usageMaps()
 	st.waiting.close()
+	if cache != nil {
+		cache.base.end(st)
+	}
 	return plan
 }
 
@@ -590,6 +565,7 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 					qf.add(req)
 					*q.gen++
 					a.ok, a.flavor, a.placements = true, qf.name, pl.placements()
+					st.undo.admitted(qf, req, pl.journal, a.placements)
 					st.why = b[:0]
 					return a
 				}

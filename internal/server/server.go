@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
 
 	"skiff.dev/skiff/api/v1alpha1"
@@ -276,7 +277,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 	}
 	obs := observer{loop: sched}
 	sampler := newSampler(obs, machine, clk)
-	mx.Registry.MustRegister(monitoring.StateCollector{State: obs}, monitoring.FileSizeCollector{Paths: storeFiles(cfg.DataDir)}, sampler)
+	mx.Registry.MustRegister(monitoring.StateCollector{State: obs}, monitoring.FileSizeCollector{Paths: storeFiles(cfg.DataDir)}, sampler,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "skiff_request_log_dropped_total",
+			Help: "Gateway request records the request log lost to a full buffer or a failed write."},
+			func() float64 { return float64(requestLog.Dropped()) }))
 	sampleEvery := time.Duration(cfg.GPUSampleSeconds * float64(time.Second))
 	if sampleEvery <= 0 {
 		sampleEvery = 10 * time.Second

@@ -104,9 +104,17 @@ func (h *eventHeap) Pop() any {
 }
 
 type engine struct {
-	p       Policy
-	opt     Options
-	c       *cluster
+	p   Policy
+	opt Options
+	c   *cluster
+	// sched is the core. It keeps its cycle state and what it read of
+	// each pending job between cycles, and finds what changed by object
+	// identity, so the engine never modifies a job or node it has passed
+	// to it: a changed one is a new object (see changed), as informers
+	// hand them out to the live server. snap keeps its admitted jobs at
+	// stable positions (a job that stops is swapped with the last), which
+	// is what makes the core's comparison cheap.
+	sched   scheduler.Scheduler
 	snap    scheduler.Snapshot
 	jobs    []*simJob
 	byName  map[string]*simJob
@@ -132,6 +140,7 @@ type engine struct {
 	// running GPUs by priority and by queue, a queue's nominal GPUs.
 	estimates  bool
 	allPending bool // tests: pass every pending job to the core
+	freshCore  bool // tests: call the core without a Scheduler (state built per cycle)
 	scratch    []*v1alpha1.Job
 	order      ordered        // single-queue policies only
 	byRank     map[rank]int64 // running GPUs per queue, priority and level
@@ -184,11 +193,26 @@ func newEngine(jobs []trace.Job, nodes []trace.Node, p Policy, opt Options) (*en
 			heap.Push(&e.events, event{t: e.rng.ExpFloat64() * opt.NodeMTBF, kind: evFail, node: i})
 		}
 	}
+	// The core's feasibility check reads a job's namespace, queue and
+	// replica group (size and request), which many jobs share; it builds
+	// every queue's quota state per call, so it runs once per such shape.
+	type shape struct {
+		ns, queue          string
+		replicas           int32
+		gpu, cpu, memoryMi int64
+	}
+	feasible := map[shape]error{}
 	for i := range jobs {
 		tj := &jobs[i]
 		sj := &simJob{tj: tj, idx: i, remaining: 1, firstStart: -1, gpuMilli: tj.GPUMilli * int64(tj.Replicas)}
 		sj.job = newJob(i, tj, &p)
-		if err := scheduler.CheckFeasible(sj.job, e.snap); err != nil {
+		k := shape{sj.job.Namespace, sj.job.Spec.Queue, tj.Replicas, tj.GPUMilli, tj.CPUMilli, tj.MemoryMiB}
+		err, known := feasible[k]
+		if !known {
+			err = scheduler.CheckFeasible(sj.job, e.snap)
+			feasible[k] = err
+		}
+		if err != nil {
 			sj.state = rejected
 			e.res.Rejected = append(e.res.Rejected, fmt.Sprintf("%s (%s, %g GPUs): %v", tj.ID, tj.Tenant, tj.GPUs(), err))
 			continue
@@ -341,14 +365,16 @@ func (e *engine) handle(ev event) {
 		}
 		// The core derives the level from the admission's time; this
 		// only says when to run it (as the live loop's periodic cycle).
+		e.tally(sj, -1)
 		sj.level++
+		e.tally(sj, 1)
 		e.prio = true
 		e.scheduleDemotion(sj)
 	case evFail:
 		n := ev.node
 		e.nodeDown[n] = true
 		e.down++
-		e.c.nodes[n].Spec.Unschedulable = true
+		e.setUnschedulable(n, true)
 		e.upGPU -= e.c.nodes[n].Spec.Capacity.GPU.Value() * 1000
 		victims := e.nodeJobs[n]
 		e.nodeJobs[n] = nil
@@ -363,11 +389,32 @@ func (e *engine) handle(ev event) {
 		n := ev.node
 		e.nodeDown[n] = false
 		e.down--
-		e.c.nodes[n].Spec.Unschedulable = false
+		e.setUnschedulable(n, false)
 		e.upGPU += e.c.nodes[n].Spec.Capacity.GPU.Value() * 1000
 		e.freed = true
 		heap.Push(&e.events, event{t: e.now + e.rng.ExpFloat64()*e.opt.NodeMTBF, kind: evFail, node: n})
 	}
+}
+
+// setUnschedulable marks node n down or up again, in a new object.
+func (e *engine) setUnschedulable(n int, v bool) {
+	node := *e.c.nodes[n]
+	node.Spec.Unschedulable = v
+	e.c.nodes[n] = &node // snap.Nodes too: they share the array
+}
+
+// changed replaces sj's job with a copy for the caller to modify, where
+// the engine lists it (pending or running), and returns the copy.
+func (e *engine) changed(sj *simJob) *v1alpha1.Job {
+	j := *sj.job
+	sj.job = &j
+	switch sj.state {
+	case waiting:
+		e.pending[sj.pos] = &j
+	case running:
+		e.snap.Admitted[sj.pos] = &j
+	}
+	return &j
 }
 
 func containsInt(s []int, v int) bool {
@@ -388,13 +435,16 @@ func (e *engine) stop(sj *simJob) {
 		sj.remaining = math.Max(0, sj.remaining-(e.now-sj.workFrom)/sj.dur)
 	}
 	e.removeRunning(sj)
+	e.tally(sj, -1)
 	e.usedGPU -= sj.gpuMilli
 	sj.gen++
+	sj.state = done // listed nowhere until the caller says what follows
+	j := e.changed(sj)
 	// What the job controller records when it releases an admission.
-	sj.job.Status.AttainedGPUSeconds = int64(math.Round(sj.attained))
-	sj.level = scheduler.AttainedLevel(e.p.LAS, float64(sj.job.Status.AttainedGPUSeconds))
-	sj.job.Status.Admission = nil
-	sj.job.Status.StartTime = nil
+	j.Status.AttainedGPUSeconds = int64(math.Round(sj.attained))
+	sj.level = scheduler.AttainedLevel(e.p.LAS, float64(j.Status.AttainedGPUSeconds))
+	j.Status.Admission = nil
+	j.Status.StartTime = nil
 	e.res.busy += held * float64(sj.gpuMilli) / 1000
 }
 
@@ -441,7 +491,12 @@ func (e *engine) cycle() {
 	for round := 0; round < 64 && e.needCycle(); round++ {
 		e.freed, e.arrived, e.prio = false, false, false
 		e.minArrival = math.MaxInt64
-		plan := scheduler.Schedule(e.snap, e.candidates(), at(e.now))
+		var plan scheduler.Plan
+		if e.freshCore {
+			plan = scheduler.Schedule(e.snap, e.candidates(), at(e.now))
+		} else {
+			plan = e.sched.Schedule(e.snap, e.candidates(), at(e.now))
+		}
 		e.res.Cycles++
 		for _, a := range plan.Admissions {
 			e.start(e.byName[a.Name], a.Admission)
@@ -460,8 +515,8 @@ func (e *engine) cycle() {
 				}
 				e.opt.OnPreempt(e.now, sj.tj.ID, by)
 			}
-			sj.job.Status.Preemptions++
-			e.requeue(sj) // the victim stops at once in simulated time
+			e.requeue(sj)               // the victim stops at once in simulated time
+			sj.job.Status.Preemptions++ // a new object, not yet passed to the core
 		}
 		if len(plan.Preemptions) == 0 {
 			break
@@ -492,14 +547,17 @@ func (e *engine) start(sj *simJob, adm v1alpha1.Admission) {
 	sj.state, sj.pos = running, len(e.runJ)
 	sj.dur, sj.runFrom, sj.workFrom = d, e.now, e.now+penalty
 	sj.gen++
-	sj.job.Status.Phase = v1alpha1.JobRunning
+	j := *sj.job // a new object: the old one was passed to the core as pending
+	sj.job = &j
+	j.Status.Phase = v1alpha1.JobRunning
 	st := metav1.NewTime(at(e.now))
 	adm.Time = &st
-	sj.job.Status.Admission = &adm
-	sj.job.Status.StartTime = &st
+	j.Status.Admission = &adm
+	j.Status.StartTime = &st
 	e.runJ = append(e.runJ, sj)
 	e.snap.Admitted = append(e.snap.Admitted, sj.job)
 	e.usedGPU += sj.gpuMilli
+	e.tally(sj, 1)
 	heap.Push(&e.events, event{t: sj.workFrom + sj.remaining*d, kind: evFinish, j: sj, gen: sj.gen})
 	if e.p.LAS != nil {
 		e.scheduleDemotion(sj)

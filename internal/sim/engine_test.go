@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -283,6 +284,52 @@ func TestCandidateFilterIsExactForOneQueue(t *testing.T) {
 		}
 		if diff := cmp.Diff(run(true), run(false)); diff != "" {
 			t.Errorf("%s: finish times with every pending job (-) and with candidates (+):\n%s", name, diff)
+		}
+	}
+}
+
+// The core's Scheduler keeps its state between cycles and updates it from
+// what changed (the engine hands it changed jobs and nodes as new
+// objects): every policy must give exactly the results of building the
+// core's state afresh at every cycle, with preemptions, node failures,
+// restarts and a scheduling period in play.
+func TestKeptCoreStateChangesNoResult(t *testing.T) {
+	s := trace.DefaultSynth()
+	s.Jobs, s.Nodes, s.Load, s.Tenants, s.MeanDuration = 250, 4, 1.5, 4, 900
+	tr, err := s.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []Options{
+		{RestartPenalty: 5, NodeMTBF: 20000, NodeRepair: 600, Seed: 2},
+		{Interval: 60, NodeMTBF: 50000, NodeRepair: 300, Seed: 5},
+	}
+	for _, name := range Policies {
+		p := policy(t, name, 600, 6000)
+		for i, opt := range opts {
+			run := func(fresh bool) *Result {
+				e, err := newEngine(tr.Jobs, tr.Nodes, p, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.freshCore = fresh
+				e.loop()
+				e.res.finish(e)
+				return e.res
+			}
+			want, got := run(true), run(false)
+			if want.Jobs == 0 || want.Cycles == 0 {
+				t.Fatalf("%s options %d: nothing ran", name, i)
+			}
+			if !reflect.DeepEqual(want, got) {
+				t.Errorf("%s options %d: results differ with a kept core state:\nfresh %+v\nkept  %+v", name, i, *want, *got)
+			}
+			if name == LAS && i == 0 && got.Preemptions == 0 {
+				t.Errorf("las: no preemptions; the case does not test them")
+			}
+			if i == 0 && got.Failures == 0 {
+				t.Errorf("%s: no node failures; the case does not test them", name)
+			}
 		}
 	}
 }

@@ -67,7 +67,8 @@ func (e *engine) candidates() []*v1alpha1.Job {
 			return true
 		})
 	case preempts:
-		e.victimGPUs()
+		clear(e.below) // preemptable's sums, per cycle
+		clear(e.belowOther)
 		for _, sj := range e.pendJ {
 			if sj.gpuMilli <= free+e.preemptable(sj) {
 				out = append(out, sj.job)
@@ -148,16 +149,17 @@ type rank struct {
 	prio, level int32
 }
 
-// victimGPUs tallies running GPUs by queue, priority and level, and by
-// queue, what preemptable reads.
-func (e *engine) victimGPUs() {
-	clear(e.byRank)
-	clear(e.below)
-	clear(e.belowOther)
-	clear(e.byQueue)
-	for _, sj := range e.runJ {
-		e.byRank[rank{sj.job.Spec.Queue, sj.job.Spec.Priority, sj.level}] += sj.gpuMilli
-		e.byQueue[sj.job.Spec.Queue] += sj.gpuMilli
+// tally counts a running job's GPUs in byRank and byQueue (sign 1) or
+// takes them out (-1), as it starts, stops or changes level, so that
+// preemptable reads them without a pass over the running jobs per cycle.
+func (e *engine) tally(sj *simJob, sign int64) {
+	j := sj.job
+	r := rank{j.Spec.Queue, j.Spec.Priority, sj.level}
+	if e.byRank[r] += sign * sj.gpuMilli; e.byRank[r] == 0 {
+		delete(e.byRank, r)
+	}
+	if e.byQueue[j.Spec.Queue] += sign * sj.gpuMilli; e.byQueue[j.Spec.Queue] == 0 {
+		delete(e.byQueue, j.Spec.Queue)
 	}
 }
 

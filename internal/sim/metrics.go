@@ -112,13 +112,17 @@ func (r *Result) finish(e *engine) {
 	if r.Makespan > 0 && r.Capacity > 0 {
 		r.Utilization = math.Min(1, r.busy/(r.Capacity*r.Makespan))
 	}
-	var xs []float64
 	for name, a := range tenants {
 		tr := TenantResult{Name: name, Jobs: a.n, AvgJCT: a.jct / float64(a.n), AvgSlowdown: a.slow / float64(a.n), GPUSeconds: a.gs}
 		r.Tenants = append(r.Tenants, tr)
-		xs = append(xs, tr.AvgSlowdown)
 	}
 	sort.Slice(r.Tenants, func(a, b int) bool { return r.Tenants[a].Name < r.Tenants[b].Name })
+	// Summed in tenant order: in map order the index's last digits
+	// changed from run to run.
+	xs := make([]float64, len(r.Tenants))
+	for i, tr := range r.Tenants {
+		xs[i] = tr.AvgSlowdown
+	}
 	r.Jain = Jain(xs)
 }
 

@@ -227,7 +227,8 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	if err != nil || best != "[[0.5,0.5,0.7,0.7],[2,3]]" {
 		t.Errorf("bestSoFar = %s, %v", best, err)
 	}
-	do("experiment list again", chromedp.Navigate(s.url+"/ui/experiments"), visible(`#experiments tr[data-experiment="tune"]`))
+	do("experiment list again", chromedp.Navigate(s.url+"/ui/experiments"), visible(`#experiments tr[data-experiment="tune"]`),
+		shots.take("dashboard-experiments"))
 	text = textOf(`#experiments`)
 	check("experiment list row", strings.Contains(text, "4 / 4") && strings.Contains(text, "val_loss"))
 
@@ -252,7 +253,7 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	check("scale-up event shown", strings.Contains(textOf(`#events`), "replicas 0 -> 1"))
 	check("replica listed", strings.Contains(textOf(`#service-replica-table`), "chat-0"))
 
-	do("service list", chromedp.Navigate(s.url+"/ui/services"), visible(`#services tr[data-service="chat"]`))
+	do("service list", chromedp.Navigate(s.url+"/ui/services"), visible(`#services tr[data-service="chat"]`), shots.take("dashboard-services"))
 	text = textOf(`#services`)
 	check("service list row", strings.Contains(text, "tinylm") && strings.Contains(text, "1/1"))
 
@@ -297,4 +298,7 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	do("tenant service list", chromedp.Navigate(s.url+"/ui/services"), visible(`#services`))
 	text = textOf(`#services`)
 	check("tenant sees no other namespace's services", !strings.Contains(text, "chat"))
+	if got := shots.count(); got != 5 {
+		t.Errorf("%d screenshots written, want one per page (5)", got)
+	}
 }

@@ -68,6 +68,7 @@ func TestMetricsEndpointIsAuthenticatedAndLintClean(t *testing.T) {
 		`skiff_api_requests_total{code="201",kind="Job",verb="create"} 1`,
 		`skiff_store_write_duration_seconds_count{operation="create"}`,
 		`skiff_store_size_bytes`,
+		`skiff_request_log_dropped_total 0`,
 		`skiff_queue_nominal_quota{flavor="default",queue="default",resource="gpu"} 2`,
 		`skiff_gpu_detected_devices{node=`,
 		`skiff_gpu_utilization_ratio{gpu="0",job="",model_name="NVIDIA H100 80GB HBM3",namespace="",node=`,

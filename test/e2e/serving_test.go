@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -201,6 +202,25 @@ func TestExampleModelIsTrainedServedAndAnswersThroughTheGateway(t *testing.T) {
 		if e.Namespace != "default" || e.Model != "tinylm" || e.Key != "admin" || e.Replica != "tinylm-0" || e.Status != 200 || e.Prompt != "" {
 			t.Errorf("request log entry: %+v", e)
 		}
+	}
+	// Refusals with a valid key are logged too, under the key's namespace
+	// (none for the bootstrap admin), with no service; 401s are not.
+	statuses := map[int]int{}
+	for deadline = time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out := s.mustSkiff("", "requests", "-A", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &reqs); err != nil {
+			t.Fatalf("skiff requests -A -o json: %v\n%s", err, out)
+		}
+		clear(statuses)
+		for _, e := range reqs.Items {
+			statuses[e.Status]++
+		}
+		if len(reqs.Items) >= 4 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if want := map[int]int{200: 2, 404: 1, 400: 1}; !maps.Equal(statuses, want) {
+		t.Errorf("request log statuses %v, want %v: %+v", statuses, want, reqs.Items)
 	}
 	if sum := s.mustSkiff("", "requests", "-A", "--summary"); !strings.Contains(sum, "default    tinylm  2 ") {
 		t.Errorf("skiff requests --summary:\n%s", sum)

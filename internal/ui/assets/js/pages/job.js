@@ -70,11 +70,20 @@ export async function render(root, [ns, name], ctx) {
   const events = el.items;
   clear(slots.events).append(eventsCard(events));
 
+  // Metrics: redrawn every 2 s while the job runs, once more when it ends.
+  const finished = () => ['Succeeded', 'Failed'].includes((job.status || {}).phase);
   const drawMetrics = async () => {
-    const pts = await fetchMetrics(ns, name, ctx.signal);
-    clear(slots.metrics).append(card('Metrics', metricChart(pts, {title: `metrics of ${name}`})));
+    try {
+      const pts = await fetchMetrics(ns, name, ctx.signal);
+      clear(slots.metrics).append(card('Metrics', metricChart(pts, {title: `metrics of ${name}`})));
+    } catch (e) {
+      if (!ctx.signal.aborted) clear(slots.metrics).append(card('Metrics', h('p', {class: 'error'}, `metrics unavailable: ${e.message}`)));
+    }
   };
   drawMetrics();
+  let metricsTick = finished() ? null : setInterval(drawMetrics, 2000);
+  const stopMetrics = () => { if (metricsTick) clearInterval(metricsTick); metricsTick = null; };
+  ctx.signal.addEventListener('abort', stopMetrics);
 
   // Logs: one replica at a time, followed live.
   const pre = h('pre', {class: 'logs', id: 'logs'});
@@ -106,7 +115,7 @@ export async function render(root, [ns, name], ctx) {
     job = ev.object;
     draw();
     if (restarted) follow();
-    if (['Succeeded', 'Failed'].includes((job.status || {}).phase)) drawMetrics();
+    if (finished()) { stopMetrics(); drawMetrics(); } else if (!metricsTick) metricsTick = setInterval(drawMetrics, 2000);
   }, ctx.signal, ctx.setLive);
   watch('events', ns, el.resourceVersion, fs, ev => {
     if (ev.type !== 'DELETED') events.push(ev.object);

@@ -12,7 +12,7 @@ const LIMIT = 200;
 
 function summaryCard(items) {
   const rows = items.map(s => h('tr', {'data-usage': `${s.namespace}/${s.model}`},
-    h('td', {}, s.namespace), h('td', {}, s.model), h('td', {class: 'num'}, String(s.requests)), h('td', {class: 'num'}, String(s.errors)),
+    h('td', {}, s.namespace || '–'), h('td', {}, s.model || '–'), h('td', {class: 'num'}, String(s.requests)), h('td', {class: 'num'}, String(s.errors)),
     h('td', {class: 'num'}, String(s.promptTokens)), h('td', {class: 'num'}, String(s.completionTokens)),
     h('td', {class: 'num'}, String(s.totalTokens)), h('td', {class: 'num'}, seconds(s.meanLatencySeconds)),
     h('td', {class: 'num'}, s.meanTTFTSeconds ? seconds(s.meanTTFTSeconds) : '–')));

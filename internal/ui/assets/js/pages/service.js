@@ -118,7 +118,7 @@ function clock(t) {
 export function requestRows(items, withService = false) {
   return items.map(e => h('tr', {'data-request': String(e.id), class: e.status >= 400 ? 'failed' : null},
     h('td', {title: e.time, class: 'time'}, clock(e.time)),
-    h('td', {}, e.namespace), withService ? h('td', {}, e.service) : null, h('td', {}, e.key), h('td', {}, e.model),
+    h('td', {}, e.namespace || '–'), withService ? h('td', {}, e.service || '–') : null, h('td', {}, e.key), h('td', {}, e.model || '–'),
     h('td', {}, e.replica || ''), h('td', {}, h('span', {class: 'badge ' + (e.status >= 400 ? 'phase-failed' : 'phase-succeeded')}, String(e.status))),
     h('td', {class: 'num'}, String(e.promptTokens)), h('td', {class: 'num'}, String(e.completionTokens)),
     h('td', {class: 'num'}, e.ttftSeconds ? seconds(e.ttftSeconds) : '–'), h('td', {class: 'num'}, seconds(e.latencySeconds)),
