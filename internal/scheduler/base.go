@@ -240,7 +240,7 @@ func (st *state) addRunning(j *v1alpha1.Job) *jobInfo {
 	if qs := st.queues[adm.Queue]; qs != nil {
 		ji.queue = qs
 		if qs.las != nil {
-			ji.level = AttainedLevel(qs.las, AttainedGPUSeconds(j, st.now))
+			st.deriveLevel(ji)
 		}
 		if qs.flavor(adm.Flavor) != nil {
 			ji.qat = len(qs.admitted)
@@ -278,13 +278,26 @@ func (st *state) removeRunning(ji *jobInfo) {
 
 // refreshLevels brings a kept state's attained-service levels to now: a
 // running job's level rises with the time it holds its GPUs, so the
-// levels a kept state holds are those of its last cycle.
+// levels a kept state holds are those of its last cycle. Each job's level
+// is derived again only once now reaches the moment it may change.
 func (st *state) refreshLevels() {
 	for _, ji := range st.admitted {
 		if q := ji.queue; q != nil && q.las != nil {
-			ji.level = AttainedLevel(q.las, AttainedGPUSeconds(ji.job, st.now))
+			if r := ji.running; st.now.Before(r.levelAt) || (!r.levelUntil.IsZero() && !st.now.Before(r.levelUntil)) {
+				st.deriveLevel(ji)
+			}
 		}
 	}
+}
+
+// deriveLevel sets an admitted job's level in its queue at st.now, and
+// when it may next change (NextLevelChange rounds that moment down, so
+// the level holds until then).
+func (st *state) deriveLevel(ji *jobInfo) {
+	las := ji.queue.las
+	ji.level = AttainedLevel(las, AttainedGPUSeconds(ji.job, st.now))
+	ji.running.levelAt = st.now
+	ji.running.levelUntil, _ = NextLevelChange(las, ji.job, st.now)
 }
 
 // unevict forgets one eviction for the preemptor by.

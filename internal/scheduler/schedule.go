@@ -227,6 +227,9 @@ type running struct {
 	// at is the job's index in state.admitted, qat in its queue's
 	// admitted (-1: not there), so that a Scheduler can drop it.
 	at, qat int
+	// levelAt is when level was last derived; levelUntil when it may next
+	// change (zero: never, while the job keeps this admission).
+	levelAt, levelUntil time.Time
 }
 
 // estimate is the job's expected runtime: its declared estimate, else its
