@@ -91,10 +91,12 @@ type LeastAttainedService struct {
 	// head job's priority and level, then by its arrival (fair share only
 	// breaks ties), so that any tenant's fresh job goes before every
 	// tenant's long-running one, first come first served within a level
-	// (Tiresias across tenants); and with reclaimWithinCohort set, a job that
-	// would borrow may still preempt a job it outranks (equal priority, a
-	// higher level) that another such queue runs in a flavor where that
-	// queue borrows. Jobs of a queue that does not borrow in a flavor are
+	// (Tiresias across tenants; a queue of the cohort without scope Cohort
+	// compares as priority 0, level 0, ahead of any arrival, so give all of
+	// a cohort's queues the same setting); and with reclaimWithinCohort
+	// set, a job that would borrow may still preempt a job it outranks
+	// (equal priority, a higher level) that another such queue runs in a
+	// flavor where that queue borrows. Jobs of a queue that does not borrow in a flavor are
 	// never preempted by other queues' jobs there; a queue within its
 	// nominal quota may, though, wait for lower-level jobs of borrowers,
 	// which reclaimWithinCohort Any lets it take back. Needs spec.cohort.

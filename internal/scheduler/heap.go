@@ -12,22 +12,25 @@ type queueEntry struct {
 	headPrio              int32
 	headLvl               int32
 	cohortPrio, cohortLvl int32
+	cohortNsec            int32
+	cohortSec             int64
 	headNominated         bool
 	q                     *queueState
 }
 
 func heapEntry(q *queueState) queueEntry {
 	return queueEntry{share: q.share, headSec: q.headSec, headNsec: q.headNsec, headPrio: q.headPrio, headLvl: q.headLvl,
-		cohortPrio: q.cohortPrio, cohortLvl: q.cohortLvl, headNominated: q.headNominated, q: q}
+		cohortPrio: q.cohortPrio, cohortLvl: q.cohortLvl, cohortSec: q.cohortSec, cohortNsec: q.cohortNsec, headNominated: q.headNominated, q: q}
 }
 
 // less orders queues for their next turn: a queue whose head preempted
 // others for room first (the room it freed must not go to another queue
 // that happens to come first, or it would preempt again); then, for
 // queues whose leastAttainedService has scope Cohort, the head's priority
-// and attained-service level (other queues compare as priority 0, level
-// 0), and between two such queues the oldest head; then the lowest share,
-// the highest head priority, the lowest head level and the oldest head.
+// and attained-service level, then the oldest head (other queues compare
+// as priority 0, level 0 and older than any head, so that the order stays
+// total in a cohort that mixes them); then the lowest share, the highest
+// head priority, the lowest head level and the oldest head.
 //
 // Between scope-Cohort queues, arrival and not fair share decides among
 // equal levels, as within one Tiresias queue: a tenant of large gangs
@@ -42,10 +45,8 @@ func (h queueHeap) less(a, b int) bool {
 	if qa.cohortPrio != qb.cohortPrio || qa.cohortLvl != qb.cohortLvl {
 		return outranks(qa.cohortPrio, qa.cohortLvl, qb.cohortPrio, qb.cohortLvl)
 	}
-	if qa.q.lasCohort && qb.q.lasCohort {
-		if c := compareCreated(qa.headSec, qa.headNsec, qb.headSec, qb.headNsec); c != 0 {
-			return c < 0
-		}
+	if c := compareCreated(qa.cohortSec, qa.cohortNsec, qb.cohortSec, qb.cohortNsec); c != 0 {
+		return c < 0
 	}
 	if qa.share != qb.share {
 		return qa.share < qb.share

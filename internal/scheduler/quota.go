@@ -45,10 +45,12 @@ type queueState struct {
 	// the head job's order, cached by refresh for the queue heap
 	headPrio int32
 	headLvl  int32
-	// the head's priority and level as the cohort compares them before
-	// fair share: zero unless the queue's leastAttainedService has scope
-	// Cohort
+	// the head's priority, level and creation time as the cohort compares
+	// them before fair share: zero unless the queue's leastAttainedService
+	// has scope Cohort
 	cohortPrio, cohortLvl int32
+	cohortNsec            int32
+	cohortSec             int64
 	headNsec              int32
 	// headNominated: the head job is nominated (jobInfo.nominated)
 	headNominated bool
@@ -219,7 +221,7 @@ func (q *queueState) refresh() {
 	h := &q.pending[q.next]
 	q.headPrio, q.headLvl, q.headSec, q.headNsec, q.headNominated = h.prio, h.level, h.sec, h.nsec, h.nominated
 	if q.lasCohort {
-		q.cohortPrio, q.cohortLvl = h.prio, h.level
+		q.cohortPrio, q.cohortLvl, q.cohortSec, q.cohortNsec = h.prio, h.level, h.sec, h.nsec
 	}
 	if q.next+1 < len(q.pending) {
 		// Load the next head now, while other queues take their turns, so
