@@ -72,8 +72,10 @@ type SchedulingLoop struct {
 	reasonWritten map[string]time.Time
 	kickPending   atomic.Bool
 	// bgBusy is set while a cycle's waiting reasons and queue status are
-	// being written; bgSkipped when a cycle left them to a later one.
+	// being written; bgSkipped when a cycle left them to a later one. Run
+	// waits for bgWrites before it returns.
 	bgBusy, bgSkipped atomic.Bool
+	bgWrites          sync.WaitGroup
 }
 
 // commitWorkers bounds the concurrent writes of one cycle's commit.
@@ -162,6 +164,7 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 	l.cachesReady.Store(true)
 	t := l.Clock.NewTicker(l.Interval)
 	defer t.Stop()
+	defer l.bgWrites.Wait() // the store outlives no write of this loop
 	for {
 		select {
 		case <-ctx.Done():
@@ -286,9 +289,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 	// cost what their admissions cost, not what thousands of waiting jobs
 	// do. A job waits that long for its first reason.
 	reasonsDue := now.Sub(l.reasonPass) >= l.ReasonPassInterval
-	if reasonsDue && bg == nil {
-		l.bgSkipped.Store(true)
-	} else if reasonsDue {
+	if reasonsDue && bg != nil {
 		budget := l.MaxReasonWrites
 		for k, reason := range plan.Waiting {
 			job, reason := byKey[k], reason
@@ -322,14 +323,12 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 			l.reasonPass = now
 		}
 		l.forgetReasons(plan.Waiting)
-	} else if len(plan.Waiting) > 0 {
+	} else if !reasonsDue && len(plan.Waiting) > 0 {
 		l.kickAfter(l.reasonPass.Add(l.ReasonPassInterval).Sub(now))
 	}
 	if bg != nil {
 		l.updateQueues(ctx, bg, snap.Queues, snap.Admitted, queued, plan)
 		l.finishBackground(ctx, bg, retryReasons)
-	} else {
-		l.bgSkipped.Store(true)
 	}
 	retry, err := c.wait()
 	if err != nil {
@@ -352,19 +351,27 @@ type writer interface {
 }
 
 // startBackground returns the list for a cycle's waiting reasons and
-// queue status, or nil while an earlier cycle's are still being written.
+// queue status, or nil while an earlier cycle's are still being written:
+// the skip is then recorded, so that the writer asks for a cycle when it
+// is done (or, if it finished in between, a cycle is asked for here).
 func (l *SchedulingLoop) startBackground() *writeList {
-	if !l.bgBusy.CompareAndSwap(false, true) {
-		return nil
+	if l.bgBusy.CompareAndSwap(false, true) {
+		return &writeList{}
 	}
-	return &writeList{}
+	l.bgSkipped.Store(true)
+	if !l.bgBusy.Load() {
+		l.Kick()
+	}
+	return nil
 }
 
 // finishBackground runs bg's writes without the cycle waiting for them,
 // then asks for another cycle when a write failed or asked for one, or
 // when a cycle skipped its own background writes meanwhile.
 func (l *SchedulingLoop) finishBackground(ctx context.Context, bg *writeList, again bool) {
+	l.bgWrites.Add(1)
 	go func() {
+		defer l.bgWrites.Done()
 		c := newCommitter(commitWorkers)
 		for _, w := range bg.writes {
 			c.do(w)

@@ -215,6 +215,12 @@ func limitChecks(svc *service, sc serviceConfig, id auth.Identity) []limitCheck 
 // (the name is the client's, and no service vouches for it).
 const maxLoggedModel = 256
 
+// refusalLogLimit bounds how many refusals per minute one key leaves in
+// the request log: no service's limits apply to them, and the log (its
+// buffer and its row cap) is shared. Every refusal is still counted in
+// the metrics.
+var refusalLogLimit = Limit{RequestsPerMinute: 60}
+
 // refuse answers a request refused before it reached a service, and
 // records it: in the request log when the caller is known (an
 // unauthenticated request leaves no record a client could flood the log
@@ -230,6 +236,10 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, id *auth.Identi
 		g.cfg.Metrics.Observe(rec)
 	}
 	if id == nil || g.cfg.Observe == nil {
+		return
+	}
+	sample := []limitCheck{{key: "refused/" + rec.Key, what: "refusals of key " + rec.Key, limit: refusalLogLimit}}
+	if _, over := g.limits.admit(sample, start); over != "" {
 		return
 	}
 	if req != nil {

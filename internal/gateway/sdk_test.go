@@ -3,10 +3,13 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -173,5 +176,33 @@ func TestSpansFollowTheGenAIConventionsAndReachTheReplica(t *testing.T) {
 	tp0, _ := traceparent.Load().(string)
 	if !strings.Contains(tp0, s.SpanContext().TraceID().String()) {
 		t.Errorf("replica got traceparent %q, want trace %s", tp0, s.SpanContext().TraceID())
+	}
+}
+
+// Refusals no service's limits cover are logged at most
+// refusalLogLimit per minute per key, and all of them are counted.
+func TestRefusalsLeaveABoundedTrailInTheRequestLog(t *testing.T) {
+	m := NewMetrics()
+	var logged atomic.Int32
+	h := newHarness(t, func(c *Config) {
+		c.Metrics = m
+		c.Observe = func(RequestRecord) { logged.Add(1) }
+	})
+	n := int(refusalLogLimit.RequestsPerMinute) + 15
+	for range n {
+		readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("no-such-model", "hi", false)))
+	}
+	if got := int(logged.Load()); got != int(refusalLogLimit.RequestsPerMinute) {
+		t.Errorf("%d of %d refusals logged within a minute, want %d", got, n, refusalLogLimit.RequestsPerMinute)
+	}
+	h.clk.Add(time.Minute)
+	readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("no-such-model", "hi", false)))
+	if got := int(logged.Load()); got != int(refusalLogLimit.RequestsPerMinute)+1 {
+		t.Errorf("after a minute %d logged, want one more", got)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if want := fmt.Sprintf(`skiff_gateway_requests_total{code="404",model="",namespace="team-a"} %d`, n+1); !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("metrics lack %s", want)
 	}
 }

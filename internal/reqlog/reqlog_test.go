@@ -198,7 +198,7 @@ func TestGatewayRequestsAreLogged(t *testing.T) {
 		t.Errorf("summary (-want +got):\n%s", d)
 	}
 	if sum[1].MeanTTFTSeconds != 0 || sum[4].MeanTTFTSeconds != got[6].TTFTSeconds {
-		t.Errorf("mean TTFT is over streams only: %+v, stream ttft %v", sum, got[3].TTFTSeconds)
+		t.Errorf("mean TTFT is over streams only: %+v, stream ttft %v", sum, got[6].TTFTSeconds)
 	}
 }
 

@@ -72,12 +72,21 @@ export async function render(root, [ns, name], ctx) {
 
   // Metrics: redrawn every 2 s while the job runs, once more when it ends.
   const finished = () => ['Succeeded', 'Failed'].includes((job.status || {}).phase);
+  // A draw asked for while a fetch is still out runs once that one is
+  // done, so answers cannot pile up or land out of order, and the last
+  // draw (when the job ends) is never lost.
+  let fetching = false, again = false;
   const drawMetrics = async () => {
+    if (fetching) { again = true; return; }
+    fetching = true;
     try {
       const pts = await fetchMetrics(ns, name, ctx.signal);
       clear(slots.metrics).append(card('Metrics', metricChart(pts, {title: `metrics of ${name}`})));
     } catch (e) {
       if (!ctx.signal.aborted) clear(slots.metrics).append(card('Metrics', h('p', {class: 'error'}, `metrics unavailable: ${e.message}`)));
+    } finally {
+      fetching = false;
+      if (again && !ctx.signal.aborted) { again = false; drawMetrics(); }
     }
   };
   drawMetrics();
@@ -110,7 +119,7 @@ export async function render(root, [ns, name], ctx) {
   const jf = `fieldSelector=${encodeURIComponent('metadata.name=' + name)}`;
   watch('jobs', ns, job.metadata.resourceVersion, jf, ev => {
     if (ev.object.metadata.name !== name) return;
-    if (ev.type === 'DELETED') { slots.status.prepend(h('p', {class: 'error'}, 'This job was deleted.')); return; }
+    if (ev.type === 'DELETED') { stopMetrics(); slots.status.prepend(h('p', {class: 'error'}, 'This job was deleted.')); return; }
     const restarted = (ev.object.status || {}).attempt !== (job.status || {}).attempt;
     job = ev.object;
     draw();
