@@ -63,17 +63,7 @@ func TestSchedulerMatchesSchedule(t *testing.T) {
 				w.queues[name] = q
 			}
 			snap := w.snapshot()
-			var pending []*v1alpha1.Job
-			for _, j := range sortedValues(w.jobs) {
-				if j.Status.Admission == nil {
-					pending = append(pending, j)
-				}
-			}
-			want := scheduler.Schedule(snap, pending, w.now)
-			got := s.Schedule(snap, pending, w.now)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("seed %d cycle %d: the Scheduler's plan differs from Schedule's:\n%s", seed, c, planDiff(want, got))
-			}
+			samePlans(t, &s, w, snap, seed, c)
 			w.cycle(true, false)
 			// Finished and evicted jobs leave or return as new objects.
 			for key, j := range w.jobs {
@@ -131,17 +121,7 @@ func TestSchedulerKeepsState(t *testing.T) {
 					snap.Admitted = append(snap.Admitted, snap.Admitted[r.IntN(len(snap.Admitted))])
 				}
 			}
-			var pending []*v1alpha1.Job
-			for _, j := range sortedValues(w.jobs) {
-				if j.Status.Admission == nil {
-					pending = append(pending, j)
-				}
-			}
-			want := scheduler.Schedule(snap, pending, w.now)
-			got := s.Schedule(snap, pending, w.now)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("seed %d cycle %d: the Scheduler's plan differs from Schedule's:\n%s", seed, c, planDiff(want, got))
-			}
+			got := samePlans(t, &s, w, snap, seed, c)
 			if d := scheduler.BaseDiff(&s, snap, w.now); d != "" {
 				t.Fatalf("seed %d cycle %d: the kept state differs from a fresh one:\n%s", seed, c, d)
 			}
@@ -187,4 +167,22 @@ func TestSchedulerKeepsState(t *testing.T) {
 			}
 		}
 	}
+}
+
+// samePlans plans w's pending jobs over snap with s and with Schedule,
+// fails the test unless the plans are equal, and returns s's.
+func samePlans(t *testing.T, s *scheduler.Scheduler, w *world, snap scheduler.Snapshot, seed uint64, c int) scheduler.Plan {
+	t.Helper()
+	var pending []*v1alpha1.Job
+	for _, j := range sortedValues(w.jobs) {
+		if j.Status.Admission == nil {
+			pending = append(pending, j)
+		}
+	}
+	want := scheduler.Schedule(snap, pending, w.now)
+	got := s.Schedule(snap, pending, w.now)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("seed %d cycle %d: the Scheduler's plan differs from Schedule's:\n%s", seed, c, planDiff(want, got))
+	}
+	return got
 }
