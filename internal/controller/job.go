@@ -92,9 +92,11 @@ func (c *JobController) defaults() {
 		c.StopGrace = 10 * time.Second
 	}
 	if c.Workers == 0 {
-		// Reconciles mostly wait on store commits; more of them in flight
-		// share group commits.
-		c.Workers = 16
+		// Reconciles mostly wait on store commits (a status write, then
+		// its events); more of them in flight share group commits. With 16,
+		// a stream of short jobs (hundreds finishing a second) queued
+		// reconciles for most of a second each while their quota sat idle.
+		c.Workers = 64
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()

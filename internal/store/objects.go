@@ -1,8 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"reflect"
@@ -44,9 +44,10 @@ const generateNameAttempts = 8
 
 // store implements Store's Kubernetes semantics once, over any backend.
 type store struct {
-	kv    backend
-	hub   *hub
-	clock Clock
+	kv      backend
+	hub     *hub
+	clock   Clock
+	written *writtenMeta
 
 	closeOnce sync.Once
 	closeErr  error
@@ -56,7 +57,7 @@ func newStore(kv backend, h *hub, clock Clock) *store {
 	if clock == nil {
 		panic("store: nil Clock")
 	}
-	return &store{kv: kv, hub: h, clock: clock}
+	return &store{kv: kv, hub: h, clock: clock, written: newWrittenMeta(writtenMetaPerGen)}
 }
 
 // now is the store's notion of time, truncated to what metav1.Time keeps in
@@ -133,6 +134,7 @@ func (s *store) Create(ctx context.Context, obj v1alpha1.Object) error {
 		if err != nil {
 			return fmt.Errorf("create %s: %w", k, err)
 		}
+		s.written.remember(k, rev, storedMetaOf(c, specJSON(raw)))
 		return adopt(obj, c, rev)
 	}
 }
@@ -175,8 +177,12 @@ func (s *store) Update(ctx context.Context, obj v1alpha1.Object) error {
 			return apierrors.NewBadRequest(fmt.Sprintf("metadata.resourceVersion %q is not a revision: use the value from the last read", rv))
 		}
 	}
+	// The first try may start from what this store itself last wrote
+	// (written); a retry reads the stored object.
+	remembered := true
 	for {
-		curRaw, curRev, err := s.kv.get(ctx, k)
+		cur, curRev, err := s.current(ctx, k, want, remembered)
+		remembered = false
 		if errors.Is(err, errKeyNotFound) {
 			return apierrors.NewNotFound(kind.GroupResource(), k.name)
 		}
@@ -186,19 +192,15 @@ func (s *store) Update(ctx context.Context, obj v1alpha1.Object) error {
 		if want != 0 && want != curRev {
 			return conflict(kind, k.name, modifiedMsg)
 		}
-		cur, err := decodeEnvelope(curRaw)
-		if err != nil {
-			return fmt.Errorf("update %s: %w", k, err)
+		if uid := obj.GetUID(); uid != "" && uid != cur.meta.UID {
+			return conflict(kind, k.name, fmt.Sprintf("metadata.uid %s does not match the stored object's %s: it was deleted and recreated", uid, cur.meta.UID))
 		}
-		if uid := obj.GetUID(); uid != "" && uid != cur.Metadata.UID {
-			return conflict(kind, k.name, fmt.Sprintf("metadata.uid %s does not match the stored object's %s: it was deleted and recreated", uid, cur.Metadata.UID))
-		}
-		next, raw, err := s.prepareUpdate(kind, obj, &cur)
+		next, raw, spec, err := s.prepareUpdate(kind, obj, &cur)
 		if err != nil {
 			return err
 		}
 		// An object being deleted goes once its last finalizer is removed.
-		remove := cur.Metadata.DeletionTimestamp != nil && len(next.GetFinalizers()) == 0
+		remove := cur.meta.DeletionTimestamp != nil && len(next.GetFinalizers()) == 0
 		rev, err := s.kv.apply(ctx, op{
 			key: k, expect: curRev, del: remove, owners: ownerUIDs(next.GetOwnerReferences()),
 			encode: func(rev int64) ([]byte, error) { return spliceRV(raw, rev) },
@@ -217,30 +219,61 @@ func (s *store) Update(ctx context.Context, obj v1alpha1.Object) error {
 			return fmt.Errorf("update %s: %w", k, err)
 		}
 		if remove {
-			s.cascade(ctx, kind, k.namespace, cur.Metadata.UID)
+			s.written.forget(k)
+			s.cascade(ctx, kind, k.namespace, cur.meta.UID)
+		} else {
+			s.written.remember(k, rev, storedMetaOf(next, spec))
 		}
 		return adopt(obj, next, rev)
 	}
 }
 
+// current returns what Update needs of the stored object at k and its
+// revision. With remembered, an object this store wrote last at the
+// revision the caller read (any revision, for an unconditional update)
+// is taken from memory instead of being read and decoded.
+func (s *store) current(ctx context.Context, k key, want int64, remembered bool) (storedMeta, int64, error) {
+	if remembered {
+		if e, ok := s.written.lookup(k); ok && (want == 0 || want == e.rev) {
+			return e.stored, e.rev, nil
+		}
+	}
+	raw, rev, err := s.kv.get(ctx, k)
+	if err != nil {
+		return storedMeta{}, 0, err
+	}
+	env, err := decodeEnvelope(raw)
+	if err != nil {
+		return storedMeta{}, 0, err
+	}
+	return storedMetaOf(&env.Metadata, env.Spec), rev, nil
+}
+
 // prepareUpdate builds the object to store from the caller's obj and the
 // stored metadata: fields the server owns are kept, and generation is bumped
-// when the spec changed.
-func (s *store) prepareUpdate(kind v1alpha1.Kind, obj v1alpha1.Object, cur *envelope) (v1alpha1.Object, []byte, error) {
+// when the spec changed. It returns the new object, its encoding (without
+// resourceVersion) and its spec's JSON.
+func (s *store) prepareUpdate(kind v1alpha1.Kind, obj v1alpha1.Object, cur *storedMeta) (v1alpha1.Object, []byte, []byte, error) {
 	next := obj.DeepCopyObject().(v1alpha1.Object)
-	m := &cur.Metadata
+	m := &cur.meta
 	next.SetNamespace(m.Namespace)
 	next.SetUID(m.UID)
 	next.SetCreationTimestamp(m.CreationTimestamp)
-	next.SetDeletionTimestamp(m.DeletionTimestamp)
-	next.SetDeletionGracePeriodSeconds(m.DeletionGracePeriodSeconds)
+	// Copies: m may be remembered (written) and next goes to the caller.
+	next.SetDeletionTimestamp(m.DeletionTimestamp.DeepCopy())
+	var grace *int64
+	if m.DeletionGracePeriodSeconds != nil {
+		g := *m.DeletionGracePeriodSeconds
+		grace = &g
+	}
+	next.SetDeletionGracePeriodSeconds(grace)
 	next.SetGeneration(m.Generation)
 	next.SetGenerateName(m.GenerateName)
 	if m.DeletionTimestamp != nil {
 		for _, f := range next.GetFinalizers() {
 			if !slices.Contains(m.Finalizers, f) {
 				gk := v1alpha1.GroupVersion.WithKind(kind.Kind).GroupKind()
-				return nil, nil, apierrors.NewInvalid(gk, m.Name, field.ErrorList{field.Forbidden(
+				return nil, nil, nil, apierrors.NewInvalid(gk, m.Name, field.ErrorList{field.Forbidden(
 					field.NewPath("metadata", "finalizers"),
 					fmt.Sprintf("no new finalizers can be added while the object is being deleted (got %q)", f))})
 			}
@@ -248,19 +281,17 @@ func (s *store) prepareUpdate(kind v1alpha1.Kind, obj v1alpha1.Object, cur *enve
 	}
 	raw, err := encodeWithoutRV(next)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	nextEnv, err := decodeEnvelope(raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !bytes.Equal(nextEnv.Spec, cur.Spec) {
+	spec := specJSON(raw)
+	if sha256.Sum256(spec) != cur.spec {
 		next.SetGeneration(m.Generation + 1)
 		if raw, err = encodeWithoutRV(next); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
+		spec = specJSON(raw)
 	}
-	return next, raw, nil
+	return next, raw, spec, nil
 }
 
 func (s *store) Delete(ctx context.Context, kind v1alpha1.Kind, namespace, name string, opts DeleteOptions) error {
@@ -326,6 +357,7 @@ func (s *store) Delete(ctx context.Context, kind v1alpha1.Kind, namespace, name 
 			return fmt.Errorf("delete %s: %w", k, err)
 		}
 		if o.del {
+			s.written.forget(k)
 			s.cascade(ctx, kind, k.namespace, obj.GetUID())
 		}
 		return nil
