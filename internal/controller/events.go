@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,11 +31,17 @@ type Recorder struct {
 // Event records one event; failures are logged, never returned, because an
 // event must not block the work it reports.
 func (r *Recorder) Event(ctx context.Context, obj v1alpha1.Object, eventType, reason, format string, args ...any) {
+	r.EventAt(ctx, obj, r.Clock.Now(), eventType, reason, format, args...)
+}
+
+// EventAt is Event for something that happened at a given time (an event
+// written later than it happened, by a background writer).
+func (r *Recorder) EventAt(ctx context.Context, obj v1alpha1.Object, at time.Time, eventType, reason, format string, args ...any) {
 	k, err := v1alpha1.KindOf(obj)
 	if err != nil {
 		return
 	}
-	now := metav1.NewTime(r.Clock.Now())
+	now := metav1.NewTime(at)
 	if r.Observe != nil {
 		r.Observe(obj, eventType, reason, now.Time)
 	}
@@ -72,4 +79,66 @@ func (r *Recorder) Event(ctx context.Context, obj v1alpha1.Object, eventType, re
 	if err != nil && r.Log != nil {
 		r.Log.Warn("recording event", "object", obj.GetName(), "reason", reason, "err", err)
 	}
+}
+
+// eventQueue writes events in the background, at most maxEventWriters at
+// a time, so that work whose events are many (a cycle admitting hundreds
+// of jobs) waits for its own writes only. wait returns once every queued
+// event is written.
+type eventQueue struct {
+	mu      sync.Mutex
+	pending []func()
+	writers int
+	wg      sync.WaitGroup
+	// waiting is set while wait runs: an event added meanwhile (by work
+	// finishing as its owner stops) is written at once by its caller.
+	waiting bool
+}
+
+// maxEventWriters bounds the concurrent event writes of one queue; they
+// share the store's group commits.
+const maxEventWriters = 16
+
+func (q *eventQueue) add(write func()) {
+	q.mu.Lock()
+	if q.waiting {
+		q.mu.Unlock()
+		write()
+		return
+	}
+	defer q.mu.Unlock()
+	q.pending = append(q.pending, write)
+	if q.writers < maxEventWriters {
+		q.writers++
+		q.wg.Add(1)
+		go q.drain()
+	}
+}
+
+func (q *eventQueue) drain() {
+	defer q.wg.Done()
+	for {
+		q.mu.Lock()
+		if len(q.pending) == 0 {
+			q.pending = nil // let a long burst's backing array go
+			q.writers--
+			q.mu.Unlock()
+			return
+		}
+		write := q.pending[0]
+		q.pending[0] = nil
+		q.pending = q.pending[1:]
+		q.mu.Unlock()
+		write()
+	}
+}
+
+func (q *eventQueue) wait() {
+	q.mu.Lock()
+	q.waiting = true
+	q.mu.Unlock()
+	q.wg.Wait()
+	q.mu.Lock()
+	q.waiting = false
+	q.mu.Unlock()
 }

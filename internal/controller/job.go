@@ -79,6 +79,7 @@ type JobController struct {
 	// previous pass left.
 	jobs    cache.Store
 	written assumeCache
+	events  eventQueue // events of stored statuses being written
 }
 
 func (c *JobController) defaults() {
@@ -106,6 +107,7 @@ func (c *JobController) defaults() {
 // Run reconciles jobs until ctx ends.
 func (c *JobController) Run(ctx context.Context) error {
 	c.defaults()
+	defer c.events.wait() // after the workers (the queue shuts down first)
 	c.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](50*time.Millisecond, 10*time.Second),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "jobs", Clock: c.Clock})
@@ -302,8 +304,16 @@ func (c *JobController) pass(ctx context.Context, job *v1alpha1.Job) (time.Durat
 			return 0, err
 		}
 	}
-	for _, e := range s.events {
-		c.Recorder.Event(ctx, job, e.typ, e.reason, "%s", e.msg)
+	if len(s.events) > 0 {
+		// Written in the background: a worker waits for the status it
+		// stored, not for the events that report it (events of one job
+		// keep their times: the time of this pass).
+		ctx, events := context.WithoutCancel(ctx), s.events
+		c.events.add(func() {
+			for _, e := range events {
+				c.Recorder.EventAt(ctx, job, s.now, e.typ, e.reason, "%s", e.msg)
+			}
+		})
 	}
 	return s.after, nil
 }

@@ -76,6 +76,7 @@ type SchedulingLoop struct {
 	// waits for bgWrites before it returns.
 	bgBusy, bgSkipped atomic.Bool
 	bgWrites          sync.WaitGroup
+	events            eventQueue // admission and preemption events being written
 }
 
 // commitWorkers bounds the concurrent writes of one cycle's commit.
@@ -165,6 +166,7 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 	t := l.Clock.NewTicker(l.Interval)
 	defer t.Stop()
 	defer l.bgWrites.Wait() // the store outlives no write of this loop
+	defer l.events.wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -191,6 +193,14 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// eventLater records an event about job (which nobody changes any more)
+// in the background: a cycle waits for its decisions to be stored, not for
+// their events, which would double the writes it waits for.
+func (l *SchedulingLoop) eventLater(ctx context.Context, job *v1alpha1.Job, at time.Time, eventType, reason, format string, args ...any) {
+	ctx = context.WithoutCancel(ctx) // written even when the loop is stopping (Run waits)
+	l.events.add(func() { l.Recorder.EventAt(ctx, job, at, eventType, reason, format, args...) })
 }
 
 // Kick asks for a cycle soon; kicks coalesce.
@@ -411,7 +421,7 @@ func (l *SchedulingLoop) admit(ctx context.Context, job *v1alpha1.Job, adm v1alp
 		err := l.Store.Update(ctx, job)
 		if err == nil {
 			l.assumed.assume(job)
-			l.Recorder.Event(ctx, job, v1alpha1.EventNormal, "Admitted", "admitted by queue %s (flavor %s) on %s", adm.Queue, adm.Flavor, placementSummary(adm))
+			l.eventLater(ctx, job, now, v1alpha1.EventNormal, "Admitted", "admitted by queue %s (flavor %s) on %s", adm.Queue, adm.Flavor, placementSummary(adm))
 			return true, nil
 		}
 		if apierrors.IsNotFound(err) {
@@ -464,7 +474,7 @@ func (l *SchedulingLoop) preempt(ctx context.Context, job *v1alpha1.Job, p sched
 	switch {
 	case err == nil:
 		l.assumed.assume(job)
-		l.Recorder.Event(ctx, job, v1alpha1.EventWarning, "Preempting", "preempting (%s) for %s: %s", p.Reason, notice.By, notice.Message)
+		l.eventLater(ctx, job, now, v1alpha1.EventWarning, "Preempting", "preempting (%s) for %s: %s", p.Reason, notice.By, notice.Message)
 		return true, nil
 	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
 		return false, nil

@@ -1,0 +1,57 @@
+package controller
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestEventQueueWritesEverything: every event added is written by the time
+// wait returns, by at most maxEventWriters writers at once, and one added
+// while wait runs (work finishing as its owner stops) is written by its
+// caller.
+func TestEventQueueWritesEverything(t *testing.T) {
+	var q eventQueue
+	var written, inFlight, most atomic.Int64
+	release := make(chan struct{})
+	for range 500 {
+		q.add(func() {
+			n := inFlight.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			<-release
+			inFlight.Add(-1)
+			written.Add(1)
+		})
+	}
+	var waited sync.WaitGroup
+	waited.Go(q.wait)
+	for {
+		q.mu.Lock()
+		w := q.waiting
+		q.mu.Unlock()
+		if w {
+			break
+		}
+		runtime.Gosched()
+	}
+	q.add(func() { written.Add(1) }) // while wait runs: written here
+	if got := written.Load(); got != 1 {
+		t.Fatalf("an event added during wait: %d written, want it written at once", got)
+	}
+	close(release)
+	waited.Wait()
+	if got := written.Load(); got != 501 {
+		t.Fatalf("%d events written, want 501", got)
+	}
+	if m := most.Load(); m > maxEventWriters {
+		t.Fatalf("%d writers at once, want at most %d", m, maxEventWriters)
+	}
+	// The queue works again after wait.
+	q.add(func() { written.Add(1) })
+	q.wait()
+	if got := written.Load(); got != 502 {
+		t.Fatalf("%d events written, want 502", got)
+	}
+}
