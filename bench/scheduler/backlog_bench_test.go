@@ -17,8 +17,9 @@ import (
 // at its peak backlog: 5 cohorts x 6 queues of nominal 20 cpu (borrowing
 // limit 100), each queue listing its own namespace, every unit of quota
 // held by running large jobs, and 6,000 pending jobs (small, medium and
-// large in the scenario's mix and priorities) handed over in no order, as
-// the live loop's index hands them.
+// large in the scenario's mix and priorities) handed over in the order they
+// arrived, as the live loop's index hands them (the order jobs became
+// pending).
 func backlogSetup() (scheduler.Snapshot, []*v1alpha1.Job) {
 	r := rand.New(rand.NewPCG(2, 2))
 	var snap scheduler.Snapshot

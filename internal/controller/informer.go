@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"maps"
 	"sync"
 
 	"k8s.io/client-go/tools/cache"
@@ -74,7 +73,10 @@ func (a *assumeCache) forget(key string) {
 // one the informer holds. Assumptions the informer has caught up with (or
 // whose job it no longer has) are dropped. cached looks a key up in the
 // informer's store.
-func (a *assumeCache) overlay(active map[string]*v1alpha1.Job, cached func(key string) (*v1alpha1.Job, bool)) map[string]*v1alpha1.Job {
+//
+// It changes active in place and returns the keys it added (assumed jobs
+// the index does not hold yet).
+func (a *assumeCache) overlay(active map[string]*v1alpha1.Job, cached func(key string) (*v1alpha1.Job, bool)) (added []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for key, as := range a.objects {
@@ -84,21 +86,33 @@ func (a *assumeCache) overlay(active map[string]*v1alpha1.Job, cached func(key s
 			continue
 		}
 		if isActive(as) {
+			if _, ok := active[key]; !ok {
+				added = append(added, key)
+			}
 			active[key] = as
 		} else {
 			delete(active, key)
 		}
 	}
-	return active
+	return added
 }
 
 // activeJobs indexes, from the job informer's events, the jobs a
 // scheduling cycle looks at: those waiting for admission and those holding
 // resources. Finished jobs, which pile up over a cluster's life, are not
-// in it, so a cycle costs what the live jobs cost.
+// in it, so a cycle costs what the live jobs cost. It keeps the jobs in
+// the order they became active, which is nearly the order the scheduler
+// sorts pending jobs in, so its sort has little to do.
 type activeJobs struct {
-	mu   sync.Mutex
-	jobs map[string]*v1alpha1.Job
+	mu    sync.Mutex
+	at    map[string]int // key → index in order
+	order []activeEntry  // a removed job leaves a hole (nil job) until compact
+	live  int
+}
+
+type activeEntry struct {
+	key string
+	job *v1alpha1.Job
 }
 
 func isActive(j *v1alpha1.Job) bool { return scheduler.HoldsResources(j) || isSchedulable(j) }
@@ -119,39 +133,74 @@ func (a *activeJobs) set(obj any) {
 	key := keyOf(j)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.jobs == nil {
-		a.jobs = map[string]*v1alpha1.Job{}
+	if !isActive(j) {
+		a.removeLocked(key)
+		return
 	}
-	if isActive(j) {
-		a.jobs[key] = j
-	} else {
-		delete(a.jobs, key)
+	if i, ok := a.at[key]; ok {
+		a.order[i].job = j
+		return
 	}
+	if a.at == nil {
+		a.at = map[string]int{}
+	}
+	a.at[key] = len(a.order)
+	a.order = append(a.order, activeEntry{key, j})
+	a.live++
 }
 
 func (a *activeJobs) remove(obj any) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		a.mu.Lock()
-		delete(a.jobs, tomb.Key)
-		a.mu.Unlock()
+	var key string
+	switch o := obj.(type) {
+	case cache.DeletedFinalStateUnknown:
+		key = o.Key
+	case *v1alpha1.Job:
+		key = keyOf(o)
+	default:
 		return
 	}
-	if j, ok := obj.(*v1alpha1.Job); ok {
-		a.mu.Lock()
-		delete(a.jobs, keyOf(j))
-		a.mu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.removeLocked(key)
+}
+
+func (a *activeJobs) removeLocked(key string) {
+	i, ok := a.at[key]
+	if !ok {
+		return
+	}
+	a.order[i] = activeEntry{}
+	delete(a.at, key)
+	a.live--
+	// Holes are dropped once they are half the index, keeping the order.
+	if len(a.order) >= 64 && a.live < len(a.order)/2 {
+		n := 0
+		for _, e := range a.order {
+			if e.job != nil {
+				a.order[n] = e
+				a.at[e.key] = n
+				n++
+			}
+		}
+		clear(a.order[n:])
+		a.order = a.order[:n]
 	}
 }
 
-// snapshot returns a copy of the index; its jobs are shared with the
-// informer's cache.
-func (a *activeJobs) snapshot() map[string]*v1alpha1.Job {
+// snapshot returns the active jobs by key and their keys in the index's
+// order; the jobs are shared with the informer's cache.
+func (a *activeJobs) snapshot() (map[string]*v1alpha1.Job, []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.jobs == nil {
-		return map[string]*v1alpha1.Job{}
+	byKey := make(map[string]*v1alpha1.Job, a.live)
+	keys := make([]string, 0, a.live)
+	for _, e := range a.order {
+		if e.job != nil {
+			byKey[e.key] = e.job
+			keys = append(keys, e.key)
+		}
 	}
-	return maps.Clone(a.jobs)
+	return byKey, keys
 }
 
 // listOf returns an informer's objects of type T. They are shared with the

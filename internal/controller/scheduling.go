@@ -226,13 +226,20 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		Queues:  cached[v1alpha1.Queue](l, "Queue"),
 	}
 	jobStore := l.informers[kindJob.Kind].GetStore()
-	byKey := l.assumed.overlay(l.active.snapshot(), func(key string) (*v1alpha1.Job, bool) {
+	byKey, order := l.active.snapshot()
+	added := l.assumed.overlay(byKey, func(key string) (*v1alpha1.Job, bool) {
 		obj, ok, _ := jobStore.GetByKey(key)
 		j, _ := obj.(*v1alpha1.Job)
 		return j, ok && j != nil
 	})
+	// In the index's order (the order jobs became active, nearly the order
+	// the core sorts pending jobs in), then jobs known only as assumed.
 	var pending []*v1alpha1.Job
-	for _, j := range byKey {
+	for _, key := range append(order, added...) {
+		j, ok := byKey[key]
+		if !ok {
+			continue // the overlay found it no longer active
+		}
 		if scheduler.HoldsResources(j) {
 			snap.Admitted = append(snap.Admitted, j)
 		} else {

@@ -116,14 +116,36 @@ func sortPending(seg []pendingKey, pending []*v1alpha1.Job, buf []pendingKey) []
 	for k := range np {
 		run := seg[lo : lo+counts[k]]
 		lo += counts[k]
-		for i := 1; i < len(run); i++ {
-			if comparePending(&run[i-1], &run[i], pending) > 0 {
-				slices.SortFunc(run, func(a, b pendingKey) int { return comparePending(&a, &b, pending) })
-				break
-			}
-		}
+		sortRun(run, pending)
 	}
 	return buf
+}
+
+// sortRun sorts one class's keys. They usually come almost in order (the
+// live loop hands jobs over in the order they became pending; jobs created
+// in the same second are ordered by name, not by arrival), so insertion
+// sort runs first, costing a comparison per key plus a move per key out
+// of place; past a budget of moves the rest goes to a general sort.
+func sortRun(run []pendingKey, pending []*v1alpha1.Job) {
+	budget := 8 * len(run)
+	for i := 1; i < len(run); i++ {
+		if comparePending(&run[i-1], &run[i], pending) <= 0 {
+			continue
+		}
+		x := run[i]
+		j := i
+		for j > 0 && comparePending(&run[j-1], &x, pending) > 0 {
+			run[j] = run[j-1]
+			j--
+		}
+		run[j] = x
+		if budget -= i - j; budget < 0 {
+			// Still a permutation of the keys: the order is total, so
+			// any sort gives the same result.
+			slices.SortFunc(run, func(a, b pendingKey) int { return comparePending(&a, &b, pending) })
+			return
+		}
+	}
 }
 
 // readPending hands the pending jobs to their queues: it reads every job
