@@ -107,7 +107,7 @@ func (c *JobController) defaults() {
 // Run reconciles jobs until ctx ends.
 func (c *JobController) Run(ctx context.Context) error {
 	c.defaults()
-	defer c.events.wait() // after the workers (the queue shuts down first)
+	defer c.events.wait() // runs after the ShutDown below; a pass still finishing writes its own events
 	c.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](50*time.Millisecond, 10*time.Second),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "jobs", Clock: c.Clock})

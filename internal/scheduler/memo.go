@@ -97,5 +97,5 @@ func (st *state) evicted(victim *jobInfo, by string) {
 
 // isPreemptor reports whether an eviction is for j.
 func (st *state) isPreemptor(j *jobInfo) bool {
-	return len(st.preemptors) > 0 && st.preemptors[preemptorID(j.job)] > 0
+	return len(st.preemptors) > 0 && st.preemptors[j.preemptorID()] > 0
 }

@@ -34,7 +34,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 	prio, level := j.prio, j.level
 	req := j.minReq()
 	var sizes []int32 // the minimum size, made when a placement is tried
-	id := preemptorID(j.job)
+	id := j.preemptorID()
 	for _, qf := range q.flavors {
 		fi := qf.fi
 		if fi == nil {

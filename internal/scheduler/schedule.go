@@ -89,11 +89,11 @@ func HoldsResources(j *v1alpha1.Job) bool {
 
 // preemptorID is how evictions in flight name the job they make room for:
 // its uid, or its key where it has none (jobs that were never stored).
-func preemptorID(j *v1alpha1.Job) string {
-	if j.UID != "" {
-		return string(j.UID)
+func (j *jobInfo) preemptorID() string {
+	if j.job.UID != "" {
+		return string(j.job.UID)
 	}
-	return Key(j)
+	return j.key
 }
 
 // Key is the namespace/name key of a job.
