@@ -93,10 +93,12 @@ type eventQueue struct {
 	// waiting is set while wait runs: an event added meanwhile (by work
 	// finishing as its owner stops) is written at once by its caller.
 	waiting bool
+	// max bounds the concurrent writers (0: maxEventWriters).
+	max int
 }
 
-// maxEventWriters bounds the concurrent event writes of one queue; they
-// share the store's group commits.
+// maxEventWriters bounds the concurrent event writes of one queue by
+// default; they share the store's group commits.
 const maxEventWriters = 16
 
 func (q *eventQueue) add(write func()) {
@@ -108,7 +110,11 @@ func (q *eventQueue) add(write func()) {
 	}
 	defer q.mu.Unlock()
 	q.pending = append(q.pending, write)
-	if q.writers < maxEventWriters {
+	limit := q.max
+	if limit <= 0 {
+		limit = maxEventWriters
+	}
+	if q.writers < limit {
 		q.writers++
 		q.wg.Add(1)
 		go q.drain()

@@ -55,3 +55,23 @@ func TestEventQueueWritesEverything(t *testing.T) {
 		t.Fatalf("%d events written, want 502", got)
 	}
 }
+
+// TestEventQueueHonoursItsBound: a queue given fewer writers (Kubernetes
+// mode's) never runs more.
+func TestEventQueueHonoursItsBound(t *testing.T) {
+	q := eventQueue{max: 2}
+	var inFlight, most atomic.Int64
+	for range 100 {
+		q.add(func() {
+			n := inFlight.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			runtime.Gosched()
+			inFlight.Add(-1)
+		})
+	}
+	q.wait()
+	if m := most.Load(); m > 2 {
+		t.Fatalf("%d writers at once, want at most 2", m)
+	}
+}

@@ -45,6 +45,10 @@ type JobController struct {
 	StopGrace time.Duration
 	// Workers is the number of jobs reconciled at once.
 	Workers int
+	// EventWriters bounds the events written at once, in the background
+	// (default 16). On a busy API server each one competes with the status
+	// writes that decide things; fewer keep events from crowding them out.
+	EventWriters int
 	// WorkDir holds files the controller writes for jobs (MPI hostfiles).
 	WorkDir string
 	// NodeAddress maps a node to the address replicas reach it at; nil
@@ -107,6 +111,7 @@ func (c *JobController) defaults() {
 // Run reconciles jobs until ctx ends.
 func (c *JobController) Run(ctx context.Context) error {
 	c.defaults()
+	c.events.max = c.EventWriters
 	defer c.events.wait() // runs after the ShutDown below; a pass still finishing writes its own events
 	c.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](50*time.Millisecond, 10*time.Second),

@@ -77,6 +77,8 @@ type SchedulingLoop struct {
 	bgBusy, bgSkipped atomic.Bool
 	bgWrites          sync.WaitGroup
 	events            eventQueue // admission and preemption events being written
+	// EventWriters is JobController.EventWriters for the loop's events.
+	EventWriters int
 }
 
 // commitWorkers bounds the concurrent writes of one cycle's commit.
@@ -166,6 +168,7 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 	t := l.Clock.NewTicker(l.Interval)
 	defer t.Stop()
 	defer l.bgWrites.Wait() // the store outlives no write of this loop
+	l.events.max = l.EventWriters
 	defer l.events.wait()
 	for {
 		select {

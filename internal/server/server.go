@@ -106,7 +106,16 @@ type Cluster struct {
 	// MaxReasonWrites caps the waiting reasons one scheduling cycle
 	// writes (default DefaultClusterMaxReasonWrites).
 	MaxReasonWrites int
+	// EventWriters bounds the events the scheduling loop and the job
+	// controller each write at once (default DefaultClusterEventWriters).
+	EventWriters int
 }
+
+// DefaultClusterEventWriters keeps events, written in the background, from
+// taking an API server's capacity from the status writes that admit and
+// start jobs: with 16 writers each (embedded mode's default) the Kueue
+// baseline's minimum usage on one cohort fell from 86% to 76% (bench/kube).
+const DefaultClusterEventWriters = 2
 
 // DefaultClusterMaxReasonWrites keeps a cycle's commit short on an API
 // server (a few hundred writes a second on a small control plane), so that
@@ -274,6 +283,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		if sched.MaxReasonWrites <= 0 {
 			sched.MaxReasonWrites = DefaultClusterMaxReasonWrites
 		}
+		sched.EventWriters = c.EventWriters
+		if sched.EventWriters <= 0 {
+			sched.EventWriters = DefaultClusterEventWriters
+		}
 	}
 	obs := observer{loop: sched}
 	sampler := newSampler(obs, machine, clk)
@@ -331,6 +344,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 		APIURL: replicaAPIURL(ln.Addr()), Tokens: jobTokens, Metrics: metricStore, Informers: informers}
 	if c := opts.Cluster; c != nil {
 		jobs.PeerAddress, jobs.APIURL = c.PeerAddress, c.ReplicaAPIURL
+		jobs.EventWriters = sched.EventWriters
 		port := c.RendezvousPort
 		jobs.PickPort = func() (int, error) { return port, nil }
 	}
