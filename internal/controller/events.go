@@ -84,7 +84,7 @@ func (r *Recorder) EventAt(ctx context.Context, obj v1alpha1.Object, at time.Tim
 // eventQueue writes events in the background, at most maxEventWriters at
 // a time, so that work whose events are many (a cycle admitting hundreds
 // of jobs) waits for its own writes only. wait returns once every queued
-// event is written.
+// event is written. At most maxQueuedEvents wait; beyond, add writes.
 type eventQueue struct {
 	mu      sync.Mutex
 	pending []func()
@@ -101,9 +101,14 @@ type eventQueue struct {
 // default; they share the store's group commits.
 const maxEventWriters = 16
 
+// maxQueuedEvents bounds the events waiting for a writer: past it the
+// caller writes its own (the work slows down rather than memory growing or
+// events being lost).
+const maxQueuedEvents = 10000
+
 func (q *eventQueue) add(write func()) {
 	q.mu.Lock()
-	if q.waiting {
+	if q.waiting || len(q.pending) >= maxQueuedEvents {
 		q.mu.Unlock()
 		write()
 		return

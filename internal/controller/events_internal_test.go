@@ -75,3 +75,26 @@ func TestEventQueueHonoursItsBound(t *testing.T) {
 		t.Fatalf("%d writers at once, want at most 2", m)
 	}
 }
+
+// TestEventQueueIsBounded: once maxQueuedEvents wait for a writer, the
+// caller writes its event itself instead of queueing it.
+func TestEventQueueIsBounded(t *testing.T) {
+	q := eventQueue{max: 1}
+	release := make(chan struct{})
+	var written atomic.Int64
+	holding := make(chan struct{})
+	q.add(func() { close(holding); <-release; written.Add(1) }) // holds the only writer
+	<-holding
+	for range maxQueuedEvents {
+		q.add(func() { written.Add(1) })
+	}
+	q.add(func() { written.Add(1) }) // over the bound: written here
+	if got := written.Load(); got != 1 {
+		t.Fatalf("%d written before the writer was released, want 1 (the caller's own)", got)
+	}
+	close(release)
+	q.wait()
+	if got := written.Load(); got != maxQueuedEvents+2 {
+		t.Fatalf("%d written, want %d", got, maxQueuedEvents+2)
+	}
+}
