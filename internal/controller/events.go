@@ -144,6 +144,22 @@ func (q *eventQueue) drain() {
 	}
 }
 
+// later has r record events about obj, which nobody changes any more, in
+// the background, in order and at time at: work waits for the writes that
+// decide things, not for the events that report them. They are written
+// even when their work's context ends (the queue's owner waits for them).
+func (q *eventQueue) later(ctx context.Context, r *Recorder, obj v1alpha1.Object, at time.Time, events ...pendingEvent) {
+	if len(events) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	q.add(func() {
+		for _, e := range events {
+			r.EventAt(ctx, obj, at, e.typ, e.reason, "%s", e.msg)
+		}
+	})
+}
+
 func (q *eventQueue) wait() {
 	q.mu.Lock()
 	q.waiting = true

@@ -309,17 +309,7 @@ func (c *JobController) pass(ctx context.Context, job *v1alpha1.Job) (time.Durat
 			return 0, err
 		}
 	}
-	if len(s.events) > 0 {
-		// Written in the background: a worker waits for the status it
-		// stored, not for the events that report it (events of one job
-		// keep their times: the time of this pass).
-		ctx, events := context.WithoutCancel(ctx), s.events
-		c.events.add(func() {
-			for _, e := range events {
-				c.Recorder.EventAt(ctx, job, s.now, e.typ, e.reason, "%s", e.msg)
-			}
-		})
-	}
+	c.events.later(ctx, c.Recorder, job, s.now, s.events...)
 	return s.after, nil
 }
 

@@ -198,14 +198,6 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 	}
 }
 
-// eventLater records an event about job (which nobody changes any more)
-// in the background: a cycle waits for its decisions to be stored, not for
-// their events, which would double the writes it waits for.
-func (l *SchedulingLoop) eventLater(ctx context.Context, job *v1alpha1.Job, at time.Time, eventType, reason, format string, args ...any) {
-	ctx = context.WithoutCancel(ctx) // written even when the loop is stopping (Run waits)
-	l.events.add(func() { l.Recorder.EventAt(ctx, job, at, eventType, reason, format, args...) })
-}
-
 // Kick asks for a cycle soon; kicks coalesce.
 func (l *SchedulingLoop) Kick() {
 	select {
@@ -431,7 +423,8 @@ func (l *SchedulingLoop) admit(ctx context.Context, job *v1alpha1.Job, adm v1alp
 		err := l.Store.Update(ctx, job)
 		if err == nil {
 			l.assumed.assume(job)
-			l.eventLater(ctx, job, now, v1alpha1.EventNormal, "Admitted", "admitted by queue %s (flavor %s) on %s", adm.Queue, adm.Flavor, placementSummary(adm))
+			l.events.later(ctx, l.Recorder, job, now, pendingEvent{v1alpha1.EventNormal, "Admitted",
+				fmt.Sprintf("admitted by queue %s (flavor %s) on %s", adm.Queue, adm.Flavor, placementSummary(adm))})
 			return true, nil
 		}
 		if apierrors.IsNotFound(err) {
@@ -484,7 +477,8 @@ func (l *SchedulingLoop) preempt(ctx context.Context, job *v1alpha1.Job, p sched
 	switch {
 	case err == nil:
 		l.assumed.assume(job)
-		l.eventLater(ctx, job, now, v1alpha1.EventWarning, "Preempting", "preempting (%s) for %s: %s", p.Reason, notice.By, notice.Message)
+		l.events.later(ctx, l.Recorder, job, now, pendingEvent{v1alpha1.EventWarning, "Preempting",
+			fmt.Sprintf("preempting (%s) for %s: %s", p.Reason, notice.By, notice.Message)})
 		return true, nil
 	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
 		return false, nil
