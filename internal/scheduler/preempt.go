@@ -34,7 +34,10 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 	prio, level := j.prio, j.level
 	req := j.minReq()
 	var sizes []int32 // the minimum size, made when a placement is tried
-	id := j.preemptorID()
+	// j's id is read only when an eviction in flight may be j's or j
+	// chooses victims: reading it touches the job object, which for most
+	// of a cycle's jobs nothing else does.
+	id := ""
 	for _, qf := range q.flavors {
 		fi := qf.fi
 		if fi == nil {
@@ -72,6 +75,9 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		for _, v := range st.evicting {
 			if v.flavor == qf.name {
 				freeing = append(freeing, v)
+				if id == "" {
+					id = j.preemptorID()
+				}
 				if v.by == id {
 					mine++
 				}
@@ -117,6 +123,9 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		// counted on must not go to the queue's smaller jobs meanwhile, or
 		// once the victims stop j no longer fits and preempts again.
 		st.hold(qf, req)
+		if id == "" {
+			id = j.preemptorID()
+		}
 		names, others := "", 0
 		for _, v := range victims {
 			st.evicted(v, id)
