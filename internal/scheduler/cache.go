@@ -35,6 +35,11 @@ type jobCache struct {
 	read []jobInfo
 	ents []*cachedJob
 	out  []jobInfo
+	// prev is the last cycle's pending list and prevEnts its jobs'
+	// entries: a cycle whose list runs like the last one finds its
+	// entries by position, without the map (see readPending).
+	prev     []*v1alpha1.Job
+	prevEnts []*cachedJob
 	// arenas hold the keys of the jobs read, one per half of readPending
 	arenas [2]strArena
 	// base is the last cycle's state, brought up to date by the next
@@ -78,9 +83,22 @@ func (c *jobCache) buffers(n int) ([]pendingKey, []int32, []jobInfo) {
 }
 
 type cachedJob struct {
-	info  jobInfo // as a pending job (running is nil)
-	queue string  // spec.queue
-	seen  uint32  // the last cycle that passed the job
+	info jobInfo // as a pending job (running is nil)
+	// queue is spec.queue, as the name of the queue found for it (so that
+	// comparing it with that queue's name need not read the bytes); qi
+	// was that queue's index, to be checked against the name.
+	queue string
+	qi    int32
+	pos   int32  // the job's index in the pending list of the last cycle that passed it
+	seen  uint32 // the last cycle that passed the job
+}
+
+// remember keeps pending and its entries (c.ents, complete once
+// readPending has added the jobs it read) for the next cycle, swapping
+// the entry arrays so that the next cycle fills the other.
+func (c *jobCache) remember(pending []*v1alpha1.Job) {
+	c.prev = append(c.prev[:0], pending...)
+	c.ents, c.prevEnts = c.prevEnts, c.ents[:len(pending)]
 }
 
 // Schedule is Schedule (the function) with the cache.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -51,6 +52,7 @@ func TestParallelCycleIsDeterministic(t *testing.T) {
 	defer func(v int) { parallelMin = v }(parallelMin)
 	parallelMin = len(pending) + 1
 	want := Schedule(snap, pending, t0)
+	t.Run("Scheduler", func(t *testing.T) { schedulerFollowsMovingJobs(t, r, snap, pending, t0) })
 	parallelMin = 1
 	got := Schedule(snap, pending, t0)
 	if len(want.Admissions) == 0 || len(want.Waiting) == 0 {
@@ -59,5 +61,52 @@ func TestParallelCycleIsDeterministic(t *testing.T) {
 	t.Logf("%d admitted, %d waiting, %d preempted", len(want.Admissions), len(want.Waiting), len(want.Preemptions))
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("parallel and sequential cycles differ")
+	}
+}
+
+// schedulerFollowsMovingJobs runs a Scheduler over pending lists that
+// keep, shift, reorder, drop, add and replace jobs from one cycle to the
+// next (a Scheduler finds a job's entry by its position in the last list
+// where it can, by the map where it cannot), in two halves and in one,
+// and holds every plan to Schedule's.
+func schedulerFollowsMovingJobs(t *testing.T, r *rand.Rand, snap Snapshot, all []*v1alpha1.Job, now time.Time) {
+	var s Scheduler
+	list := append([]*v1alpha1.Job(nil), all[:4000]...)
+	spare := append([]*v1alpha1.Job(nil), all[4000:]...)
+	for c := range 12 {
+		switch c % 6 {
+		case 1: // the same list again
+		case 2: // shifted: jobs leave at the front, others come at the end
+			list = append(list[300:], spare[:300]...)
+			spare = append(spare[300:], all[:300]...)
+		case 3: // jobs leave and come here and there
+			for k := 0; k < 200; k++ {
+				i := r.IntN(len(list))
+				list[i] = list[len(list)-1]
+				list = list[:len(list)-1]
+			}
+			for k := 0; k < 200; k++ {
+				i := r.IntN(len(list))
+				list = append(list[:i], append([]*v1alpha1.Job{spare[k]}, list[i:]...)...)
+			}
+			spare = spare[200:]
+		case 4: // shuffled, and some jobs replaced by changed objects
+			r.Shuffle(len(list), func(a, b int) { list[a], list[b] = list[b], list[a] })
+			for k := 0; k < 100; k++ {
+				i := r.IntN(len(list))
+				j := list[i].DeepCopy()
+				j.Spec.Queue = fmt.Sprintf("q%02d", r.IntN(42))
+				j.Spec.Priority++
+				list[i] = j
+			}
+		case 5: // reversed
+			slices.Reverse(list)
+		}
+		parallelMin = []int{1, len(list) + 1}[c/6]
+		want := Schedule(snap, list, now)
+		got := s.Schedule(snap, list, now)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("cycle %d: the Scheduler's plan differs from Schedule's", c)
+		}
 	}
 }

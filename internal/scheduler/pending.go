@@ -157,7 +157,12 @@ func sortRun(run []pendingKey, pending []*v1alpha1.Job) {
 func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 	pj := &pendingJobs{segs: make([]int32, len(st.queueList))}
 	keys, qidx, read := st.cache.buffers(len(pending)) // read: in submission order, at first
-	ents := st.cache.entries(len(pending))             // with a cache: each job's entry, nil if read this cycle
+	ents := st.cache.entries(len(pending))             // with a cache: each job's entry (nil for a job read this cycle, until it gets one)
+	var prev []*v1alpha1.Job                           // the last cycle's pending jobs
+	var prevEnts []*cachedJob                          // and their entries
+	if st.cache != nil {
+		prev, prevEnts = st.cache.prev, st.cache.prevEnts
+	}
 	// The jobs are read in two halves when there are many.
 	half := len(pending)
 	if len(pending) >= parallelMin {
@@ -185,24 +190,43 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 		// storage for jobs with other than one group
 		var more []groupInfo
 		var headers [][]groupInfo
+		// off aligns this cycle's jobs with the last cycle's: pending[i]
+		// was last at prev[i+off] when the two lists run alike.
+		off := 0
 		for i := lo; i < hi; i++ {
 			j := pending[i]
 			var known *cachedJob
 			var name string
 			if cache != nil {
-				known = cache.jobs[j]
-			}
-			if known != nil {
-				name = known.queue
-			} else {
-				name = j.Spec.Queue
+				if k := i + off; k < len(prev) && prev[k] == j {
+					known = prevEnts[k]
+				} else if known = cache.jobs[j]; known != nil {
+					off = int(known.pos) - i
+				}
 			}
 			q := last
-			if q == nil || q.name != name {
-				q = st.queues[name]
+			if known != nil {
+				// known.queue is the name of the queue found for it, so the
+				// names compare equal without reading their bytes.
+				name = known.queue
+				if qi := int(known.qi); q == nil || q.name != name {
+					if qi < len(st.queueList) && st.queueList[qi].name == name {
+						q = st.queueList[qi]
+					} else {
+						q = st.queues[name]
+					}
+				}
+			} else {
+				name = j.Spec.Queue
+				if q == nil || q.name != name {
+					q = st.queues[name]
+				}
 			}
 			if q == nil {
 				qidx[i] = -1
+				if cache != nil {
+					ents[i] = nil // so that the next cycle does not find a stale entry here
+				}
 				reason, ok := missing[name]
 				if !ok {
 					if missing == nil {
@@ -221,7 +245,7 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 			ji := &read[i]
 			if known != nil {
 				// Copied once, straight to its place in queue order, below.
-				known.seen = cache.cycle
+				known.seen, known.pos = cache.cycle, int32(i)
 				ents[i] = known
 				info := &known.info
 				// The level is the queue's reading of the job's status,
@@ -286,9 +310,13 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 	if cache != nil {
 		for _, misses := range [][]int32{first.misses, second.misses} {
 			for _, i := range misses {
-				cache.jobs[pending[i]] = &cachedJob{info: read[i], queue: pending[i].Spec.Queue, seen: cache.cycle}
+				q := st.queueList[qidx[i]]
+				e := &cachedJob{info: read[i], queue: q.name, qi: int32(q.idx), pos: int32(i), seen: cache.cycle}
+				cache.jobs[pending[i]] = e
+				ents[i] = e
 			}
 		}
+		cache.remember(pending)
 	}
 	// Queue by queue, in submission order (counts become the ends).
 	counts := pj.segs
@@ -322,6 +350,10 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 	}
 	permute(keys, dest)
 	sorted := keys[:n]
+	var out []jobInfo
+	if cache != nil {
+		out = cache.ordered(int(n))
+	}
 	// Each queue is sorted on its own, so two goroutines split the queues
 	// and the result does not depend on how.
 	sortQueues := func(from, to int) {
@@ -331,9 +363,17 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 		}
 		var buf []pendingKey
 		for q := from; q < to; q++ {
-			seg := sorted[start:pj.segs[q]]
+			lo := start
+			seg := sorted[lo:pj.segs[q]]
 			start = pj.segs[q]
 			buf = sortPending(seg, pending, buf)
+			// With a cache each jobInfo is copied from its entry to its
+			// key's place, by the goroutine that sorted the keys.
+			if out != nil {
+				for k := range seg {
+					out[int(lo)+k] = ents[seg[k].pos].info
+				}
+			}
 		}
 	}
 	if int(n) >= parallelMin {
@@ -352,17 +392,6 @@ func (st *state) readPending(pending []*v1alpha1.Job) *pendingJobs {
 		sortQueues(0, len(pj.segs))
 	}
 	if cache != nil {
-		// Each jobInfo is copied to its key's place from the cache, or from
-		// read for a job read this cycle.
-		out := cache.ordered(int(n))
-		for k := range out {
-			pos := keys[k].pos
-			if e := ents[pos]; e != nil {
-				out[k] = e.info
-			} else {
-				out[k] = read[pos]
-			}
-		}
 		pj.infos = out
 		return pj
 	}

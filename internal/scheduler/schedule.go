@@ -488,7 +488,10 @@ func (st *state) consider(q *queueState, j *jobInfo, pos int) (admitted, blocks 
 	}
 	a := st.tryAdmit(q, j)
 	if a.ok {
-		st.admit(Admission{Namespace: j.job.Namespace, Name: j.job.Name,
+		// The names come from the key, which the cycle reads anyway, rather
+		// than from the job object, which it otherwise does not touch.
+		ns, name, _ := strings.Cut(j.key, "/")
+		st.admit(Admission{Namespace: ns, Name: name,
 			Admission: v1alpha1.Admission{Queue: q.name, Flavor: a.flavor, Placements: a.placements}})
 		return true, false
 	}
