@@ -10,7 +10,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/watch"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // maxBatch bounds one group commit. Larger batches amortise the fsync
@@ -91,8 +92,9 @@ type sqliteKV struct {
 	stopped chan struct{}
 	rev     int64 // owned by the writer goroutine after open
 
-	sel, upsert, del, delOwners, addOwner, setRev *sql.Stmt // writer connection
-	read                                          *sql.Stmt // read pool
+	sel, upsert, del, delOwners, addOwner, setRev  *sql.Stmt // writer connection
+	insert, selRev, savepoint, rollbackTo, release *sql.Stmt
+	read                                           *sql.Stmt // read pool
 }
 
 func sqliteDSN(path string, extra url.Values) string {
@@ -139,6 +141,11 @@ func openSQLiteKV(path string, publish func([]change)) (*sqliteKV, error) {
 		{&b.delOwners, `DELETE FROM owners WHERE kind = ? AND namespace = ? AND name = ?`},
 		{&b.addOwner, `INSERT OR IGNORE INTO owners (owner_uid, kind, namespace, name) VALUES (?, ?, ?, ?)`},
 		{&b.setRev, `UPDATE meta SET value = ? WHERE key = 'revision'`},
+		{&b.insert, `INSERT INTO objects (kind, namespace, name, rev, owned, value) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&b.selRev, `SELECT rev FROM objects WHERE kind = ? AND namespace = ? AND name = ?`},
+		{&b.savepoint, `SAVEPOINT op`},
+		{&b.rollbackTo, `ROLLBACK TO op`},
+		{&b.release, `RELEASE op`},
 	}
 	for _, s := range stmts {
 		if *s.dst, err = w.Prepare(s.sql); err != nil {
@@ -304,7 +311,7 @@ func (b *sqliteKV) commit(batch []*writeReq) {
 			res[i].err = err
 			continue
 		}
-		ch, err := b.applyOne(ctx, tx, st, r.op, rev+1)
+		ch, err := b.applyOne(ctx, st, r.op, rev+1)
 		if err != nil {
 			res[i].err = err
 			continue
@@ -336,15 +343,22 @@ func (b *sqliteKV) commit(batch []*writeReq) {
 // transaction, bound once per batch rather than once per use.
 type batchStmts struct {
 	sel, upsert, del, delOwners, addOwner *sql.Stmt
+	insert, selRev                        *sql.Stmt
+	savepoint, rollbackTo, release        *sql.Stmt
 }
 
 func (b *sqliteKV) bind(ctx context.Context, tx *sql.Tx) batchStmts {
 	return batchStmts{
-		sel:       tx.StmtContext(ctx, b.sel),
-		upsert:    tx.StmtContext(ctx, b.upsert),
-		del:       tx.StmtContext(ctx, b.del),
-		delOwners: tx.StmtContext(ctx, b.delOwners),
-		addOwner:  tx.StmtContext(ctx, b.addOwner),
+		sel:        tx.StmtContext(ctx, b.sel),
+		upsert:     tx.StmtContext(ctx, b.upsert),
+		del:        tx.StmtContext(ctx, b.del),
+		delOwners:  tx.StmtContext(ctx, b.delOwners),
+		addOwner:   tx.StmtContext(ctx, b.addOwner),
+		insert:     tx.StmtContext(ctx, b.insert),
+		selRev:     tx.StmtContext(ctx, b.selRev),
+		savepoint:  tx.StmtContext(ctx, b.savepoint),
+		rollbackTo: tx.StmtContext(ctx, b.rollbackTo),
+		release:    tx.StmtContext(ctx, b.release),
 	}
 }
 
@@ -352,8 +366,11 @@ func (b *sqliteKV) bind(ctx context.Context, tx *sql.Tx) batchStmts {
 // its writes remain and its batch-mates commit regardless: a single
 // statement is atomic by itself in SQLite, and an op that needs several
 // (owner index maintenance) runs inside a savepoint.
-func (b *sqliteKV) applyOne(ctx context.Context, tx *sql.Tx, st batchStmts, o op, rev int64) (ch change, err error) {
+func (b *sqliteKV) applyOne(ctx context.Context, st batchStmts, o op, rev int64) (ch change, err error) {
 	k := o.key
+	if o.expect == 0 && !o.del {
+		return b.create(ctx, st, o, rev)
+	}
 	var curRev, owned int64
 	var prev []byte
 	err = st.sel.QueryRowContext(ctx, k.kind, k.namespace, k.name).Scan(&curRev, &owned, &prev)
@@ -369,15 +386,11 @@ func (b *sqliteKV) applyOne(ctx context.Context, tx *sql.Tx, st batchStmts, o op
 		return ch, err
 	}
 	if owned != 0 || len(o.owners) > 0 {
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
+		var release func(error)
+		if release, err = savepoint(ctx, st); err != nil {
 			return ch, err
 		}
-		defer func() {
-			if err != nil {
-				tx.ExecContext(ctx, `ROLLBACK TO op`) //nolint:errcheck // reported via err
-			}
-			tx.ExecContext(ctx, `RELEASE op`) //nolint:errcheck // a failed release fails the commit
-		}()
+		defer func() { release(err) }() // err: the op's outcome
 	}
 	if owned != 0 {
 		if _, err := st.delOwners.ExecContext(ctx, k.kind, k.namespace, k.name); err != nil {
@@ -409,6 +422,58 @@ func (b *sqliteKV) applyOne(ctx context.Context, tx *sql.Tx, st batchStmts, o op
 		ch.typ = watch.Added
 	}
 	return ch, nil
+}
+
+// create runs an op that makes a new key: an insert, which the primary
+// key refuses when the key exists, with no read first (a create's previous
+// value is nothing, and it has no owner rows to replace).
+func (b *sqliteKV) create(ctx context.Context, st batchStmts, o op, rev int64) (ch change, err error) {
+	k := o.key
+	raw, err := o.encode(rev)
+	if err != nil {
+		return ch, err
+	}
+	isOwned := 0
+	if len(o.owners) > 0 {
+		isOwned = 1
+		var release func(error)
+		if release, err = savepoint(ctx, st); err != nil {
+			return ch, err
+		}
+		defer func() { release(err) }() // err: the op's outcome
+	}
+	if _, err := st.insert.ExecContext(ctx, k.kind, k.namespace, k.name, rev, isOwned, raw); err != nil {
+		var se *sqlite.Error
+		if !errors.As(err, &se) || (se.Code() != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY && se.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+			return ch, err
+		}
+		var cur int64
+		if err := st.selRev.QueryRowContext(ctx, k.kind, k.namespace, k.name).Scan(&cur); err != nil {
+			return ch, err
+		}
+		return ch, &casMismatchError{key: k, current: cur}
+	}
+	for _, uid := range o.owners {
+		if _, err := st.addOwner.ExecContext(ctx, uid, k.kind, k.namespace, k.name); err != nil {
+			return ch, err
+		}
+	}
+	return change{typ: watch.Added, key: k, rev: rev, raw: raw}, nil
+}
+
+// savepoint starts a savepoint for an op that writes several rows and
+// returns what ends it: rolled back to when the op failed (err != nil),
+// released either way, so that a failed op leaves none of its rows.
+func savepoint(ctx context.Context, st batchStmts) (func(err error), error) {
+	if _, err := st.savepoint.ExecContext(ctx); err != nil {
+		return nil, err
+	}
+	return func(err error) {
+		if err != nil {
+			st.rollbackTo.ExecContext(ctx) //nolint:errcheck // the op's own error is what is reported
+		}
+		st.release.ExecContext(ctx) //nolint:errcheck // a failed release fails the commit
+	}, nil
 }
 
 func (b *sqliteKV) close() error {
