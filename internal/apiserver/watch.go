@@ -44,6 +44,9 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, t target) {
 			defer cancel()
 		}
 	}
+	// The events carry the stored JSON where the store can (it is what the
+	// client is sent, so decoding and encoding it again would be waste).
+	opts.Raw = true
 	wi, err := s.cfg.Store.Watch(ctx, t.kind, opts)
 	if err != nil {
 		writeError(w, err)
@@ -64,32 +67,72 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
+	// Events are flushed as soon as no further one is ready, so that `get
+	// -w` and `wait` see each change as it happens while a burst of changes
+	// goes out in a few writes rather than one per event.
+	unflushed := false
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-wi.ResultChan():
-			if !ok {
-				return
-			}
-			if obj, isObj := ev.Object.(v1alpha1.Object); isObj {
-				v1alpha1.SetTypeMeta(obj)
-				if len(filter) > 0 {
-					raw, err := json.Marshal(obj)
-					if err != nil {
-						return
-					}
-					if ok, err := filter.matchJSON(raw); err != nil || !ok {
-						continue
-					}
+		var ev watch.Event
+		var ok bool
+		if unflushed {
+			select {
+			case ev, ok = <-wi.ResultChan():
+			default:
+				if bw.Flush() != nil || rc.Flush() != nil {
+					return
 				}
+				unflushed = false
+				continue
 			}
-			if err := enc.Encode(watchEvent{Type: ev.Type, Object: ev.Object}); err != nil {
+		} else {
+			select {
+			case <-ctx.Done():
 				return
+			case ev, ok = <-wi.ResultChan():
 			}
-			if bw.Flush() != nil || rc.Flush() != nil {
-				return
+		}
+		if !ok {
+			if unflushed {
+				_ = bw.Flush()
+				_ = rc.Flush()
+			}
+			return
+		}
+		if err := writeWatchEvent(bw, enc, ev, filter); err != nil {
+			return
+		}
+		unflushed = true
+	}
+}
+
+// writeWatchEvent writes one line of a watch stream, unless the filter
+// leaves the event's object out (or cannot read it): stored JSON as it is,
+// a decoded object encoded.
+func writeWatchEvent(bw *bufio.Writer, enc *json.Encoder, ev watch.Event, filter fieldFilter) error {
+	if u, isRaw := ev.Object.(*runtime.Unknown); isRaw {
+		if len(filter) > 0 {
+			if ok, err := filter.matchJSON(u.Raw); err != nil || !ok {
+				return nil
+			}
+		}
+		bw.WriteString(`{"type":"`)
+		bw.WriteString(string(ev.Type))
+		bw.WriteString(`","object":`)
+		bw.Write(u.Raw)
+		_, err := bw.WriteString("}\n")
+		return err
+	}
+	if obj, isObj := ev.Object.(v1alpha1.Object); isObj {
+		v1alpha1.SetTypeMeta(obj)
+		if len(filter) > 0 {
+			raw, err := json.Marshal(obj)
+			if err != nil {
+				return err
+			}
+			if ok, err := filter.matchJSON(raw); err != nil || !ok {
+				return nil
 			}
 		}
 	}
+	return enc.Encode(watchEvent{Type: ev.Type, Object: ev.Object})
 }

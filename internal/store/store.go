@@ -72,6 +72,12 @@ type ListOptions struct {
 	// ResourceVersion is where a Watch starts: events after it are sent.
 	// Empty starts at the current revision (no replay).
 	ResourceVersion string
+	// Raw asks Watch for events whose Object is a *runtime.Unknown holding
+	// the object's JSON as stored (apiVersion, kind and resourceVersion
+	// included) instead of a decoded object, for callers that only pass it
+	// on. A backend that cannot may send decoded objects: callers accept
+	// both. The bytes are shared: read them, never change them.
+	Raw bool
 }
 
 // DeleteOptions carry delete preconditions.

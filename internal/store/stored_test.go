@@ -2,12 +2,18 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"skiff.dev/skiff/api/v1alpha1"
 )
@@ -221,4 +227,86 @@ func mustKind(t *testing.T, obj v1alpha1.Object) v1alpha1.Kind {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestRawWatchCarriesStoredJSON: a Raw watch delivers each change as the
+// JSON a Get decodes from (resourceVersion, apiVersion and kind included),
+// deletions and label-selector transitions too, so that the API can pass it
+// on without decoding and encoding it again.
+func TestRawWatchCarriesStoredJSON(t *testing.T) {
+	for name, s := range storesUnderTest(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			kind := mustKind(t, testJob("x"))
+			sel, err := labels.Parse("team=a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, err := s.Watch(ctx, kind, ListOptions{Raw: true, ResourceVersion: strconv.FormatInt(s.Revision(), 10)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer all.Stop()
+			teamA, err := s.Watch(ctx, kind, ListOptions{Raw: true, LabelSelector: sel, ResourceVersion: strconv.FormatInt(s.Revision(), 10)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer teamA.Stop()
+			j := testJob("raw")
+			j.Labels = map[string]string{"team": "a"}
+			if err := s.Create(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+			j.Labels["team"] = "b"
+			j.Status.Phase = v1alpha1.JobRunning
+			if err := s.Update(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+			var stored v1alpha1.Job
+			if err := s.Get(ctx, "ns", "raw", &stored); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(ctx, kind, "ns", "raw", DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			next := func(w watch.Interface) (watch.EventType, *v1alpha1.Job) {
+				t.Helper()
+				select {
+				case ev := <-w.ResultChan():
+					u, ok := ev.Object.(*runtime.Unknown)
+					if !ok {
+						t.Fatalf("%s event carries %T, want *runtime.Unknown", ev.Type, ev.Object)
+					}
+					var got v1alpha1.Job
+					if err := json.Unmarshal(u.Raw, &got); err != nil {
+						t.Fatalf("%s event: %v", ev.Type, err)
+					}
+					if got.APIVersion != v1alpha1.APIVersion || got.Kind != "Job" {
+						t.Errorf("%s event: apiVersion %q kind %q", ev.Type, got.APIVersion, got.Kind)
+					}
+					return ev.Type, &got
+				case <-time.After(5 * time.Second):
+					t.Fatal("no event")
+				}
+				return "", nil
+			}
+			if typ, got := next(all); typ != watch.Added || got.Labels["team"] != "a" {
+				t.Errorf("first event %s %v, want ADDED of the created job", typ, got.Labels)
+			}
+			typ, got := next(all)
+			if typ != watch.Modified || !equality.Semantic.DeepEqual(got, &stored) {
+				t.Errorf("second event %s:\n%+v\nwant MODIFIED with what Get returns:\n%+v", typ, got, &stored)
+			}
+			if typ, got := next(all); typ != watch.Deleted || got.ResourceVersion == stored.ResourceVersion {
+				t.Errorf("third event %s at %s, want DELETED at a later revision than %s", typ, got.ResourceVersion, stored.ResourceVersion)
+			}
+			// The selector's view: the job came, then left it when relabelled.
+			if typ, _ := next(teamA); typ != watch.Added {
+				t.Errorf("selector watch: first event %s, want ADDED", typ)
+			}
+			if typ, got := next(teamA); typ != watch.Deleted || got.Labels["team"] != "b" {
+				t.Errorf("selector watch: second event %s %v, want DELETED with the new labels", typ, got.Labels)
+			}
+		})
+	}
 }

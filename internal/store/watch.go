@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"skiff.dev/skiff/api/v1alpha1"
@@ -186,6 +187,9 @@ func (w *watcher) translate(ch change) (watch.Event, bool, error) {
 		case typ != watch.Deleted && !now:
 			return watch.Event{}, false, nil
 		}
+	}
+	if w.opts.Raw {
+		return watch.Event{Type: typ, Object: &runtime.Unknown{Raw: ch.raw, ContentType: runtime.ContentTypeJSON}}, true, nil
 	}
 	obj := w.kind.New()
 	if err := decodeInto(ch.raw, obj); err != nil {
