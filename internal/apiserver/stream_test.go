@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,9 +18,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/auth"
+	"skiff.dev/skiff/internal/store"
 )
 
 // openStream starts a GET whose body the test reads as it arrives.
@@ -38,8 +41,30 @@ func (f *fixture) openStream(ctx context.Context, path string) *http.Response {
 	return resp
 }
 
+// decodedWatches is a store whose watches decode every object, as a
+// backend that cannot hand over stored JSON (Kubernetes) does.
+type decodedWatches struct{ store.Store }
+
+func (d decodedWatches) Watch(ctx context.Context, kind v1alpha1.Kind, opts store.ListOptions) (watch.Interface, error) {
+	opts.Raw = false
+	return d.Store.Watch(ctx, kind, opts)
+}
+
+// TestWatch streams a job's changes, with the store's JSON passed through
+// and with decoded objects encoded again: the client sees the same events.
 func TestWatch(t *testing.T) {
-	f := newFixture(t, nil)
+	for _, decoded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("decoded=%v", decoded), func(t *testing.T) {
+			var edit func(*Config)
+			if decoded {
+				edit = func(c *Config) { c.Store = decodedWatches{c.Store} }
+			}
+			testWatch(t, newFixture(t, edit))
+		})
+	}
+}
+
+func testWatch(t *testing.T, f *fixture) {
 	f.mustCode(f.do("POST", jobsPath, jobJSON("before")), http.StatusCreated)
 	rv := fmt.Sprint(f.store.Revision())
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -75,14 +100,21 @@ func TestWatch(t *testing.T) {
 	f.mustCode(f.do("DELETE", jobsPath+"/w", ""), http.StatusOK)
 
 	var got []string
+	lastRV := 0
 	for range 3 {
 		typ, obj := next()
-		if obj.Kind != "Job" {
-			t.Errorf("event object kind %q, want Job", obj.Kind)
+		if obj.Kind != "Job" || obj.APIVersion != v1alpha1.APIVersion {
+			t.Errorf("event object %q %q, want %s Job", obj.APIVersion, obj.Kind, v1alpha1.APIVersion)
 		}
-		got = append(got, typ+" "+obj.Name)
+		// Each event carries the revision of its change, later each time.
+		rv, err := strconv.Atoi(obj.ResourceVersion)
+		if err != nil || rv <= lastRV {
+			t.Errorf("%s event: resourceVersion %q, want a revision after %d", typ, obj.ResourceVersion, lastRV)
+		}
+		lastRV = rv
+		got = append(got, typ+" "+obj.Name+" priority "+fmt.Sprint(obj.Spec.Priority))
 	}
-	if diff := cmp.Diff([]string{"ADDED w", "MODIFIED w", "DELETED w"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"ADDED w priority 0", "MODIFIED w priority 3", "DELETED w priority 3"}, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
