@@ -97,7 +97,7 @@ func createAll(ctx context.Context, s store.Store, prefix string, n, writers int
 // BenchmarkSQLiteCreate reports durable creates per second: every Create
 // returns only after its transaction is fsynced.
 func BenchmarkSQLiteCreate(b *testing.B) {
-	for _, writers := range []int{1, 64} {
+	for _, writers := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			s := open(b, filepath.Join(b.TempDir(), "bench.db"))
 			defer s.Close()

@@ -276,13 +276,18 @@ func (b *sqliteKV) loop() {
 		case <-b.quit:
 			return
 		}
+		yields, took := 0, len(batch)
 	drain:
 		for len(batch) < maxBatch {
 			select {
 			case r := <-b.reqs:
 				batch = append(batch, r)
 			default:
-				break drain
+				if yields == 8 || (yields > 0 && len(batch) == took) {
+					break drain
+				}
+				yields, took = yields+1, len(batch)
+				runtime.Gosched()
 			}
 		}
 		b.commit(batch)
