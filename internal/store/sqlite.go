@@ -19,6 +19,10 @@ import (
 // the fsync is no longer the dominant cost.
 const maxBatch = 512
 
+// maxYields bounds how often the writer yields to let more writes join a
+// batch before it commits (see loop).
+const maxYields = 8
+
 const sqliteSchema = `
 CREATE TABLE IF NOT EXISTS objects (
 	kind      TEXT    NOT NULL,
@@ -276,17 +280,23 @@ func (b *sqliteKV) loop() {
 		case <-b.quit:
 			return
 		}
-		yields, took := 0, len(batch)
+		// Before committing, yield while yielding brings more writes (at
+		// most maxYields times). The writers the last commit answered are
+		// runnable but may not have run yet; with the CPUs busy, committing
+		// at once would leave each of them a commit of its own. A commit
+		// costs far more than a goroutine switch, and with nothing else
+		// runnable a yield returns at once.
+		yields, before := 0, len(batch)
 	drain:
 		for len(batch) < maxBatch {
 			select {
 			case r := <-b.reqs:
 				batch = append(batch, r)
 			default:
-				if yields == 8 || (yields > 0 && len(batch) == took) {
+				if yields == maxYields || (yields > 0 && len(batch) == before) {
 					break drain
 				}
-				yields, took = yields+1, len(batch)
+				yields, before = yields+1, len(batch)
 				runtime.Gosched()
 			}
 		}
