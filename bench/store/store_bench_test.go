@@ -143,29 +143,7 @@ func BenchmarkSQLiteCreateOwned(b *testing.B) {
 // it (a controller updating what its informer shows): the store's cost per
 // write, beside the fsyncs that group commits share.
 func BenchmarkSQLiteStatusUpdate(b *testing.B) {
-	const writers, jobs = 64, 2048
-	s := open(b, filepath.Join(b.TempDir(), "bench.db"))
-	defer s.Close()
-	ctx := b.Context()
-	objs := make([]*v1alpha1.Job, jobs)
-	for i := range objs {
-		objs[i] = job(fmt.Sprintf("team-%d", i%8), fmt.Sprintf("job-%05d", i))
-		if err := s.Create(ctx, objs[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	perSecond := writeConcurrently(b, writers, func(w int) func(i int64) error {
-		// Writer w owns jobs w, w+writers, ...: no conflicts.
-		at := w
-		return func(i int64) error {
-			j := objs[at]
-			at = (at + writers) % jobs
-			j.Status.Phase = []v1alpha1.JobPhase{v1alpha1.JobAdmitted, v1alpha1.JobRunning}[i%2]
-			j.Status.Attempt = int32(i)
-			return s.Update(ctx, j)
-		}
-	})
-	b.ReportMetric(perSecond, "updates/s")
+	benchmarkUpdates(b, 64, func(j *v1alpha1.Job) (*v1alpha1.Job, error) { return j, nil })
 }
 
 // BenchmarkSQLiteControllerUpdates reports durable status updates per
@@ -175,26 +153,31 @@ func BenchmarkSQLiteStatusUpdate(b *testing.B) {
 // many writes a commit carries depends on the writer goroutine letting them
 // queue theirs.
 func BenchmarkSQLiteControllerUpdates(b *testing.B) {
-	const writers, jobs = 32, 2048
+	benchmarkUpdates(b, 32, func(j *v1alpha1.Job) (*v1alpha1.Job, error) {
+		raw, err := json.Marshal(j)
+		if err != nil {
+			return nil, err
+		}
+		out := &v1alpha1.Job{}
+		return out, json.Unmarshal(raw, out)
+	})
+}
+
+// benchmarkUpdates reports durable status updates per second made to 2,048
+// jobs by the given number of concurrent goroutines, each passing a job
+// through work before it changes the job's status.
+func benchmarkUpdates(b *testing.B, writers int, work func(*v1alpha1.Job) (*v1alpha1.Job, error)) {
+	const jobs = 2048
 	s := open(b, filepath.Join(b.TempDir(), "bench.db"))
 	defer s.Close()
 	ctx := b.Context()
-	objs := make([]*v1alpha1.Job, jobs)
-	for i := range objs {
-		objs[i] = job(fmt.Sprintf("team-%d", i%8), fmt.Sprintf("job-%05d", i))
-		if err := s.Create(ctx, objs[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	objs := createJobs(b, s, jobs)
 	perSecond := writeConcurrently(b, writers, func(w int) func(i int64) error {
+		// Writer w owns jobs w, w+writers, ...: no conflicts.
 		at := w
 		return func(i int64) error {
-			raw, err := json.Marshal(objs[at])
+			j, err := work(objs[at])
 			if err != nil {
-				return err
-			}
-			j := &v1alpha1.Job{}
-			if err := json.Unmarshal(raw, j); err != nil {
 				return err
 			}
 			j.Status.Phase = []v1alpha1.JobPhase{v1alpha1.JobAdmitted, v1alpha1.JobRunning}[i%2]
@@ -208,6 +191,19 @@ func BenchmarkSQLiteControllerUpdates(b *testing.B) {
 		}
 	})
 	b.ReportMetric(perSecond, "updates/s")
+}
+
+// createJobs stores n jobs and returns them as stored.
+func createJobs(b *testing.B, s store.Store, n int) []*v1alpha1.Job {
+	b.Helper()
+	objs := make([]*v1alpha1.Job, n)
+	for i := range objs {
+		objs[i] = job(fmt.Sprintf("team-%d", i%8), fmt.Sprintf("job-%05d", i))
+		if err := s.Create(b.Context(), objs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return objs
 }
 
 // writeConcurrently makes b.N writes from the given number of goroutines,
