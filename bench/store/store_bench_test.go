@@ -168,12 +168,16 @@ func BenchmarkSQLiteControllerUpdates(b *testing.B) {
 // through work before it changes the job's status.
 func benchmarkUpdates(b *testing.B, writers int, work func(*v1alpha1.Job) (*v1alpha1.Job, error)) {
 	const jobs = 2048
+	if jobs%writers != 0 {
+		b.Fatalf("%d writers do not divide %d jobs: two writers would share a job", writers, jobs)
+	}
 	s := open(b, filepath.Join(b.TempDir(), "bench.db"))
 	defer s.Close()
 	ctx := b.Context()
 	objs := createJobs(b, s, jobs)
 	perSecond := writeConcurrently(b, writers, func(w int) func(i int64) error {
-		// Writer w owns jobs w, w+writers, ...: no conflicts.
+		// Writer w owns jobs w, w+writers, ...: no conflicts, as long as
+		// writers divides jobs.
 		at := w
 		return func(i int64) error {
 			j, err := work(objs[at])
