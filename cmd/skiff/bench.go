@@ -29,9 +29,9 @@ func benchCommand() *cobra.Command {
 
 func benchSchedulerCommand() *cobra.Command {
 	var (
-		scenario, output, dataDir, cpuProfile, logLevel string
-		timeout, evictionDelay, cycleLatency            time.Duration
-		progress, ideal                                 bool
+		scenario, output, dataDir, cpuProfile, logLevel, timelinePath string
+		timeout, evictionDelay, cycleLatency                          time.Duration
+		progress, ideal                                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "scheduler --scenario FILE",
@@ -55,10 +55,16 @@ a live run's control-plane costs are measured against. --eviction-delay
 (how long a preempted job keeps its resources) and --cycle-latency (how
 long a cycle's decisions take to land) add control-plane latencies back.
 
+--timeline FILE also writes the run second by second as JSON (live or
+--ideal): per workload class the jobs admitted, finished and evicted in
+each second, the quota held and the jobs pending, the work evictions threw
+away, and how long jobs held their quota beyond their runtime.
+
 Examples:
   skiff bench scheduler --scenario bench/scheduler/kueue-baseline.yaml -o json
   skiff bench scheduler --scenario bench/scheduler/kueue-baseline.yaml --ideal -o table
-  skiff bench scheduler --scenario bench/scheduler/kueue-baseline.yaml --ideal --cycle-latency 50ms -o table`,
+  skiff bench scheduler --scenario bench/scheduler/kueue-baseline.yaml --ideal --cycle-latency 50ms -o table
+  skiff bench scheduler --scenario bench/scheduler/kueue-baseline.yaml --timeline live.json -o table`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if scenario == "" {
@@ -91,6 +97,15 @@ Examples:
 				}
 				dataDir = abs
 			}
+			var tlFile *os.File
+			if timelinePath != "" {
+				// Created now: a path that cannot be written fails before
+				// the run, not after it.
+				if tlFile, err = os.Create(timelinePath); err != nil {
+					return fmt.Errorf("--timeline: %w", err)
+				}
+				defer tlFile.Close()
+			}
 			cmd.SilenceUsage = true
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -112,7 +127,7 @@ Examples:
 				if err != nil {
 					return err
 				}
-				return writeBenchResult(cmd, output, res)
+				return writeBenchResult(cmd, output, res, tlFile)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -127,7 +142,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			return writeBenchResult(cmd, output, res)
+			return writeBenchResult(cmd, output, res, tlFile)
 		},
 	}
 	f := cmd.Flags()
@@ -136,6 +151,7 @@ Examples:
 	f.StringVar(&dataDir, "data-dir", "", "empty directory for the embedded server's store (default: a temporary directory, removed afterwards)")
 	f.DurationVar(&timeout, "timeout", 30*time.Minute, "give up when the run takes longer than this")
 	f.BoolVar(&progress, "progress", false, "print a progress line to stderr every 10 seconds")
+	f.StringVar(&timelinePath, "timeline", "", "also write the run second by second (admissions, finishes, evictions per class; quota held; jobs pending) to this file as JSON")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (server and load generator) to this file")
 	f.StringVar(&logLevel, "log-level", "warn", "server log level: debug, info, warn, error")
 	f.BoolVar(&ideal, "ideal", false, "replay the scenario through the scheduler core in virtual time instead of running it (the policy-only reference)")
@@ -171,7 +187,14 @@ func checkIdealFlags(cmd *cobra.Command, ideal bool, evictionDelay, cycleLatency
 	return nil
 }
 
-func writeBenchResult(cmd *cobra.Command, output string, res *bench.Result) error {
+// writeBenchResult prints res, and writes its timeline to tl when tl is
+// not nil.
+func writeBenchResult(cmd *cobra.Command, output string, res *bench.Result, tl *os.File) error {
+	if tl != nil {
+		if err := bench.WriteTimeline(tl, res); err != nil {
+			return fmt.Errorf("--timeline: %w", err)
+		}
+	}
 	if output == "table" {
 		return bench.WriteTable(cmd.OutOrStdout(), res)
 	}

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"skiff.dev/skiff/internal/bench"
 )
 
 func runBenchScheduler(t *testing.T, args ...string) (string, error) {
@@ -28,6 +33,41 @@ func TestBenchSchedulerIdealJSON(t *testing.T) {
 `
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// The same scenario second by second: a and b start at 100 and 200 ms, c
+// waits until a ends at 1100 ms and ends at 2100 ms; of the queue's 2 cpu,
+// 1.7 cpu·s are held in the first second, 1.2 in the second and 0.1 in the
+// last 0.1 s.
+func TestBenchSchedulerTimeline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "timeline.json")
+	out, err := runBenchScheduler(t, "--scenario", "../../internal/bench/testdata/ideal-fifo.yaml", "--ideal", "--timeline", path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"lostUnitSeconds":0,"heldBeyondRuntimeMs":{"small":0},"seconds":[
+  {"t":0,"admitted":{"small":2},"heldPercent":85,"pending":1},
+  {"t":1,"admitted":{"small":1},"finished":{"small":2},"heldPercent":60,"pending":0},
+  {"t":2,"finished":{"small":1},"heldPercent":50,"pending":0}
+]}
+`
+	if string(raw) != want {
+		t.Errorf("timeline:\n%s\nwant:\n%s", raw, want)
+	}
+	var tl bench.Timeline
+	if err := json.Unmarshal(raw, &tl); err != nil || len(tl.Seconds) != 3 {
+		t.Errorf("the timeline does not read back as a bench.Timeline: %v, %+v", err, tl)
+	}
+
+	_, err = runBenchScheduler(t, "--scenario", "../../internal/bench/testdata/ideal-fifo.yaml", "--ideal",
+		"--timeline", filepath.Join(t.TempDir(), "missing", "timeline.json"))
+	if err == nil || !strings.Contains(err.Error(), "--timeline") {
+		t.Errorf("a timeline in a missing directory: err = %v, want one naming --timeline", err)
 	}
 }
 

@@ -398,7 +398,7 @@ func (r *replay) arrive(a *arrivals, now time.Time) error {
 	h.Write([]byte(key))
 	j := &replayJob{key: key, hash: h.Sum64(), created: now.UnixNano(), units: jt.Units, obj: job, runtime: jt.Runtime}
 	r.jobs[key] = j
-	r.rec.submit(key, jt.Class, a.q.Queue.Name, jt.Units, now)
+	r.rec.submit(key, jt, a.q.Queue.Name, now)
 	r.rec.observe(job, now)
 	r.addPending(j)
 	return nil

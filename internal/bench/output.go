@@ -20,6 +20,41 @@ func WriteJSON(w io.Writer, r *Result) error {
 	return nil
 }
 
+// WriteTimeline writes the result's timeline as one JSON object (see
+// Timeline), one second to a line.
+func WriteTimeline(w io.Writer, r *Result) error {
+	tl := r.Detail.Timeline
+	if tl == nil {
+		return fmt.Errorf("the result has no timeline")
+	}
+	head, err := json.Marshal(struct {
+		LostUnitSeconds     float64            `json:"lostUnitSeconds"`
+		HeldBeyondRuntimeMs map[string]float64 `json:"heldBeyondRuntimeMs"`
+	}{tl.LostUnitSeconds, tl.HeldBeyondRuntimeMs})
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.Write(head[:len(head)-1]) // the object stays open for the seconds
+	b.WriteString(`,"seconds":[`)
+	for i, s := range tl.Seconds {
+		line, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n  ")
+		b.Write(line)
+	}
+	b.WriteString("\n]}\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing the timeline: %w", err)
+	}
+	return nil
+}
+
 // WriteTable prints the result and its detail for people.
 func WriteTable(w io.Writer, r *Result) error {
 	d := r.Detail

@@ -25,14 +25,17 @@ type recorder struct {
 	events     int
 	lastFinish time.Time
 	done       chan struct{}
+	tl         timelineRecorder
 }
 
 type jobRecord struct {
 	class, queue string
 	units        float64
+	runtime      time.Duration
 	submittedAt  time.Time
 	holding      bool
 	holdQueue    string
+	heldAt       time.Time // when holding began
 	admittedOnce bool
 	timeToAdmit  time.Duration
 	finished     bool
@@ -66,24 +69,27 @@ func (r *recorder) start(t0 time.Time) {
 	for _, q := range r.queues {
 		q.since = t0
 	}
+	r.tl.start(t0)
 }
 
-// submit registers a job just before it is created, so that its first
-// watch event always finds it.
-func (r *recorder) submit(key, class, queue string, units float64, at time.Time) {
+// submit registers a job of template jt just before it is created, so that
+// its first watch event always finds it.
+func (r *recorder) submit(key string, jt JobTemplate, queue string, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.jobs[key] = &jobRecord{class: class, queue: queue, units: units, submittedAt: at}
+	r.jobs[key] = &jobRecord{class: jt.Class, queue: queue, units: jt.Units, runtime: jt.Runtime, submittedAt: at}
 	r.submitted++
+	r.tl.submitted(at)
 }
 
 // forget drops a job whose creation failed.
 func (r *recorder) forget(key string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.jobs[key]; ok {
+	if rec, ok := r.jobs[key]; ok {
 		delete(r.jobs, key)
 		r.submitted--
+		r.tl.forgotten(rec.submittedAt)
 	}
 }
 
@@ -105,6 +111,7 @@ func (r *recorder) observe(j *v1alpha1.Job, now time.Time) {
 	}
 	isFinished := j.Status.Phase == v1alpha1.JobSucceeded || j.Status.Phase == v1alpha1.JobFailed
 	nowHolding := holds(j) && !isFinished
+	endedHold := false // whether this observation ends a hold
 	// A job seen admitted for the first time (or again, after an eviction):
 	// Kueue's recorder keeps the time of the last admission.
 	if j.Status.Admission != nil && !rec.holding && (nowHolding || !rec.admittedOnce) {
@@ -121,15 +128,19 @@ func (r *recorder) observe(j *v1alpha1.Job, now time.Time) {
 			queue = rec.queue
 		}
 		r.change(queue, rec.units, now)
-		rec.holding, rec.holdQueue = true, queue
+		rec.holding, rec.holdQueue, rec.heldAt = true, queue, now
+		r.tl.holdStarted(rec.class, rec.units, now)
 	case !nowHolding && rec.holding:
 		r.change(rec.holdQueue, -rec.units, now)
 		rec.holding = false
 		if !isFinished {
 			r.evictions++
 		}
+		r.tl.released(rec.class, rec.units, rec.heldAt, now, isFinished, rec.runtime)
+		endedHold = true
 	}
 	if isFinished {
+		r.tl.finished(rec.class, endedHold, now)
 		rec.finished = true
 		r.finished++
 		r.lastFinish = now

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -33,8 +34,8 @@ func TestRecorderComputesKueueMetrics(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	r.start(t0)
-	r.submit("ns1/a", "small", "q1", 5, at(0))
-	r.submit("ns2/b", "large", "q2", 20, at(1))
+	r.submit("ns1/a", JobTemplate{Class: "small", Units: 5, Runtime: time.Second}, "q1", at(0))
+	r.submit("ns2/b", JobTemplate{Class: "large", Units: 20, Runtime: 4 * time.Second}, "q2", at(1))
 
 	r.observe(jobState("ns1", "a", v1alpha1.JobPending, ""), at(0.1))
 	r.observe(jobState("ns1", "a", v1alpha1.JobAdmitted, "q1"), at(1))
@@ -71,6 +72,38 @@ func TestRecorderComputesKueueMetrics(t *testing.T) {
 	if r.evictions != 1 {
 		t.Errorf("evictions = %d, want 1", r.evictions)
 	}
+
+	// Second by second: a holds 5 units over [1,5) and [6,8), b 20 over
+	// [3,8), of the queues' 20 nominal; a's eviction at 5 throws away the
+	// 4 s it had held 5 units; each held 1 s beyond its runtime in the end.
+	tl := r.tl.timeline(at(10), 20)
+	// (The run ends exactly at 10 s: the second starting then is listed,
+	// empty, as the one a finish at that instant would be counted in.)
+	wantHeld := []float64{0, 25, 25, 125, 125, 100, 125, 125, 0, 0, 0}
+	wantPending := []int{1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0}
+	if len(tl.Seconds) != len(wantHeld) {
+		t.Fatalf("timeline has %d seconds, want %d: %+v", len(tl.Seconds), len(wantHeld), tl.Seconds)
+	}
+	for i, s := range tl.Seconds {
+		if s.T != i || s.HeldPercent != wantHeld[i] || s.Pending != wantPending[i] {
+			t.Errorf("second %d = %+v, want held %v%%, pending %d", i, s, wantHeld[i], wantPending[i])
+		}
+	}
+	for i, c := range map[int][3]map[string]int{
+		1: {{"small": 1}, nil, nil}, 3: {{"large": 1}, nil, nil}, 5: {nil, nil, {"small": 1}},
+		6: {{"small": 1}, nil, nil}, 8: {nil, {"small": 1, "large": 1}, nil},
+	} {
+		s := tl.Seconds[i]
+		if !reflect.DeepEqual(s.Admitted, c[0]) || !reflect.DeepEqual(s.Finished, c[1]) || !reflect.DeepEqual(s.Evicted, c[2]) {
+			t.Errorf("second %d: admitted %v finished %v evicted %v, want %v %v %v", i, s.Admitted, s.Finished, s.Evicted, c[0], c[1], c[2])
+		}
+	}
+	if tl.LostUnitSeconds != 20 {
+		t.Errorf("lost work = %v unit·s, want 20", tl.LostUnitSeconds)
+	}
+	if want := map[string]float64{"small": 1000, "large": 1000}; !reflect.DeepEqual(tl.HeldBeyondRuntimeMs, want) {
+		t.Errorf("held beyond runtime = %v, want %v", tl.HeldBeyondRuntimeMs, want)
+	}
 }
 
 func TestRecorderCountsAJobSeenOnlyFinished(t *testing.T) {
@@ -78,12 +111,16 @@ func TestRecorderCountsAJobSeenOnlyFinished(t *testing.T) {
 	r := newRecorder(setup)
 	t0 := time.Unix(0, 0)
 	r.start(t0)
-	r.submit("ns/a", "small", "q", 1, t0)
+	r.submit("ns/a", JobTemplate{Class: "small", Units: 1}, "q", t0)
 	// A relist after an expired watch can find a job already finished.
 	r.observe(jobState("ns", "a", v1alpha1.JobSucceeded, "q"), t0.Add(3*time.Second))
 	classes, _ := r.summary(t0, t0.Add(3*time.Second))
 	if classes["small"].AvgTimeToAdmissionMs != 3000 || classes["small"].NeverAdmitted != 0 {
 		t.Fatalf("small = %+v", classes["small"])
+	}
+	tl := r.tl.timeline(t0.Add(4*time.Second), 1)
+	if s := tl.Seconds[3]; s.Pending != 0 || s.Finished["small"] != 1 || s.HeldPercent != 0 {
+		t.Errorf("second 3 = %+v, want the job finished and nothing pending or held", s)
 	}
 }
 
@@ -146,6 +183,29 @@ func TestRunSchedulerEndToEnd(t *testing.T) {
 	}
 	if res.Detail.Classes["small"].Count != 32 || res.Detail.Classes["large"].Count != 12 {
 		t.Errorf("counts: %+v %+v", res.Detail.Classes["small"], res.Detail.Classes["large"])
+	}
+
+	// The timeline accounts for every job: each finished once, was
+	// admitted once more than it was evicted, and nothing waits at the end.
+	tl := res.Detail.Timeline
+	if tl == nil || len(tl.Seconds) == 0 {
+		t.Fatal("no timeline")
+	}
+	for class, n := range map[string]int{"small": 32, "large": 12} {
+		admitted, finished, evicted := 0, 0, 0
+		for _, sec := range tl.Seconds {
+			admitted, finished, evicted = admitted+sec.Admitted[class], finished+sec.Finished[class], evicted+sec.Evicted[class]
+		}
+		if finished != n || admitted != n+evicted {
+			t.Errorf("%s: admitted %d, finished %d, evicted %d over the timeline; want %d finished and admitted = finished + evicted",
+				class, admitted, finished, evicted, n)
+		}
+		if ms := tl.HeldBeyondRuntimeMs[class]; ms < 0 || ms > float64(res.WallMs) {
+			t.Errorf("%s held its quota %vms beyond its runtime, outside [0, wall]", class, ms)
+		}
+	}
+	if last := tl.Seconds[len(tl.Seconds)-1]; last.Pending != 0 || len(tl.Seconds) != int(res.WallMs/1000)+1 {
+		t.Errorf("timeline: %d seconds for a %dms run, the last %+v; want one per started second and none pending", len(tl.Seconds), res.WallMs, last)
 	}
 }
 

@@ -77,6 +77,8 @@ type Detail struct {
 	Warnings       []string
 	// Ideal is set on a result of RunIdeal, a replay in virtual time.
 	Ideal *IdealDetail
+	// Timeline is the run second by second.
+	Timeline *Timeline
 }
 
 // RunScheduler runs the scenario through a real embedded server and
@@ -217,15 +219,20 @@ wait:
 // one computation behind live runs and ideal replays.
 func newResult(setup *Setup, rec *recorder, t0, end time.Time) *Result {
 	classes, qclasses := rec.summary(t0, end)
+	nominal := 0.0
+	for _, q := range setup.Queues {
+		nominal += q.Nominal
+	}
 	rec.mu.Lock()
 	evictions, events := rec.evictions, rec.events
+	timeline := rec.tl.timeline(end, nominal)
 	rec.mu.Unlock()
 	res := &Result{
 		WallMs:               end.Sub(t0).Milliseconds(),
 		AvgTimeToAdmissionMs: map[string]int64{},
 		MinUsagePercent:      map[string]float64{},
 		Detail: Detail{Workloads: setup.Total, Queues: len(setup.Queues), Classes: classes, QueueClasses: qclasses,
-			Evictions: evictions, JobWrites: events, Warnings: setup.Warnings},
+			Evictions: evictions, JobWrites: events, Warnings: setup.Warnings, Timeline: timeline},
 	}
 	for name, cs := range classes {
 		res.AvgTimeToAdmissionMs[name] = cs.AvgTimeToAdmissionMs
@@ -384,7 +391,7 @@ func (s *submitter) stream(ctx context.Context, q *QueueSetup, st Stream) error 
 			key := job.Namespace + "/" + job.Name
 			now := time.Now()
 			s.noteLag(now.Sub(due))
-			s.rec.submit(key, jt.Class, q.Queue.Name, jt.Units, now)
+			s.rec.submit(key, jt, q.Queue.Name, now)
 			if err := s.c.Create(ctx, job); err != nil {
 				s.rec.forget(key)
 				if ctx.Err() != nil {
