@@ -186,7 +186,8 @@ func TestRunSchedulerEndToEnd(t *testing.T) {
 	}
 
 	// The timeline accounts for every job: each finished once, was
-	// admitted once more than it was evicted, and nothing waits at the end.
+	// admitted once more than it was evicted (unless a relist hid a hold
+	// from the recorder), and nothing waits at the end.
 	tl := res.Detail.Timeline
 	if tl == nil || len(tl.Seconds) == 0 {
 		t.Fatal("no timeline")
@@ -196,12 +197,15 @@ func TestRunSchedulerEndToEnd(t *testing.T) {
 		for _, sec := range tl.Seconds {
 			admitted, finished, evicted = admitted+sec.Admitted[class], finished+sec.Finished[class], evicted+sec.Evicted[class]
 		}
-		if finished != n || admitted != n+evicted {
+		if finished != n || (admitted != n+evicted && res.Detail.WatchRelists == 0) {
 			t.Errorf("%s: admitted %d, finished %d, evicted %d over the timeline; want %d finished and admitted = finished + evicted",
 				class, admitted, finished, evicted, n)
 		}
-		if ms := tl.HeldBeyondRuntimeMs[class]; ms < 0 || ms > float64(res.WallMs) {
-			t.Errorf("%s held its quota %vms beyond its runtime, outside [0, wall]", class, ms)
+		// The recorder sees an admission through the API's watch, which may
+		// trail the replica's start by a little: a mean a few ms below 0
+		// is possible, one below -50 ms is not.
+		if ms := tl.HeldBeyondRuntimeMs[class]; ms < -50 || ms > float64(res.WallMs) {
+			t.Errorf("%s held its quota %vms beyond its runtime, outside [-50ms, wall]", class, ms)
 		}
 	}
 	if last := tl.Seconds[len(tl.Seconds)-1]; last.Pending != 0 || len(tl.Seconds) != int(res.WallMs/1000)+1 {
