@@ -1,7 +1,7 @@
 package bench
 
 import (
-	"sort"
+	"math"
 	"time"
 )
 
@@ -155,13 +155,8 @@ func (t *timelineRecorder) timeline(end time.Time, nominal float64) *Timeline {
 	}
 	t.advance(end)
 	out := &Timeline{LostUnitSeconds: round1(t.lost), HeldBeyondRuntimeMs: map[string]float64{}}
-	classes := make([]string, 0, len(t.beyond))
-	for c := range t.beyond {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
-	for _, c := range classes {
-		if b := t.beyond[c]; b[1] > 0 {
+	for c, b := range t.beyond {
+		if b[1] > 0 {
 			out.HeldBeyondRuntimeMs[c] = round1(1000 * b[0] / b[1])
 		}
 	}
@@ -186,4 +181,4 @@ func (t *timelineRecorder) timeline(end time.Time, nominal float64) *Timeline {
 	return out
 }
 
-func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
