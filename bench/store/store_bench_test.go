@@ -1,7 +1,7 @@
 // Package storebench measures the durable store: how many acknowledged
-// (fsynced) creates per second SQLite sustains with one writer and with many
-// concurrent writers sharing group commits, and how fast and how lean a
-// 100,000-object ListRaw is.
+// (fsynced) creates and status updates per second SQLite sustains with one
+// writer and with many concurrent writers sharing group commits, and how
+// fast and how lean a 100,000-object ListRaw is.
 //
 //	go test -run '^$' -bench . -benchtime 3000x ./bench/store/
 package storebench
