@@ -74,22 +74,39 @@ func (a *assumeCache) forget(key string) {
 // whose job it no longer has) are dropped. cached looks a key up in the
 // informer's store.
 //
-// It changes active in place and returns the keys it added (assumed jobs
-// the index does not hold yet).
+// The index is fed by the informer's event handler, which runs after the
+// informer's store has changed, so it may still hold a job at a version
+// older than the one this process wrote after the store has caught up.
+// Until the index catches up too the informer's version, at least as new
+// as the assumed one, takes its place, or the cycle would plan a job it
+// admitted as pending again and see its resources as free.
+//
+// It changes active in place and returns the keys it added (jobs the
+// index does not hold yet).
 func (a *assumeCache) overlay(active map[string]*v1alpha1.Job, cached func(key string) (*v1alpha1.Job, bool)) (added []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for key, as := range a.objects {
 		cur, ok := cached(key)
-		if !ok || v1alpha1.Revision(cur.ResourceVersion) >= v1alpha1.Revision(as.ResourceVersion) {
+		if !ok {
 			delete(a.objects, key)
 			continue
 		}
-		if isActive(as) {
+		use := as
+		if v1alpha1.Revision(cur.ResourceVersion) >= v1alpha1.Revision(as.ResourceVersion) {
+			idx, indexed := active[key]
+			if indexed && v1alpha1.Revision(idx.ResourceVersion) >= v1alpha1.Revision(as.ResourceVersion) ||
+				!indexed && !isActive(cur) {
+				delete(a.objects, key) // the index has caught up too
+				continue
+			}
+			use = cur
+		}
+		if isActive(use) {
 			if _, ok := active[key]; !ok {
 				added = append(added, key)
 			}
-			active[key] = as
+			active[key] = use
 		} else {
 			delete(active, key)
 		}
