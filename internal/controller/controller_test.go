@@ -518,8 +518,46 @@ func TestNamespaceLimitsKeepJobsPendingOnTopOfQuota(t *testing.T) {
 	if h.job("two").Status.Admission != nil {
 		t.Fatal("a third job was admitted past runningJobs: 2")
 	}
+	h.waitQueueCounts(1, 2) // a job held by its namespace still waits in the queue
 	h.rt.exit("default", "one-worker-0-0", 0, "")
 	h.waitPhase("two", v1alpha1.JobRunning)
+	h.waitQueueCounts(0, 2)
+}
+
+// waitQueueCounts waits for the default queue's status to count pending
+// and admitted jobs as given.
+func (h *harness) waitQueueCounts(pending, admitted int32) {
+	h.t.Helper()
+	var st v1alpha1.QueueStatus
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		q := &v1alpha1.Queue{}
+		if err := h.store.Get(h.ctx, "", "default", q); err != nil {
+			h.t.Fatal(err)
+		}
+		st = q.Status
+		if st.PendingJobs == pending && st.AdmittedJobs == admitted {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("queue status counts %d pending and %d admitted, want %d and %d", st.PendingJobs, st.AdmittedJobs, pending, admitted)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestQueueStatusCountsJobsWaitingOnQuota: jobs the queue's quota keeps
+// waiting count as pending in its status until they are admitted.
+func TestQueueStatusCountsJobsWaitingOnQuota(t *testing.T) {
+	h := newHarness(t)
+	h.create("a", 1, 0, "4")
+	h.waitPhase("a", v1alpha1.JobRunning)
+	h.create("b", 1, 0, "4")
+	h.create("c", 1, 0, "2")
+	h.waitQueueCounts(2, 1)
+	h.rt.exit("default", "a-worker-0-0", 0, "")
+	h.waitPhase("b", v1alpha1.JobRunning)
+	h.waitQueueCounts(1, 1)
 }
 
 func TestSameShape(t *testing.T) {

@@ -77,7 +77,7 @@ func (a *assumeCache) forget(key string) {
 // The index is fed by the informer's event handler, which runs after the
 // informer's store has changed, so it may still hold a job at a version
 // older than the one this process wrote after the store has caught up.
-// Until the index catches up too the informer's version, at least as new
+// Until the index catches up too, the informer's version, at least as new
 // as the assumed one, takes its place, or the cycle would plan a job it
 // admitted as pending again and see its resources as free.
 //

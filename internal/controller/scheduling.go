@@ -241,7 +241,6 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 			pending = append(pending, j)
 		}
 	}
-	queued := pending
 	pending, held := holdForNamespaceLimits(pending, snap.Admitted, cached[v1alpha1.Namespace](l, "Namespace"))
 	now := l.Clock.Now()
 	plan := l.sched.Schedule(snap, pending, now)
@@ -339,6 +338,17 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		l.kickAfter(l.reasonPass.Add(l.ReasonPassInterval).Sub(now))
 	}
 	if bg != nil {
+		// Jobs held back by namespace limits never reached the core, which
+		// counted the rest per queue.
+		queued := make(map[string]int32, len(plan.Pending)+1)
+		for q, n := range plan.Pending {
+			queued[q] = n
+		}
+		for k := range held {
+			if j := byKey[k]; j != nil {
+				queued[j.Spec.Queue]++
+			}
+		}
 		l.updateQueues(ctx, bg, snap.Queues, snap.Admitted, queued, plan)
 		l.finishBackground(ctx, bg, retryReasons)
 	}
@@ -590,15 +600,12 @@ func (l *SchedulingLoop) markWaiting(ctx context.Context, job *v1alpha1.Job, rea
 }
 
 // updateQueues writes each queue's counts and usage where they changed,
-// through c (the background writes of a cycle).
-func (l *SchedulingLoop) updateQueues(ctx context.Context, c writer, queues []*v1alpha1.Queue, admittedJobs, pendingJobs []*v1alpha1.Job, plan scheduler.Plan) {
+// through c (the background writes of a cycle). pendingCount is, per
+// queue, how many jobs waited for it when the cycle began; it is changed.
+func (l *SchedulingLoop) updateQueues(ctx context.Context, c writer, queues []*v1alpha1.Queue, admittedJobs []*v1alpha1.Job, pendingCount map[string]int32, plan scheduler.Plan) {
 	admitted := map[string]int32{}
-	pendingCount := map[string]int32{}
 	for _, j := range admittedJobs {
 		admitted[j.Status.Admission.Queue]++
-	}
-	for _, j := range pendingJobs {
-		pendingCount[j.Spec.Queue]++
 	}
 	for _, a := range plan.Admissions {
 		admitted[a.Admission.Queue]++

@@ -76,6 +76,10 @@ type Plan struct {
 	// Borrowed is, per queue and flavor, how much of Usage lies above the
 	// queue's nominal quota (borrowed from its cohort); absent when none.
 	Borrowed map[string]map[string]Amounts
+	// Pending is, per queue, how many of the pending jobs handed to the
+	// cycle asked for it (those it admits included), so that callers
+	// reporting queue status need not read every pending job again.
+	Pending map[string]int32
 }
 
 // HoldsResources reports whether a job's admission still holds quota and
@@ -439,6 +443,12 @@ func schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time, cache *jobC
 		qf.held = Amounts{}
 	}
 	plan.Usage, plan.Borrowed = st.usageMaps()
+	plan.Pending = make(map[string]int32, len(st.queueList))
+	for _, q := range st.queueList {
+		if len(q.pending) > 0 {
+			plan.Pending[q.name] = int32(len(q.pending))
+		}
+	}
 	st.waiting.close()
 	if cache != nil {
 		cache.base.end(st)
