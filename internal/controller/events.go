@@ -95,6 +95,18 @@ type eventQueue struct {
 	waiting bool
 	// max bounds the concurrent writers (0: maxEventWriters).
 	max int
+	// unwritten counts, per object uid, the events queued and not yet
+	// written (see busy).
+	unwritten map[string]int
+}
+
+// busy reports whether events about the object with this uid are still
+// to be written. An object must not go while they are: an event stored
+// after its owner's cascading deletion would outlive it.
+func (q *eventQueue) busy(uid string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.unwritten[uid] > 0
 }
 
 // maxEventWriters bounds the concurrent event writes of one queue by
@@ -153,10 +165,22 @@ func (q *eventQueue) later(ctx context.Context, r *Recorder, obj v1alpha1.Object
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
+	uid := string(obj.GetUID())
+	q.mu.Lock()
+	if q.unwritten == nil {
+		q.unwritten = map[string]int{}
+	}
+	q.unwritten[uid]++
+	q.mu.Unlock()
 	q.add(func() {
 		for _, e := range events {
 			r.EventAt(ctx, obj, at, e.typ, e.reason, "%s", e.msg)
 		}
+		q.mu.Lock()
+		if q.unwritten[uid]--; q.unwritten[uid] <= 0 {
+			delete(q.unwritten, uid)
+		}
+		q.mu.Unlock()
 	})
 }
 
