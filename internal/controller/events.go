@@ -26,6 +26,34 @@ type Recorder struct {
 	// (metrics and traces are derived from them); obj is the object as
 	// the controller last wrote it.
 	Observe func(obj v1alpha1.Object, eventType, reason string, now time.Time)
+
+	mu sync.Mutex
+	// unwritten counts, per object uid, the events that background
+	// writers (every eventQueue using this recorder) have yet to write.
+	unwritten map[string]int
+}
+
+// queued adds n to the events about the object with this uid waiting to
+// be written.
+func (r *Recorder) queued(uid string, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unwritten == nil {
+		r.unwritten = map[string]int{}
+	}
+	if r.unwritten[uid] += n; r.unwritten[uid] <= 0 {
+		delete(r.unwritten, uid)
+	}
+}
+
+// unwrittenAbout reports whether events about the object with this uid
+// are still to be written in the background. The object must not go
+// before they are: an event stored after its owner's cascading deletion
+// would outlive it.
+func (r *Recorder) unwrittenAbout(uid string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unwritten[uid] > 0
 }
 
 // Event records one event; failures are logged, never returned, because an
@@ -95,18 +123,6 @@ type eventQueue struct {
 	waiting bool
 	// max bounds the concurrent writers (0: maxEventWriters).
 	max int
-	// unwritten counts, per object uid, the events queued and not yet
-	// written (see busy).
-	unwritten map[string]int
-}
-
-// busy reports whether events about the object with this uid are still
-// to be written. An object must not go while they are: an event stored
-// after its owner's cascading deletion would outlive it.
-func (q *eventQueue) busy(uid string) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.unwritten[uid] > 0
 }
 
 // maxEventWriters bounds the concurrent event writes of one queue by
@@ -166,21 +182,12 @@ func (q *eventQueue) later(ctx context.Context, r *Recorder, obj v1alpha1.Object
 	}
 	ctx = context.WithoutCancel(ctx)
 	uid := string(obj.GetUID())
-	q.mu.Lock()
-	if q.unwritten == nil {
-		q.unwritten = map[string]int{}
-	}
-	q.unwritten[uid]++
-	q.mu.Unlock()
+	r.queued(uid, 1)
 	q.add(func() {
 		for _, e := range events {
 			r.EventAt(ctx, obj, at, e.typ, e.reason, "%s", e.msg)
 		}
-		q.mu.Lock()
-		if q.unwritten[uid]--; q.unwritten[uid] <= 0 {
-			delete(q.unwritten, uid)
-		}
-		q.mu.Unlock()
+		r.queued(uid, -1)
 	})
 }
 

@@ -1,10 +1,17 @@
 package controller
 
 import (
+	"context"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+
+	"skiff.dev/skiff/api/v1alpha1"
+	"skiff.dev/skiff/internal/store"
 )
 
 // TestEventQueueWritesEverything: every event added is written by the time
@@ -96,5 +103,52 @@ func TestEventQueueIsBounded(t *testing.T) {
 	q.wait()
 	if got := written.Load(); got != maxQueuedEvents+2 {
 		t.Fatalf("%d written, want %d", got, maxQueuedEvents+2)
+	}
+}
+
+// gatedStore holds every create until the gate opens.
+type gatedStore struct {
+	store.Store
+	gate chan struct{}
+}
+
+func (g *gatedStore) Create(ctx context.Context, obj v1alpha1.Object) error {
+	<-g.gate
+	return g.Store.Create(ctx, obj)
+}
+
+// TestRecorderKnowsWhichObjectsHaveEventsUnwritten: from the moment events
+// about an object are queued until they are stored, on any queue writing
+// through the recorder, the recorder says so (a job's finalizer waits for
+// it, so that the cascade deleting the job takes its events too).
+func TestRecorderKnowsWhichObjectsHaveEventsUnwritten(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.RealClock{}
+	mem := store.NewMemory(clk.Now)
+	gs := &gatedStore{Store: mem, gate: make(chan struct{})}
+	r := &Recorder{Store: gs, Clock: clk, Source: "test"}
+	job := &v1alpha1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "j", UID: "uid-j"}}
+	var loop, jobs eventQueue // the scheduling loop's and the job controller's
+	loop.later(ctx, r, job, clk.Now(), pendingEvent{v1alpha1.EventNormal, "Admitted", "admitted"})
+	jobs.later(ctx, r, job, clk.Now(), pendingEvent{v1alpha1.EventNormal, "Started", "started"},
+		pendingEvent{v1alpha1.EventNormal, "Succeeded", "done"})
+	if !r.unwrittenAbout("uid-j") {
+		t.Fatal("events about j are queued, but the recorder says none are unwritten")
+	}
+	if r.unwrittenAbout("uid-k") {
+		t.Fatal("no event about k was queued, but the recorder says some are unwritten")
+	}
+	close(gs.gate)
+	loop.wait()
+	jobs.wait()
+	if r.unwrittenAbout("uid-j") {
+		t.Fatal("every event about j is written, but the recorder says some are not")
+	}
+	var evs v1alpha1.EventList
+	if err := mem.List(ctx, &evs, store.ListOptions{Namespace: "default"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs.Items) != 3 {
+		t.Fatalf("%d events stored, want 3", len(evs.Items))
 	}
 }

@@ -199,9 +199,10 @@ func (c *JobController) finalize(ctx context.Context, job *v1alpha1.Job) (time.D
 			return 0, fmt.Errorf("forgetting the job's metrics: %w", err)
 		}
 	}
-	if c.events.busy(string(job.UID)) {
-		// Its last events are still being written; once they are stored,
-		// the cascade takes them with the job.
+	if c.Recorder != nil && c.Recorder.unwrittenAbout(string(job.UID)) {
+		// Events about it (this controller's or the scheduler's) are still
+		// being written; once they are stored, the cascade takes them with
+		// the job.
 		return 10 * time.Millisecond, nil
 	}
 	job.Finalizers = removeString(job.Finalizers, ReplicasFinalizer)
