@@ -186,6 +186,12 @@ func (c *JobController) finalize(ctx context.Context, job *v1alpha1.Job) (time.D
 	if waiting {
 		return 200 * time.Millisecond, nil
 	}
+	if c.Recorder != nil && c.Recorder.unwrittenAbout(string(job.UID)) {
+		// Events about it (this controller's or the scheduler's) are still
+		// being written; once they are stored, the cascade takes them with
+		// the job.
+		return 10 * time.Millisecond, nil
+	}
 	if c.WorkDir != "" {
 		if err := os.RemoveAll(c.jobDir(job)); err != nil {
 			return 0, fmt.Errorf("removing the job's files: %w", err)
@@ -198,12 +204,6 @@ func (c *JobController) finalize(ctx context.Context, job *v1alpha1.Job) (time.D
 		if err := c.Metrics.DeleteJob(ctx, job.Namespace, job.Name); err != nil {
 			return 0, fmt.Errorf("forgetting the job's metrics: %w", err)
 		}
-	}
-	if c.Recorder != nil && c.Recorder.unwrittenAbout(string(job.UID)) {
-		// Events about it (this controller's or the scheduler's) are still
-		// being written; once they are stored, the cascade takes them with
-		// the job.
-		return 10 * time.Millisecond, nil
 	}
 	job.Finalizers = removeString(job.Finalizers, ReplicasFinalizer)
 	return 0, c.Store.Update(ctx, job)
