@@ -107,7 +107,7 @@ func (t *timelineRecorder) forgotten(now time.Time) {
 	}
 }
 
-// held records that a job of class began to hold units at now.
+// holdStarted records that a job of class began to hold units at now.
 func (t *timelineRecorder) holdStarted(class string, units float64, now time.Time) {
 	if t.t0.IsZero() {
 		return

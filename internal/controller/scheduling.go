@@ -338,11 +338,12 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		l.kickAfter(l.reasonPass.Add(l.ReasonPassInterval).Sub(now))
 	}
 	if bg != nil {
-		// Jobs held back by namespace limits never reached the core, which
-		// counted the rest per queue.
-		queued := make(map[string]int32, len(plan.Pending)+1)
-		for q, n := range plan.Pending {
-			queued[q] = n
+		// The core counted the pending jobs it was handed per queue; those
+		// namespace limits held back never reached it. The plan is this
+		// cycle's own, so its counts are added to in place.
+		queued := plan.Pending
+		if queued == nil {
+			queued = map[string]int32{}
 		}
 		for k := range held {
 			if j := byKey[k]; j != nil {
