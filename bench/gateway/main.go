@@ -1,12 +1,14 @@
 // Command gateway benchmarks Skiff's OpenAI-compatible gateway.
 //
-//	go run ./bench/gateway -mode overhead   # gateway vs direct vs nginx proxy_pass
+//	go run ./bench/gateway -mode overhead   # gateway vs direct, Go's reverse proxy and nginx proxy_pass
 //	go run ./bench/gateway -mode affinity   # prefix-affinity vs round-robin TTFT
 //
 // overhead: one fast backend (a Go server answering a fixed chat
-// completion) is called directly, through the gateway, and through nginx
-// (when `nginx` is on PATH) in interleaved rounds, sequentially for latency
-// and with -concurrency clients for throughput.
+// completion) is called directly, through the gateway, through Go's
+// standard reverse proxy (httputil.ReverseProxy, the reference for what
+// the gateway's HTTP stack costs by itself) and through nginx (when
+// `nginx` is on PATH) in interleaved rounds, sequentially for latency and
+// with -concurrency clients for throughput.
 //
 // affinity: four llm-d-inference-sim replicas with prefix caching and a
 // KV cache too small to hold every group's system prompt serve the
@@ -27,7 +29,7 @@ import (
 
 func main() {
 	mode := flag.String("mode", "overhead", "overhead or affinity")
-	backend := flag.String("backend", "", "serve-gateway (internal): the backend URL")
+	backend := flag.String("backend", "", "serve-gateway, serve-go-proxy (internal): the backend URL")
 	o := overheadOptions{}
 	flag.IntVar(&o.requests, "requests", 4000, "overhead: requests per target and phase")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "overhead: clients of the throughput phase")
@@ -52,6 +54,13 @@ func main() {
 	case "serve-gateway":
 		// The overhead run's gateway, in its own process as nginx is.
 		if err := serveGateway(*backend, o.cpuProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/gateway:", err)
+			os.Exit(1)
+		}
+		return
+	case "serve-go-proxy":
+		// The overhead run's reference: Go's standard reverse proxy.
+		if err := serveGoProxy(*backend); err != nil {
 			fmt.Fprintln(os.Stderr, "bench/gateway:", err)
 			os.Exit(1)
 		}

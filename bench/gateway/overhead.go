@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -51,7 +53,14 @@ type overheadReport struct {
 	AddedP50 float64 `json:"gateway_added_p50_ms"`
 	// VsNginx is the gateway's throughput over nginx's (>= 1: at least equal).
 	VsNginx float64 `json:"gateway_throughput_vs_nginx,omitempty"`
-	Note    string  `json:"note,omitempty"`
+	// VsGoProxy is the gateway's throughput over that of Go's standard
+	// reverse proxy (httputil.ReverseProxy, nothing else) to the same
+	// backend, and GoProxyVsNginx that proxy's over nginx's: how much of
+	// the gap to nginx is the gateway's own work and how much the HTTP
+	// stack it is built on.
+	VsGoProxy      float64 `json:"gateway_throughput_vs_go_proxy"`
+	GoProxyVsNginx float64 `json:"go_proxy_throughput_vs_nginx,omitempty"`
+	Note           string  `json:"note,omitempty"`
 }
 
 var answer = []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"The harbor wakes before the town does."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}`)
@@ -141,15 +150,16 @@ func gatewayService() gateway.Service {
 	return gateway.Service{Namespace: "default", Name: "m", Models: []string{"m"}, Routing: gateway.LeastRequest}
 }
 
-// startGatewayProcess runs the gateway in a child process (this program
-// in serve-gateway mode), so that it does not share a Go runtime with the
-// load generator and the backend.
-func startGatewayProcess(backend, cpuProfile string) (string, func(), error) {
+// startChild runs a proxy in front of backend in a child process (this
+// program in mode serve-gateway or serve-go-proxy), so that it does not
+// share a Go runtime with the load generator and the backend, and returns
+// the proxy's URL.
+func startChild(mode, backend, cpuProfile string) (string, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", nil, err
 	}
-	args := []string{"-mode", "serve-gateway", "-backend", backend}
+	args := []string{"-mode", mode, "-backend", backend}
 	if cpuProfile != "" {
 		args = append(args, "-gateway-cpuprofile", cpuProfile)
 	}
@@ -167,7 +177,7 @@ func startGatewayProcess(backend, cpuProfile string) (string, func(), error) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		stop()
-		return "", nil, fmt.Errorf("the gateway process did not start: %w", err)
+		return "", nil, fmt.Errorf("the %s process did not start: %w", mode, err)
 	}
 	return strings.TrimSpace(line), stop, nil
 }
@@ -197,6 +207,45 @@ func serveGateway(backend, cpuProfile string) error {
 	<-sig
 	return nil
 }
+
+// serveGoProxy is the reference proxy process: Go's standard reverse
+// proxy in front of backend, with a keep-alive pool as large as the
+// gateway's, pooled copy buffers and nothing else, until interrupted.
+func serveGoProxy(backend string) error {
+	target, err := url.Parse(backend)
+	if err != nil {
+		return fmt.Errorf("-backend: %w", err)
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite:    func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport:  &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1024, DisableCompression: true},
+		BufferPool: &bufferPool{},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: proxy}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	fmt.Println("http://" + ln.Addr().String())
+	<-sig
+	return nil
+}
+
+// bufferPool reuses the reverse proxy's copy buffers across requests.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 type phase struct {
 	lat    []time.Duration
@@ -260,11 +309,16 @@ func runOverhead(ctx context.Context, o overheadOptions) (*overheadReport, error
 		return nil, err
 	}
 	defer stopBackend()
-	gwURL, stopGW, err := startGatewayProcess(backend, o.cpuProfile)
+	gwURL, stopGW, err := startChild("serve-gateway", backend, o.cpuProfile)
 	if err != nil {
 		return nil, err
 	}
 	defer stopGW()
+	goProxyURL, stopGoProxy, err := startChild("serve-go-proxy", backend, "")
+	if err != nil {
+		return nil, err
+	}
+	defer stopGoProxy()
 	nginxURL, stopNginx, err := startNginx(o.nginx, backend)
 	if err != nil {
 		return nil, err
@@ -274,7 +328,7 @@ func runOverhead(ctx context.Context, o overheadOptions) (*overheadReport, error
 		name, url string
 		auth      bool
 	}
-	targets := []target{{"direct", backend, false}, {"gateway", gwURL, true}}
+	targets := []target{{"direct", backend, false}, {"gateway", gwURL, true}, {"go-proxy", goProxyURL, false}}
 	rep := &overheadReport{Requests: o.requests, Concurrency: o.concurrency}
 	if nginxURL != "" {
 		targets = append(targets, target{"nginx", nginxURL, false})
@@ -305,9 +359,13 @@ func runOverhead(ctx context.Context, o overheadOptions) (*overheadReport, error
 			LatencyP50: round3(pct(seq[i].lat, 50)), LatencyP99: round3(pct(seq[i].lat, 99)),
 			Throughput: round3(float64(par[i].n) / par[i].busy.Seconds()), Errors: seq[i].errors + par[i].errors})
 	}
-	rep.AddedP50 = round3(rep.Targets[1].LatencyP50 - rep.Targets[0].LatencyP50)
-	if len(rep.Targets) == 3 {
-		rep.VsNginx = round3(rep.Targets[1].Throughput / rep.Targets[2].Throughput)
+	direct, gw, goProxy := rep.Targets[0], rep.Targets[1], rep.Targets[2]
+	rep.AddedP50 = round3(gw.LatencyP50 - direct.LatencyP50)
+	rep.VsGoProxy = round3(gw.Throughput / goProxy.Throughput)
+	if len(rep.Targets) == 4 {
+		nginx := rep.Targets[3]
+		rep.VsNginx = round3(gw.Throughput / nginx.Throughput)
+		rep.GoProxyVsNginx = round3(goProxy.Throughput / nginx.Throughput)
 	}
 	return rep, nil
 }
