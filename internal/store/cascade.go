@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +23,9 @@ func (s *store) cascade(ctx context.Context, owner v1alpha1.Kind, namespace stri
 	if uid == "" {
 		return
 	}
+	// Recorded before the dependents are looked for: a dependent created
+	// after that look finds its owner here (see collectIfOrphaned).
+	s.gone.add(uid)
 	deps, err := s.kv.dependents(ctx, string(uid))
 	if err != nil {
 		return
@@ -34,6 +38,61 @@ func (s *store) cascade(ctx context.Context, owner v1alpha1.Kind, namespace stri
 		}
 		_ = s.collect(ctx, d)
 	}
+}
+
+// collectIfOrphaned collects a just-created object whose owner references
+// name an object this store removed lately. Its create may have committed
+// after the owner's cascade looked for dependents, which then missed it;
+// found here, it goes at once (as the Kubernetes garbage collector deletes
+// dependents of absent owners) instead of at the next start. An owner
+// removed before this store opened, or too long ago to be remembered, is
+// left to CollectGarbage.
+func (s *store) collectIfOrphaned(ctx context.Context, k key, refs []metav1.OwnerReference) {
+	if len(refs) == 0 || !s.gone.anyOf(refs) {
+		return
+	}
+	_ = s.collect(ctx, k) // best effort, as cascade: the create itself succeeded
+}
+
+// goneOwners remembers the uids of the objects this store removed last
+// (up to goneRemembered of them).
+type goneOwners struct {
+	mu   sync.Mutex
+	ring []types.UID
+	next int
+	set  map[types.UID]struct{}
+}
+
+// goneRemembered bounds the removed uids kept: a dependent's create races
+// with its owner's cascade for milliseconds, and a controller acting on a
+// stale cache for seconds, not for thousands of removals.
+const goneRemembered = 16384
+
+func (g *goneOwners) add(uid types.UID) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.set == nil {
+		g.set = make(map[types.UID]struct{})
+		g.ring = make([]types.UID, goneRemembered)
+	}
+	if old := g.ring[g.next]; old != "" {
+		delete(g.set, old)
+	}
+	g.ring[g.next] = uid
+	g.next = (g.next + 1) % len(g.ring)
+	g.set[uid] = struct{}{}
+}
+
+// anyOf reports whether one of refs names a remembered uid.
+func (g *goneOwners) anyOf(refs []metav1.OwnerReference) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, r := range refs {
+		if _, ok := g.set[r.UID]; ok && r.UID != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // collect deletes the object at k when none of its owners exists any more.

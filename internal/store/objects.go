@@ -48,6 +48,9 @@ type store struct {
 	hub     *hub
 	clock   Clock
 	written *writtenMeta
+	// gone holds the uids of objects removed lately, for dependents
+	// created after their owner's cascade (cascade.go).
+	gone goneOwners
 
 	closeOnce sync.Once
 	closeErr  error
@@ -135,7 +138,11 @@ func (s *store) Create(ctx context.Context, obj v1alpha1.Object) error {
 			return fmt.Errorf("create %s: %w", k, err)
 		}
 		s.written.remember(k, rev, storedMetaOf(c, specJSON(raw)))
-		return adopt(obj, c, rev)
+		if err := adopt(obj, c, rev); err != nil {
+			return err
+		}
+		s.collectIfOrphaned(ctx, k, c.GetOwnerReferences())
+		return nil
 	}
 }
 
