@@ -23,9 +23,15 @@ func (s *store) cascade(ctx context.Context, owner v1alpha1.Kind, namespace stri
 	if uid == "" {
 		return
 	}
+	// The cascade goes on when the caller has gone: the owner already has.
+	ctx = context.WithoutCancel(ctx)
 	// Recorded before the dependents are looked for: a dependent created
 	// after that look finds its owner here (see collectIfOrphaned).
-	s.gone.add(uid)
+	ownerNS := ""
+	if owner.Namespaced {
+		ownerNS = namespace
+	}
+	s.gone.add(uid, ownerNS)
 	deps, err := s.kv.dependents(ctx, string(uid))
 	if err != nil {
 		return
@@ -40,27 +46,31 @@ func (s *store) cascade(ctx context.Context, owner v1alpha1.Kind, namespace stri
 	}
 }
 
-// collectIfOrphaned collects a just-created object whose owner references
-// name an object this store removed lately. Its create may have committed
-// after the owner's cascade looked for dependents, which then missed it;
-// found here, it goes at once (as the Kubernetes garbage collector deletes
-// dependents of absent owners) instead of at the next start. An owner
-// removed before this store opened, or too long ago to be remembered, is
-// left to CollectGarbage.
+// collectIfOrphaned collects a just-written object (created, or updated
+// to name new owners) whose owner references name an object this store
+// removed lately. Its write may have committed after the owner's cascade
+// looked for dependents, which then missed it; found here, it goes at once
+// (as the Kubernetes garbage collector deletes dependents of absent owners)
+// instead of at the next start. An owner removed before this store opened,
+// or too long ago to be remembered, is left to CollectGarbage. As in
+// cascade, a namespaced owner counts only for objects of its namespace.
 func (s *store) collectIfOrphaned(ctx context.Context, k key, refs []metav1.OwnerReference) {
-	if len(refs) == 0 || !s.gone.anyOf(refs) {
+	if len(refs) == 0 || !s.gone.anyOf(k.namespace, refs) {
 		return
 	}
-	_ = s.collect(ctx, k) // best effort, as cascade: the create itself succeeded
+	// Best effort, as cascade: the write itself succeeded, and the caller
+	// going away does not make the object less orphaned.
+	_ = s.collect(context.WithoutCancel(ctx), k)
 }
 
 // goneOwners remembers the uids of the objects this store removed last
-// (up to goneRemembered of them).
+// (up to goneRemembered of them), each with its namespace ("" for a
+// cluster-scoped object).
 type goneOwners struct {
 	mu   sync.Mutex
 	ring []types.UID
 	next int
-	set  map[types.UID]struct{}
+	set  map[types.UID]string
 }
 
 // goneRemembered bounds the removed uids kept: a dependent's create races
@@ -68,11 +78,11 @@ type goneOwners struct {
 // stale cache for seconds, not for thousands of removals.
 const goneRemembered = 16384
 
-func (g *goneOwners) add(uid types.UID) {
+func (g *goneOwners) add(uid types.UID, namespace string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.set == nil {
-		g.set = make(map[types.UID]struct{})
+		g.set = make(map[types.UID]string)
 		g.ring = make([]types.UID, goneRemembered)
 	}
 	if old := g.ring[g.next]; old != "" {
@@ -80,15 +90,16 @@ func (g *goneOwners) add(uid types.UID) {
 	}
 	g.ring[g.next] = uid
 	g.next = (g.next + 1) % len(g.ring)
-	g.set[uid] = struct{}{}
+	g.set[uid] = namespace
 }
 
-// anyOf reports whether one of refs names a remembered uid.
-func (g *goneOwners) anyOf(refs []metav1.OwnerReference) bool {
+// anyOf reports whether one of refs, on an object in namespace, names a
+// remembered uid of that namespace or of a cluster-scoped object.
+func (g *goneOwners) anyOf(namespace string, refs []metav1.OwnerReference) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, r := range refs {
-		if _, ok := g.set[r.UID]; ok && r.UID != "" {
+		if ns, ok := g.set[r.UID]; ok && r.UID != "" && (ns == "" || ns == namespace) {
 			return true
 		}
 	}

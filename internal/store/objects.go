@@ -231,7 +231,13 @@ func (s *store) Update(ctx context.Context, obj v1alpha1.Object) error {
 		} else {
 			s.written.remember(k, rev, storedMetaOf(next, spec))
 		}
-		return adopt(obj, next, rev)
+		if err := adopt(obj, next, rev); err != nil {
+			return err
+		}
+		if !remove {
+			s.collectIfOrphaned(ctx, k, next.GetOwnerReferences())
+		}
+		return nil
 	}
 }
 

@@ -12,12 +12,12 @@ import (
 	"skiff.dev/skiff/internal/store/storetest"
 )
 
-// A create that commits after its owner's cascade has looked for
-// dependents (a controller acting on a cache that still holds the owner)
-// leaves an object whose owner is gone. The embedded stores collect it at
+// A create, or an update adding an owner, that commits after the owner's
+// cascade has looked for dependents (a controller acting on a cache that
+// still holds the owner) leaves an object whose owner is gone. The embedded stores collect it at
 // once, as the Kubernetes garbage collector deletes dependents of absent
 // owners, instead of keeping it until the next start.
-func TestDependentOfARemovedOwnerIsCollectedOnCreate(t *testing.T) {
+func TestDependentOfARemovedOwnerIsCollectedWhenWritten(t *testing.T) {
 	stores := map[string]func(t *testing.T) store.Store{
 		"memory": func(t *testing.T) store.Store {
 			s := store.NewMemory(storetest.FixedClock)
@@ -46,14 +46,17 @@ func TestDependentOfARemovedOwnerIsCollectedOnCreate(t *testing.T) {
 			ref := func(j *v1alpha1.Job) metav1.OwnerReference {
 				return metav1.OwnerReference{APIVersion: v1alpha1.APIVersion, Kind: "Job", Name: j.Name, UID: j.UID}
 			}
-			event := func(name string, owners ...*v1alpha1.Job) *v1alpha1.Event {
-				e := &v1alpha1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: name},
+			eventIn := func(namespace, name string, owners ...*v1alpha1.Job) *v1alpha1.Event {
+				e := &v1alpha1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 					InvolvedObject: v1alpha1.ObjectReference{Kind: "Job", Namespace: "team-a", Name: owners[0].Name},
 					Reason:         "Started", Message: "started", Type: v1alpha1.EventNormal}
 				for _, o := range owners {
 					e.OwnerReferences = append(e.OwnerReferences, ref(o))
 				}
 				return e
+			}
+			event := func(name string, owners ...*v1alpha1.Job) *v1alpha1.Event {
+				return eventIn("team-a", name, owners...)
 			}
 			for _, tc := range []struct {
 				ev   *v1alpha1.Event
@@ -62,17 +65,34 @@ func TestDependentOfARemovedOwnerIsCollectedOnCreate(t *testing.T) {
 				{event("late", owner), false},
 				{event("late-with-a-live-owner", owner, live), true},
 				{event("of-the-live-job", live), true},
+				// A namespaced owner owns nothing in another namespace; the
+				// cascade leaves such an object alone, and so does this.
+				{eventIn("team-b", "elsewhere", owner), true},
 			} {
 				if err := s.Create(ctx, tc.ev); err != nil {
 					t.Fatalf("creating %s: %v", tc.ev.Name, err)
 				}
-				err := s.Get(ctx, "team-a", tc.ev.Name, &v1alpha1.Event{})
+				err := s.Get(ctx, tc.ev.Namespace, tc.ev.Name, &v1alpha1.Event{})
 				switch {
 				case tc.kept && err != nil:
 					t.Errorf("%s: %v, want it kept", tc.ev.Name, err)
 				case !tc.kept && !apierrors.IsNotFound(err):
 					t.Errorf("%s: Get after create = %v, want NotFound (collected: its only owner is gone)", tc.ev.Name, err)
 				}
+			}
+
+			// An update that names the removed owner (an adoption from a
+			// stale cache) leaves the object as orphaned as a create would.
+			adopted := event("adopted", live)
+			if err := s.Create(ctx, adopted); err != nil {
+				t.Fatal(err)
+			}
+			adopted.OwnerReferences = []metav1.OwnerReference{ref(owner)}
+			if err := s.Update(ctx, adopted); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Get(ctx, "team-a", "adopted", &v1alpha1.Event{}); !apierrors.IsNotFound(err) {
+				t.Errorf("adopted: Get after update = %v, want NotFound (collected: its only owner is gone)", err)
 			}
 		})
 	}
