@@ -6,11 +6,13 @@ package ddp_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,14 +29,46 @@ func python(t *testing.T) string {
 	return p
 }
 
+// freePort returns a port for rank 0 to listen on. The other ranks keep
+// connecting to it until rank 0 listens, and each attempt takes a local
+// port from the kernel's ephemeral range, which is also where a listen on
+// port 0 finds its port: a port found that way can be taken by one of
+// those attempts (rank 0 then fails with "address already in use") or
+// handed to another run's rank 0 (whose ranks then meet the wrong peers).
+// So the port is picked below that range, where neither happens.
 func freePort(t *testing.T) string {
 	t.Helper()
+	if lo := ephemeralLow(); lo > 10001 {
+		for range 100 {
+			p := 10000 + rand.IntN(lo-10000)
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+				l.Close()
+				return fmt.Sprint(p)
+			}
+		}
+	}
+	// No room below the range: any free port, with the race above.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default where it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		if lo, err := strconv.Atoi(f[0]); err == nil {
+			return lo
+		}
+	}
+	return 32768
 }
 
 // run starts world ranks (world 0: one process without rendezvous env) and
