@@ -49,7 +49,7 @@ type store struct {
 	clock   Clock
 	written *writtenMeta
 	// gone holds the uids of objects removed lately, for dependents
-	// created after their owner's cascade (cascade.go).
+	// written after their owner's cascade (cascade.go).
 	gone goneOwners
 
 	closeOnce sync.Once
