@@ -175,8 +175,9 @@ func cpuDelta(before, after map[string]time.Duration) string {
 }
 
 // apiRequests reads the API server's apiserver_request_total for the
-// skiff.dev group, summed by "VERB resource[/subresource]": how many
-// requests Skiff made of each kind.
+// skiff.dev group, summed by "VERB resource[/subresource]", with " (CODE)"
+// added for those answered with an error: how many requests Skiff made of
+// each kind, and how many were refused.
 func apiRequests(ctx context.Context, c *kubetest.Cluster) (map[string]int, error) {
 	cs, err := kubernetes.NewForConfig(c.Config)
 	if err != nil {
@@ -207,6 +208,9 @@ func apiRequests(ctx context.Context, c *kubetest.Cluster) (map[string]int, erro
 		key := l["verb"] + " " + l["resource"]
 		if l["subresource"] != "" {
 			key += "/" + l["subresource"]
+		}
+		if code := l["code"]; code != "" && !strings.HasPrefix(code, "2") {
+			key += " (" + code + ")" // refused: 409 a conflict, 404 not found, 429 throttled
 		}
 		out[key] += int(n)
 	}

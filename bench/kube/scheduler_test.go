@@ -2,8 +2,10 @@ package kubebench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +19,14 @@ import (
 // (default: Kueue's baseline, bench/scheduler/kueue-baseline.yaml).
 const scenarioEnv = "SKIFF_BENCH_SCENARIO"
 
+// profileEnv names a file for a CPU profile of kube-apiserver taken during
+// the run; profileWindowEnv says when and for how long, as START+LENGTH
+// from the start of the run (default 30s+30s).
+const (
+	profileEnv       = "SKIFF_BENCH_APISERVER_PROFILE"
+	profileWindowEnv = "SKIFF_BENCH_PROFILE_WINDOW"
+)
+
 // BenchmarkKueueBaseline runs Kueue's scheduler performance scenario
 // through Skiff in Kubernetes mode: every object is a custom resource on a
 // real kube-apiserver (etcd behind it), the scenario's nodes are kwok nodes
@@ -26,6 +36,9 @@ const scenarioEnv = "SKIFF_BENCH_SCENARIO"
 // detail table.
 //
 //	SKIFF_KUBE_TEST=1 go test -run '^$' -bench KueueBaseline -benchtime 1x -timeout 60m ./bench/kube/
+//
+// With SKIFF_BENCH_APISERVER_PROFILE=FILE it also writes a CPU profile of
+// kube-apiserver over SKIFF_BENCH_PROFILE_WINDOW of the run.
 func BenchmarkKueueBaseline(b *testing.B) {
 	path := os.Getenv(scenarioEnv)
 	if path == "" {
@@ -38,7 +51,11 @@ func BenchmarkKueueBaseline(b *testing.B) {
 	// The controller manager's node lifecycle controller lifts the
 	// not-ready taint the API server puts on every new node once kwok
 	// reports it Ready; without it no node would ever be schedulable.
-	c := kubetest.Start(b, kubetest.Options{Kwok: true, ControllerManager: true})
+	profile, from, length, err := profileRequest()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := kubetest.Start(b, kubetest.Options{Kwok: true, ControllerManager: true, Profiling: profile != ""})
 	ctx := context.Background()
 	p := newControlPlane(ctx, b, c)
 	b.ResetTimer()
@@ -47,6 +64,9 @@ func BenchmarkKueueBaseline(b *testing.B) {
 		req0, err := apiRequests(ctx, c)
 		if err != nil {
 			b.Fatal(err)
+		}
+		if profile != "" {
+			go profileAPIServer(ctx, b, c, profile, from, length)
 		}
 		res, err := bench.RunScheduler(ctx, bench.Options{
 			Scenario: sc, Timeout: 30 * time.Minute, Log: benchLog(),
@@ -97,4 +117,42 @@ func kwokNodes(nodes []*v1alpha1.Node) []kubetest.Node {
 		out = append(out, kn)
 	}
 	return out
+}
+
+// profileRequest reads profileEnv and profileWindowEnv.
+func profileRequest() (file string, from, length time.Duration, err error) {
+	file = os.Getenv(profileEnv)
+	window := os.Getenv(profileWindowEnv)
+	if window == "" {
+		window = "30s+30s"
+	}
+	a, l, ok := strings.Cut(window, "+")
+	if ok {
+		if from, err = time.ParseDuration(a); err == nil {
+			length, err = time.ParseDuration(l)
+		}
+	}
+	if !ok || err != nil || from < 0 || length < time.Second {
+		return "", 0, 0, fmt.Errorf("%s=%q: want START+LENGTH, e.g. 45s+30s (LENGTH at least 1s)", profileWindowEnv, window)
+	}
+	return file, from, length, nil
+}
+
+// profileAPIServer writes a CPU profile of kube-apiserver over
+// [from, from+length) of the run to file.
+func profileAPIServer(ctx context.Context, b *testing.B, c *kubetest.Cluster, file string, from, length time.Duration) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(from):
+	}
+	prof, err := c.APIServerProfile(ctx, length)
+	if err == nil {
+		err = os.WriteFile(file, prof, 0o644)
+	}
+	if err != nil {
+		b.Logf("kube-apiserver profile: %v", err)
+		return
+	}
+	b.Logf("kube-apiserver CPU profile of %s from %s into the run: %s", length, from, file)
 }

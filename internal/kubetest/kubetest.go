@@ -44,6 +44,9 @@ type Options struct {
 	// Logs (with Kwok) makes kwok serve container logs to the API server,
 	// as a kubelet does, from files that WritePodLogs fills.
 	Logs bool
+	// Profiling serves kube-apiserver's /debug/pprof (off otherwise), for
+	// benchmarks that profile the API server (APIServerProfile).
+	Profiling bool
 }
 
 // Cluster is a running control plane.
@@ -300,7 +303,7 @@ func (c *Cluster) apiServerArgs(port int) []string {
 		"--allow-privileged=true",
 		"--max-requests-inflight=1000",
 		"--max-mutating-requests-inflight=500",
-		"--profiling=false",
+		"--profiling=" + strconv.FormatBool(c.opts.Profiling),
 		// Logs of pods on kwok nodes come from kwok, which serves as every
 		// node's kubelet on 127.0.0.1 with the API server's own
 		// certificate (Options.Logs).

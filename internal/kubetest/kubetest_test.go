@@ -398,7 +398,7 @@ func TestNewAndStop(t *testing.T) {
 	if !Enabled() {
 		t.Skip("needs a real Kubernetes control plane: set " + EnvVar + "=1 or run make test-kube")
 	}
-	c, err := New(Options{})
+	c, err := New(Options{Profiling: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,6 +409,14 @@ func TestNewAndStop(t *testing.T) {
 	}
 	if v.Minor != "34" {
 		t.Errorf("server version %s.%s, want 1.34 (the k8s.io/kubernetes the harness builds)", v.Major, v.Minor)
+	}
+	// A pprof profile is gzip-compressed protobuf.
+	prof, err := c.APIServerProfile(waitCtx(t), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prof) < 2 || prof[0] != 0x1f || prof[1] != 0x8b {
+		t.Errorf("API server profile is not a gzip-compressed pprof profile: %d bytes starting %.8q", len(prof), prof)
 	}
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)

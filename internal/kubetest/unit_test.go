@@ -8,6 +8,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -93,6 +95,20 @@ func TestAddNodesNeedsKwok(t *testing.T) {
 	err = c.SetNodeReady(context.Background(), "x", false)
 	if err == nil || !strings.Contains(err.Error(), "Options{Kwok: true}") {
 		t.Fatalf("SetNodeReady: err = %v, want one naming Options{Kwok: true}", err)
+	}
+}
+
+func TestAPIServerProfileNeedsProfiling(t *testing.T) {
+	c := &Cluster{procs: map[string]*process{}, pki: &pki{}}
+	_, err := c.APIServerProfile(context.Background(), time.Second)
+	if err == nil || !strings.Contains(err.Error(), "Options.Profiling") {
+		t.Fatalf("err = %v, want one naming Options.Profiling", err)
+	}
+	for _, p := range []bool{false, true} {
+		c.opts.Profiling = p
+		if want := "--profiling=" + strconv.FormatBool(p); !slices.Contains(c.apiServerArgs(6443), want) {
+			t.Errorf("Profiling %v: API server arguments lack %s", p, want)
+		}
 	}
 }
 
