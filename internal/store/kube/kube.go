@@ -202,6 +202,10 @@ func (s *Store) Create(ctx context.Context, obj v1alpha1.Object) error {
 	defaultForWrite(obj)
 	desired := obj.DeepCopyObject().(v1alpha1.Object)
 	obj.SetResourceVersion("")
+	if s.status[k.Plural] {
+		s.written.begin(k, obj.GetNamespace(), obj.GetName())
+		defer s.written.end(k, obj.GetNamespace(), obj.GetName())
+	}
 	created := k.New()
 	err = s.request("POST", k, obj.GetNamespace()).Body(obj).Do(ctx).Into(created)
 	if k.Namespaced && namespaceMissing(err) {
@@ -358,7 +362,17 @@ func (s *Store) Update(ctx context.Context, obj v1alpha1.Object) error {
 func (s *Store) update(ctx context.Context, k v1alpha1.Kind, obj v1alpha1.Object) error {
 	defaultForWrite(obj)
 	desired := obj.DeepCopyObject().(v1alpha1.Object)
-	if s.status[k.Plural] && s.written.statusOnly(k, obj) {
+	statusOnly := false
+	if s.status[k.Plural] {
+		var stale bool
+		if statusOnly, stale = s.written.check(ctx, k, obj); stale {
+			return apierrors.NewConflict(k.GroupResource(), obj.GetName(),
+				fmt.Errorf("the object has been modified since revision %s: read it again", obj.GetResourceVersion()))
+		}
+		s.written.begin(k, obj.GetNamespace(), obj.GetName())
+		defer s.written.end(k, obj.GetNamespace(), obj.GetName())
+	}
+	if statusOnly {
 		cur := obj.DeepCopyObject().(v1alpha1.Object)
 		if err := s.writeStatus(ctx, k, desired, cur); err != nil {
 			s.written.forget(k, obj.GetNamespace(), obj.GetName())

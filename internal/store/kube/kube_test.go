@@ -85,6 +85,11 @@ func TestConformance(t *testing.T) {
 		wipe(t, admin)
 		testStatusOnlyUpdate(t, cluster.Config)
 	})
+
+	t.Run("an update at the revision of a write under way waits for it", func(t *testing.T) {
+		wipe(t, admin)
+		testWriteUnderWay(t, cluster.Config)
+	})
 }
 
 func crdDocuments(t *testing.T) [][]byte {

@@ -1,9 +1,11 @@
 package kube
 
 import (
+	"context"
 	"encoding/json"
 	"hash/fnv"
 	"sync"
+	"time"
 
 	"skiff.dev/skiff/api/v1alpha1"
 )
@@ -11,6 +13,10 @@ import (
 // maxWritten bounds the written cache; past it the cache starts over
 // (forgetting costs one extra request per object, nothing else).
 const maxWritten = 200_000
+
+// maxFlightWait bounds how long an update waits for this client's write of
+// the same object that is under way (see written.check).
+const maxFlightWait = 2 * time.Second
 
 // written remembers, for objects this client wrote, a digest of metadata
 // and spec as the API server answered at each object's latest revision.
@@ -20,9 +26,23 @@ const maxWritten = 200_000
 // conditions, admissions), each of which is a full write on the API server
 // (decoding, schema validation, managed fields) even when it changes
 // nothing.
+//
+// Writes under way are tracked too: a controller that reads an object from
+// its informer can hold a revision this client wrote before the write's
+// answer reached the cache (the watch event overtaking the response), and
+// waiting those few milliseconds is cheaper than the full write the
+// unknown revision would cost.
 type written struct {
-	mu      sync.Mutex
-	entries map[string]writtenEntry
+	mu       sync.Mutex
+	entries  map[string]writtenEntry
+	inflight map[string]*flight
+}
+
+// flight counts this client's writes of one object that are under way;
+// done closes when the last of them ends.
+type flight struct {
+	n    int
+	done chan struct{}
 }
 
 type writtenEntry struct {
@@ -56,22 +76,77 @@ func (w *written) forget(k v1alpha1.Kind, ns, name string) {
 	delete(w.entries, writtenKey(k, ns, name))
 }
 
-// statusOnly says whether obj differs from the object stored at its
-// resourceVersion in status alone: its metadata and spec are what this
-// client last wrote at that revision.
-func (w *written) statusOnly(k v1alpha1.Kind, obj v1alpha1.Object) bool {
+// begin notes that a write of an object is under way; end must follow,
+// after the write's answer is remembered (or the object forgotten).
+func (w *written) begin(k v1alpha1.Kind, ns, name string) {
+	key := writtenKey(k, ns, name)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight == nil {
+		w.inflight = map[string]*flight{}
+	}
+	f := w.inflight[key]
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		w.inflight[key] = f
+	}
+	f.n++
+}
+
+func (w *written) end(k v1alpha1.Kind, ns, name string) {
+	key := writtenKey(k, ns, name)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if f := w.inflight[key]; f != nil {
+		if f.n--; f.n == 0 {
+			close(f.done)
+			delete(w.inflight, key)
+		}
+	}
+}
+
+// check says what an update of obj needs. statusOnly: obj differs from
+// the object stored at its resourceVersion in status alone (its metadata
+// and spec are what this client last wrote at that revision). stale: this
+// client has written the object at a later revision than obj's, so a
+// write of obj could only be refused as a conflict. A revision this
+// client does not know waits (up to maxFlightWait, or ctx) for this
+// client's writes of the object that are under way, since the revision
+// may be one of theirs.
+func (w *written) check(ctx context.Context, k v1alpha1.Kind, obj v1alpha1.Object) (statusOnly, stale bool) {
 	rv := obj.GetResourceVersion()
 	if rv == "" {
-		return false
+		return false, false
 	}
-	w.mu.Lock()
-	e, ok := w.entries[writtenKey(k, obj.GetNamespace(), obj.GetName())]
-	w.mu.Unlock()
-	if !ok || e.rv != rv {
-		return false
+	key := writtenKey(k, obj.GetNamespace(), obj.GetName())
+	var deadline <-chan time.Time
+	for {
+		w.mu.Lock()
+		e, ok := w.entries[key]
+		f := w.inflight[key]
+		w.mu.Unlock()
+		switch {
+		case ok && e.rv == rv:
+			d, ok := metaSpecDigest(obj)
+			return ok && d == e.digest, false
+		case ok && v1alpha1.Revision(e.rv) > v1alpha1.Revision(rv) && v1alpha1.Revision(rv) > 0:
+			return false, true
+		case f == nil:
+			return false, false
+		}
+		if deadline == nil {
+			t := time.NewTimer(maxFlightWait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-f.done:
+		case <-deadline:
+			return false, false
+		case <-ctx.Done():
+			return false, false
+		}
 	}
-	d, ok := metaSpecDigest(obj)
-	return ok && d == e.digest
 }
 
 // metaSpecDigest hashes obj's JSON without its status and resourceVersion.
