@@ -134,11 +134,15 @@ type activeEntry struct {
 
 func isActive(j *v1alpha1.Job) bool { return scheduler.HoldsResources(j) || isSchedulable(j) }
 
-func (a *activeJobs) handler() cache.ResourceEventHandlerFuncs {
+// handler keeps the index and calls then (when set) after each change.
+func (a *activeJobs) handler(then func()) cache.ResourceEventHandlerFuncs {
+	if then == nil {
+		then = func() {}
+	}
 	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    a.set,
-		UpdateFunc: func(_, obj any) { a.set(obj) },
-		DeleteFunc: a.remove,
+		AddFunc:    func(obj any) { a.set(obj); then() },
+		UpdateFunc: func(_, obj any) { a.set(obj); then() },
+		DeleteFunc: func(obj any) { a.remove(obj); then() },
 	}
 }
 

@@ -145,17 +145,20 @@ func (l *SchedulingLoop) Run(ctx context.Context) error {
 	}
 	for _, k := range []v1alpha1.Kind{kindJob, kindQueue, kindFlavor, kindNode, kindNamespace} {
 		inf, run := watchcache.For(ctx, l.Informers, l.Store, k)
-		if _, err := inf.AddEventHandler(wake); err != nil {
-			return fmt.Errorf("watching %s: %w", k.Plural, err)
-		}
 		l.informers[k.Kind] = inf
 		synced = append(synced, inf.HasSynced)
 		if k.Kind == kindJob.Kind {
-			reg, err := inf.AddEventHandler(l.active.handler())
+			// One handler indexes a job and then kicks: each handler of an
+			// informer runs on its own, so a separate kick could wake a
+			// cycle before the index holds the job, and the job would wait
+			// for the next tick.
+			reg, err := inf.AddEventHandler(l.active.handler(l.Kick))
 			if err != nil {
 				return fmt.Errorf("indexing active jobs: %w", err)
 			}
 			synced = append(synced, reg.HasSynced)
+		} else if _, err := inf.AddEventHandler(wake); err != nil {
+			return fmt.Errorf("watching %s: %w", k.Plural, err)
 		}
 		go run()
 	}
