@@ -34,15 +34,19 @@ func Decode(data []byte) (Object, error) {
 	}
 	kindName, _ := doc["kind"].(string)
 	if kindName == "" {
-		return nil, errors.New("kind: required: set kind to one of Job, Experiment, Queue, Flavor, Node, Namespace, Token, Policy, InferenceService")
+		return nil, fmt.Errorf("kind: required: set kind to one of %s", strings.Join(manifestKinds(), ", "))
 	}
 	av, _ := doc["apiVersion"].(string)
 	if av != APIVersion {
 		return nil, fmt.Errorf("apiVersion: %q is not served: set apiVersion: %s", av, APIVersion)
 	}
 	k, ok := LookupKind(kindName)
-	if !ok || k.Kind != kindName {
-		return nil, fmt.Errorf("kind: %w", UnknownKindError(kindName))
+	if !ok {
+		return nil, fmt.Errorf("kind: unknown kind %q: set kind to one of %s", kindName, strings.Join(manifestKinds(), ", "))
+	}
+	if k.Kind != kindName {
+		// A plural, singular, short or lowercase name of a real kind.
+		return nil, fmt.Errorf("kind: %q is not a kind name: set kind: %s", kindName, k.Kind)
 	}
 	obj := k.New()
 	var errs []string
@@ -268,4 +272,14 @@ func explicitZeroReplicas(doc map[string]any) []string {
 		}
 	}
 	return errs
+}
+
+// manifestKinds are the values kind: may take, sorted.
+func manifestKinds() []string {
+	var names []string
+	for _, k := range kinds {
+		names = append(names, k.Kind)
+	}
+	sort.Strings(names)
+	return names
 }

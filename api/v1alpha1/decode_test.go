@@ -43,7 +43,9 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		{"malformed yaml", "kind: Job\n  spec: [", "malformed YAML"},
 		{"missing kind", "apiVersion: skiff.dev/v1alpha1\n", "kind: required"},
 		{"wrong apiVersion", "apiVersion: v1\nkind: Job\n", "set apiVersion: skiff.dev/v1alpha1"},
-		{"unknown kind", "apiVersion: skiff.dev/v1alpha1\nkind: Pod\n", "unknown kind \"Pod\""},
+		{"unknown kind", "apiVersion: skiff.dev/v1alpha1\nkind: Pod\n", "unknown kind \"Pod\": set kind to one of Event, Experiment, Flavor, InferenceService, Job,"},
+		{"plural for kind", "apiVersion: skiff.dev/v1alpha1\nkind: jobs\n", "kind: \"jobs\" is not a kind name: set kind: Job"},
+		{"lowercase kind", "apiVersion: skiff.dev/v1alpha1\nkind: inferenceservice\n", "set kind: InferenceService"},
 		{"unknown field", header + "spec: {queu: default}\n", "spec.queu: unknown field"},
 		{"bad quantity", header + "spec:\n  replicaGroups:\n  - name: w\n    template:\n      command: [x]\n      resources: {gpu: lots}\n",
 			"spec.replicaGroups[0].template.resources.gpu: \"lots\" is not a quantity"},
@@ -74,6 +76,8 @@ func TestValidateErrorsNameTheFieldAndFix(t *testing.T) {
 		{"reserved env", "replicaGroups: [{name: w, template: {command: [x], env: [{name: SKIFF_JOB, value: v}]}}]", "reserved SKIFF_ prefix"},
 		{"min above replicas", "replicaGroups: [{name: w, replicas: 2, minReplicas: 3, template: {command: [x]}}]", "spec.replicaGroups[0].minReplicas: 3 is out of range"},
 		{"negative backoff", "replicaGroups: [{name: w, template: {command: [x]}}]\n  runPolicy: {backoffLimit: -1}", "spec.runPolicy.backoffLimit: must be 0 or more"},
+		{"duplicate env", "replicaGroups: [{name: w, template: {command: [x], env: [{name: A, value: '1'}, {name: A, value: '2'}]}}]",
+			"spec.replicaGroups[0].template.env[1].name: \"A\" is also set by env[0]: set each variable once"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,6 +125,10 @@ func TestValidateSchedulingFields(t *testing.T) {
 		{header + "spec: {replicaGroups: [{name: w, template: {command: [x]}}], placementPolicy: Random}\n", "spec.placementPolicy: \"Random\" is not a policy"},
 		{"apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: q}\nspec: {weight: 0, flavors: [{name: f, resources: []}]}\n", "spec.weight: must be a positive number"},
 		{"apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: q}\nspec: {preemption: {reclaimWithinCohort: Sometimes}, flavors: [{name: f, resources: []}]}\n", "spec.preemption.reclaimWithinCohort"},
+		{"apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: q}\nspec: {flavors: [{name: f, resources: [{name: gpu, nominalQuota: 2, lendingLimit: 10}]}]}\n",
+			"spec.flavors[0].resources[0].lendingLimit: 10 is more than nominalQuota (2)"},
+		{"apiVersion: skiff.dev/v1alpha1\nkind: Flavor\nmetadata: {name: f}\nspec: {topologyLevels: [skiff.dev/rack, skiff.dev/host, skiff.dev/rack]}\n",
+			"spec.topologyLevels[2]: \"skiff.dev/rack\" is also topologyLevels[0]"},
 	}
 	for _, tc := range cases {
 		obj, err := v1alpha1.Decode([]byte(tc.doc))

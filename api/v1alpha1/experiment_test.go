@@ -102,6 +102,8 @@ func TestExperimentBadInput(t *testing.T) {
 		{"parallel above max", func(e *v1alpha1.Experiment) { e.Spec.ParallelTrials = 20 }, "spec.parallelTrials", "maxTrials"},
 		{"negative maxFailedTrials", func(e *v1alpha1.Experiment) { n := int32(-1); e.Spec.MaxFailedTrials = &n }, "spec.maxFailedTrials", "0 or more"},
 		{"bad template", func(e *v1alpha1.Experiment) { e.Spec.TrialTemplate.ReplicaGroups[0].Template.Command = nil }, "spec.trialTemplate.replicaGroups[0].template.command", ""},
+		{"duplicate parameter name", func(e *v1alpha1.Experiment) { e.Spec.Parameters[1].Name = e.Spec.Parameters[0].Name }, "spec.parameters[1].name", "give each parameter its own name"},
+		{"name too long for its trials", func(e *v1alpha1.Experiment) { e.Name = strings.Repeat("e", 62); e.Spec.MaxTrials = 100 }, "metadata.name", "trial jobs are named <name>-99"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,7 +119,7 @@ func TestExperimentBadInput(t *testing.T) {
 					found = true
 				}
 			}
-			if !found {
+			if !found || !strings.Contains(err.Error(), tc.field+": ") || !strings.Contains(err.Error(), tc.fix) {
 				t.Errorf("error %q does not name %s with %q", err, tc.field, tc.fix)
 			}
 		})

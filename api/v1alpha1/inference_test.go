@@ -55,9 +55,16 @@ func TestInferenceServiceErrorsNameTheField(t *testing.T) {
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  readinessProbe: {path: health}\n":          "spec.readinessProbe.path",
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  canaryTrafficPercent: 101\n":               "spec.canaryTrafficPercent: 101 is out of range: use 0 to 100",
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  canaryTrafficPercent: -5\n":                "spec.canaryTrafficPercent",
+		// Replica jobs are named <name>-canary<index>: a 60-character name leaves too little room.
+		"name: " + strings.Repeat("s", 60) + "\nspec:\n  models: [m]\n  template: {command: [x]}\n  maxReplicas: 4\n": "metadata.name: \"" + strings.Repeat("s", 60) + "\" is too long: its replica jobs are named <name>-canary3, at most 63 characters: use a name of at most 55 characters",
 	}
 	for spec, want := range cases {
-		doc := "apiVersion: skiff.dev/v1alpha1\nkind: InferenceService\nmetadata: {name: s}\n" + spec
+		name := "name: s\n"
+		if strings.HasPrefix(spec, "name: ") {
+			name, spec, _ = strings.Cut(spec, "spec:")
+			spec = "spec:" + spec
+		}
+		doc := "apiVersion: skiff.dev/v1alpha1\nkind: InferenceService\nmetadata: {" + strings.TrimSpace(name) + "}\n" + spec
 		obj, err := Decode([]byte(doc))
 		if err == nil {
 			Default(obj)

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -25,7 +26,13 @@ func Validate(obj Object) error {
 func NewValidationError(kind, name string, errs field.ErrorList) *ValidationError {
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
-		msgs = append(msgs, e.Field+": "+e.Detail)
+		d := e.Detail
+		if d == "" {
+			// field.Duplicate and the like carry their message in the
+			// error's type and value.
+			d = e.ErrorBody()
+		}
+		msgs = append(msgs, e.Field+": "+d)
 	}
 	return &ValidationError{Kind: kind, Name: name, Errors: errs, msg: strings.Join(msgs, "; ")}
 }
@@ -61,6 +68,7 @@ func ValidateFields(obj Object) field.ErrorList {
 		errs = append(errs, validateJobSpec(&o.Spec, field.NewPath("spec"))...)
 	case *Experiment:
 		errs = append(errs, validateExperimentSpec(&o.Spec, field.NewPath("spec"))...)
+		errs = append(errs, childNamesFit(o.Name, "-"+strconv.Itoa(int(max(o.Spec.MaxTrials, 1))-1), "trial jobs")...)
 	case *Queue:
 		errs = append(errs, validateQueueSpec(&o.Spec, field.NewPath("spec"))...)
 	case *Flavor:
@@ -75,6 +83,7 @@ func ValidateFields(obj Object) field.ErrorList {
 		errs = append(errs, validatePolicySpec(&o.Spec, field.NewPath("spec"))...)
 	case *InferenceService:
 		errs = append(errs, validateInferenceServiceSpec(&o.Spec, field.NewPath("spec"))...)
+		errs = append(errs, childNamesFit(o.Name, "-canary"+strconv.Itoa(max(int(o.Spec.MaxReplicas), 1)-1), "replica jobs")...)
 	case *Event:
 		if o.InvolvedObject.Name == "" {
 			errs = append(errs, detail(field.NewPath("involvedObject", "name"), "required: name the object the event is about"))
@@ -112,6 +121,20 @@ func validateMeta(k Kind, obj Object) field.ErrorList {
 	}
 	return errs
 }
+
+// childNamesFit checks that the names a controller makes from name and
+// suffix (the longest suffix it appends) are valid names too, so an
+// object is refused when it is created rather than failing later.
+func childNamesFit(name, suffix, children string) field.ErrorList {
+	if name == "" || len(name) > maxNameLength || len(name)+len(suffix) <= maxNameLength {
+		return nil
+	}
+	return field.ErrorList{detail(field.NewPath("metadata", "name"), fmt.Sprintf("%q is too long: its %s are named %s%s, at most %d characters: use a name of at most %d characters",
+		name, children, "<name>", suffix, maxNameLength, maxNameLength-len(suffix)))}
+}
+
+// maxNameLength is the longest valid name (a DNS label).
+const maxNameLength = 63
 
 func dnsLabel(p *field.Path, v string) field.ErrorList {
 	if msgs := validation.IsDNS1123Label(v); len(msgs) > 0 {
@@ -153,12 +176,17 @@ func validateJobSpec(s *JobSpec, p *field.Path) field.ErrorList {
 		if len(g.Template.Command) == 0 || g.Template.Command[0] == "" {
 			errs = append(errs, detail(tp.Child("command"), "required: give the program to run, e.g. [\"python3\", \"train.py\"]"))
 		}
+		envAt := map[string]int{}
 		for j, e := range g.Template.Env {
 			ep := tp.Child("env").Index(j).Child("name")
 			if len(validation.IsEnvVarName(e.Name)) > 0 || e.Name == "" {
 				errs = append(errs, detail(ep, fmt.Sprintf("%q is not a valid environment variable name: use letters, digits and '_'", e.Name)))
 			} else if strings.HasPrefix(e.Name, "SKIFF_") {
 				errs = append(errs, detail(ep, fmt.Sprintf("%q uses the reserved SKIFF_ prefix: rename the variable", e.Name)))
+			} else if first, ok := envAt[e.Name]; ok {
+				errs = append(errs, detail(ep, fmt.Sprintf("%q is also set by env[%d]: set each variable once", e.Name, first)))
+			} else {
+				envAt[e.Name] = j
 			}
 		}
 		errs = append(errs, validateResources(g.Template.Resources, tp.Child("resources"))...)
@@ -336,6 +364,9 @@ func validateQueueSpec(s *QueueSpec, p *field.Path) field.ErrorList {
 			}
 			if r.LendingLimit != nil && r.LendingLimit.Sign() < 0 {
 				errs = append(errs, detail(rp.Child("lendingLimit"), "must be a non-negative number"))
+			} else if r.LendingLimit != nil && r.LendingLimit.Cmp(r.NominalQuota) > 0 {
+				errs = append(errs, detail(rp.Child("lendingLimit"), fmt.Sprintf("%s is more than nominalQuota (%s): a queue lends at most its own quota; lower lendingLimit or leave it out to lend all that is unused",
+					r.LendingLimit.String(), r.NominalQuota.String())))
 			}
 		}
 	}
@@ -353,9 +384,15 @@ func validateFlavorSpec(s *FlavorSpec, p *field.Path) field.ErrorList {
 			errs = append(errs, detail(lp, "value: "+m))
 		}
 	}
+	levelAt := map[string]int{}
 	for i, l := range s.TopologyLevels {
 		for _, m := range validation.IsQualifiedName(l) {
 			errs = append(errs, detail(p.Child("topologyLevels").Index(i), m))
+		}
+		if first, ok := levelAt[l]; ok {
+			errs = append(errs, detail(p.Child("topologyLevels").Index(i), fmt.Sprintf("%q is also topologyLevels[%d]: list each level once, widest first", l, first)))
+		} else {
+			levelAt[l] = i
 		}
 	}
 	return errs
