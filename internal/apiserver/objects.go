@@ -139,9 +139,21 @@ func (s *Server) prepareUpdate(w http.ResponseWriter, r *http.Request, t target)
 		return nil, false, apierrors.NewConflict(t.kind.GroupResource(), t.name, fmt.Errorf(
 			"resourceVersion %s is not the current %s: the object has been modified; GET it and apply your changes to the latest version", rv, stored.GetResourceVersion()))
 	}
-	if in, ok := in.(*v1alpha1.Token); ok && !equality.Semantic.DeepEqual(in.Spec, stored.(*v1alpha1.Token).Spec) {
-		return nil, false, invalidField("Token", t.name, field.NewPath("spec"),
-			"a token cannot be changed: revoke it (skiff token revoke) and create a new one")
+	if in, ok := in.(*v1alpha1.Token); ok {
+		// What the server filled in (the secret's hash, the expiry from a
+		// ttl) counts only where the manifest states it: applying the
+		// manifest a token was created from again changes nothing.
+		st := stored.(*v1alpha1.Token).Spec
+		if in.Spec.SecretHash == "" {
+			in.Spec.SecretHash = st.SecretHash
+		}
+		if in.Spec.ExpiresAt == nil {
+			in.Spec.ExpiresAt = st.ExpiresAt
+		}
+		if !equality.Semantic.DeepEqual(in.Spec, st) {
+			return nil, false, invalidField("Token", t.name, field.NewPath("spec"),
+				"a token cannot be changed: revoke it (skiff token revoke) and create a new one")
+		}
 	}
 	merged = stored.DeepCopyObject().(v1alpha1.Object)
 	copyUserFields(merged, in)

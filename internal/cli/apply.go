@@ -27,7 +27,14 @@ func (a *app) applyCmd() *cobra.Command {
 
 A file may hold several documents separated by '---'; a directory is read
 recursively (.yaml, .yml, .json); '-' reads standard input. Every manifest
-is decoded first, so a typo anywhere applies nothing.`,
+is decoded first, so a malformed one (a misspelled field, a wrong type,
+YAML that does not parse) applies nothing. The server then checks each
+object as it is applied, in order: one it refuses is reported and not
+stored, and the others are still applied, as kubectl does; the command
+exits non-zero if any was refused.
+
+A Token created this way prints its secret once, as 'skiff token create'
+does; the server keeps only a hash of it.`,
 		Example: `  skiff apply -f train.yaml
   skiff apply -f examples/
   cat job.yaml | skiff apply -f -`,
@@ -63,6 +70,9 @@ func (a *app) apply(cmd *cobra.Command, files []string, out *bufio.Writer) error
 			return err
 		}
 		fmt.Fprintf(out, "%s %s\n", qualified(k, m.obj.GetName()), res)
+		if tok, ok := m.obj.(*v1alpha1.Token); ok && res == client.Created && tok.Status.Token != "" {
+			fmt.Fprintf(out, "token %s: its secret is shown only now:\n%s\n", tok.Name, tok.Status.Token)
+		}
 		return out.Flush()
 	})
 }

@@ -128,6 +128,27 @@ func TestModelsListsWhatTheKeyReaches(t *testing.T) {
 	}
 }
 
+// TestOneNamespacesServicesOfAModelServeTheAdminToo: two services of one
+// namespace claiming a model (written around admission, which refuses the
+// second) answer every caller through the first, the admin included, who
+// is asked to choose only between namespaces.
+func TestOneNamespacesServicesOfAModelServeTheAdminToo(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(Service{Namespace: "team-a", Name: "one", Models: []string{"m"}}, newBackend(t, "a"))
+	h.serve(Service{Namespace: "team-a", Name: "two", Models: []string{"m"}}, newBackend(t, "b"))
+	for _, tok := range []string{adminToken, teamAToken} {
+		code, body := readAll(t, h.post(tok, "/v1/chat/completions", chatBody("m", "hi", false)))
+		if code != 200 || !strings.Contains(body, `"content":"a"`) {
+			t.Errorf("token %s: %d %s, want service one's answer", tok, code, body)
+		}
+	}
+	h.serve(Service{Namespace: "team-b", Name: "three", Models: []string{"m"}}, newBackend(t, "c"))
+	code, body := readAll(t, h.post(adminToken, "/v1/chat/completions", chatBody("m", "hi", false)))
+	if msg, _ := openAIError(t, body); code != 400 || !strings.Contains(msg, "name one of team-a/m, team-b/m") {
+		t.Errorf("admin, two namespaces: %d %s, want 400 naming each namespace once", code, body)
+	}
+}
+
 func TestStreamIsForwardedChunkByChunk(t *testing.T) {
 	h := newHarness(t, nil)
 	a := newBackend(t, "a")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,18 +161,25 @@ func (g *Gateway) resolve(id auth.Identity, model string) (*service, string, *ap
 			mine = append(mine, s)
 		}
 	}
-	if len(mine) > 1 && !id.Admin {
-		// Several services of the caller's own namespace: the oldest
-		// registration (first by name) serves, deterministically.
+	var namespaces []string
+	for _, s := range mine {
+		if !slices.Contains(namespaces, s.ns) {
+			namespaces = append(namespaces, s.ns)
+		}
+	}
+	if len(namespaces) == 1 {
+		// Several services of one namespace (admission refuses a second
+		// one, but objects written around the API can still overlap): the
+		// first registration serves, deterministically.
 		mine = mine[:1]
 	}
 	switch {
 	case len(mine) == 1:
 		return mine[0], name, nil
 	case len(mine) > 1:
-		var names []string
-		for _, s := range mine {
-			names = append(names, s.ns+"/"+name)
+		names := make([]string, len(namespaces))
+		for i, ns := range namespaces {
+			names[i] = ns + "/" + name
 		}
 		return nil, "", errBadRequest(fmt.Sprintf("model %q is served in several namespaces: name one of %s", model, strings.Join(names, ", ")), "model")
 	}

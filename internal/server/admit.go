@@ -6,12 +6,14 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/apiserver"
 	"skiff.dev/skiff/internal/controller"
 	"skiff.dev/skiff/internal/scheduler"
+	"skiff.dev/skiff/internal/serving"
 	"skiff.dev/skiff/internal/store"
 )
 
@@ -30,8 +32,13 @@ func (a *admitter) Admit(ctx context.Context, op apiserver.Operation, obj, old v
 	if op == apiserver.Delete {
 		return nil
 	}
-	if q, ok := obj.(*v1alpha1.Queue); ok {
-		return a.admitQueue(ctx, q)
+	switch o := obj.(type) {
+	case *v1alpha1.Queue:
+		return a.admitQueue(ctx, o)
+	case *v1alpha1.InferenceService:
+		return a.admitInferenceService(ctx, o)
+	case *v1alpha1.Experiment:
+		return a.admitExperiment(ctx, o)
 	}
 	job, ok := obj.(*v1alpha1.Job)
 	if !ok {
@@ -56,24 +63,95 @@ func (a *admitter) Admit(ctx context.Context, op apiserver.Operation, obj, old v
 			return fieldError(job, "spec", "replica groups, queue, topology and placement policy of an admitted job cannot change: suspend it first (runPolicy.suspend: true), or delete and create it again")
 		}
 	}
+	path, detail, err := a.infeasible(ctx, job)
+	if err != nil || path == "" {
+		return err
+	}
+	return fieldError(job, path, detail)
+}
+
+// infeasible says why no state of the cluster could ever run job: the
+// field path of the job to change (empty when it could run) and what to do.
+func (a *admitter) infeasible(ctx context.Context, job *v1alpha1.Job) (path, detail string, err error) {
 	if a.capacity != nil && scheduler.CheckFeasible(job, a.capacity.snapshot()) == nil {
-		return nil
+		return "", "", nil
 	}
 	// Rejections are decided on the store itself: the cache may not have
 	// seen a queue created a moment ago.
 	snap, err := controller.LoadCapacity(ctx, a.store)
 	if err != nil {
-		return fmt.Errorf("reading queues for admission: %w", err)
+		return "", "", fmt.Errorf("reading queues for admission: %w", err)
 	}
-	if err := scheduler.CheckFeasible(job, snap); err != nil {
-		// CheckFeasible's messages read "field.path: what to do".
-		path, detail, ok := strings.Cut(err.Error(), ": ")
-		if !ok || !strings.HasPrefix(path, "spec.") {
-			path, detail = "spec", err.Error()
+	ferr := scheduler.CheckFeasible(job, snap)
+	if ferr == nil {
+		return "", "", nil
+	}
+	// CheckFeasible's messages read "field.path: what to do".
+	path, detail, ok := strings.Cut(ferr.Error(), ": ")
+	if !ok || !strings.HasPrefix(path, "spec.") {
+		path, detail = "spec", ferr.Error()
+	}
+	return path, detail, nil
+}
+
+// admitInferenceService rejects a service whose replicas could never run
+// (the check a job gets, on the job each replica would be) and a model
+// name another service of the namespace already serves.
+func (a *admitter) admitInferenceService(ctx context.Context, svc *v1alpha1.InferenceService) error {
+	var errs field.ErrorList
+	var others v1alpha1.InferenceServiceList
+	if err := a.store.List(ctx, &others, store.ListOptions{Namespace: svc.Namespace}); err != nil {
+		return fmt.Errorf("reading inference services for admission: %w", err)
+	}
+	servedBy := map[string]string{}
+	for _, o := range others.Items {
+		if o.Name != svc.Name {
+			for _, m := range o.Spec.Models {
+				servedBy[m] = o.Name
+			}
 		}
-		return fieldError(job, path, detail)
 	}
-	return nil
+	for i, m := range svc.Spec.Models {
+		if other, ok := servedBy[m]; ok {
+			errs = append(errs, &field.Error{Type: field.ErrorTypeInvalid, Field: field.NewPath("spec", "models").Index(i).String(),
+				Detail: fmt.Sprintf("model %q is already served by inference service %q in namespace %q: use another model name, or change %s's template (a canary rollout) instead of adding a service", m, other, svc.Namespace, other)})
+		}
+	}
+	replica := &v1alpha1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: svc.Name},
+		Spec: v1alpha1.JobSpec{Queue: svc.Spec.Queue,
+			ReplicaGroups: []v1alpha1.ReplicaGroup{{Name: serving.ServerGroup, Replicas: 1, Template: *svc.Spec.Template.DeepCopy()}}},
+	}
+	v1alpha1.Default(replica)
+	path, detail, err := a.infeasible(ctx, replica)
+	if err != nil {
+		return err
+	}
+	switch {
+	case path == "":
+	case path == "spec.queue":
+		errs = append(errs, &field.Error{Type: field.ErrorTypeInvalid, Field: path, Detail: detail})
+	default: // the replica's resources, alone or in total
+		errs = append(errs, &field.Error{Type: field.ErrorTypeInvalid, Field: "spec.template.resources",
+			Detail: "each replica runs as a job of one replica of this template, and that job could never run: " + detail})
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return v1alpha1.NewValidationError("InferenceService", svc.Name, errs)
+}
+
+// admitExperiment rejects an experiment whose trial jobs could never run.
+func (a *admitter) admitExperiment(ctx context.Context, exp *v1alpha1.Experiment) error {
+	trial := &v1alpha1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: exp.Namespace, Name: exp.Name},
+		Spec: *exp.Spec.TrialTemplate.DeepCopy()}
+	v1alpha1.Default(trial)
+	path, detail, err := a.infeasible(ctx, trial)
+	if err != nil || path == "" {
+		return err
+	}
+	return v1alpha1.NewValidationError("Experiment", exp.Name, field.ErrorList{{Type: field.ErrorTypeInvalid,
+		Field: "spec.trialTemplate" + strings.TrimPrefix(path, "spec"), Detail: detail}})
 }
 
 // specShapeChanged reports a change to what an admission was computed
