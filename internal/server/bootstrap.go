@@ -3,8 +3,13 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
+	"reflect"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -129,14 +134,19 @@ func registerNode(ctx context.Context, s store.Store, m Machine) error {
 	return fmt.Errorf("registering node %s: too many conflicts", m.Name)
 }
 
-// ensureDefaults creates the default Flavor and Queue on first start. They
-// are never overwritten afterwards: the operator may have edited them.
-func ensureDefaults(ctx context.Context, s store.Store, m Machine) error {
+// annotationMachineDefaults, on the default Flavor and Queue, holds a hash
+// of the spec the server last wrote from the machine's capacity: an object
+// whose spec still has that hash was not edited since, and follows the
+// machine; one edited since is left as it is.
+const annotationMachineDefaults = "skiff.dev/machine-defaults"
+
+// ensureDefaults creates the default Flavor and Queue on first start, and
+// on later starts brings them to this machine's capacity (GPUs declared or
+// detected now, CPU and memory) unless someone edited them since the
+// server wrote them; an edited one is left as it is, with a log line when
+// it no longer matches the machine.
+func ensureDefaults(ctx context.Context, s store.Store, m Machine, log *slog.Logger) error {
 	flavor := &v1alpha1.Flavor{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1alpha1.FlavorSpec{GPUModel: m.GPUModel}}
-	v1alpha1.SetTypeMeta(flavor)
-	if err := s.Create(ctx, flavor); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating default flavor: %w", err)
-	}
 	queue := &v1alpha1.Queue{
 		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultQueue},
 		Spec: v1alpha1.QueueSpec{
@@ -149,9 +159,82 @@ func ensureDefaults(ctx context.Context, s store.Store, m Machine) error {
 			}}},
 		},
 	}
-	v1alpha1.SetTypeMeta(queue)
-	if err := s.Create(ctx, queue); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating default queue: %w", err)
+	for _, obj := range []v1alpha1.Object{flavor, queue} {
+		if err := ensureMachineDefault(ctx, s, obj, log); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// ensureMachineDefault creates want, or updates the stored object of its
+// name to want's spec if the stored spec is still the one the server last
+// wrote.
+func ensureMachineDefault(ctx context.Context, s store.Store, want v1alpha1.Object, log *slog.Logger) error {
+	k, err := v1alpha1.KindOf(want)
+	if err != nil {
+		return err
+	}
+	v1alpha1.SetTypeMeta(want)
+	v1alpha1.Default(want)
+	wantHash := specHash(want)
+	want.SetAnnotations(map[string]string{annotationMachineDefaults: wantHash})
+	for attempt := 0; attempt < 5; attempt++ {
+		err := s.Create(ctx, want.DeepCopyObject().(v1alpha1.Object))
+		if err == nil || !apierrors.IsAlreadyExists(err) {
+			if err != nil {
+				return fmt.Errorf("creating the default %s: %w", k.Singular, err)
+			}
+			return nil
+		}
+		cur := k.New()
+		if err := s.Get(ctx, "", want.GetName(), cur); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("reading the default %s: %w", k.Singular, err)
+		}
+		defaulted := cur.DeepCopyObject().(v1alpha1.Object)
+		v1alpha1.Default(defaulted)
+		curHash, written := specHash(defaulted), cur.GetAnnotations()[annotationMachineDefaults]
+		switch {
+		case curHash == wantHash && written == wantHash:
+			return nil
+		case curHash == wantHash:
+			// What the server would write, unmarked (an older version
+			// made it): mark it, so that it follows the machine from now.
+		case written != curHash:
+			log.Info("the default "+k.Singular+" was edited (or made by an older version) and is left as it is, though this machine's capacity differs: edit it to match if you want",
+				"edit", "skiff get "+k.Singular+" "+want.GetName()+" -o yaml")
+			return nil
+		default:
+			setSpec(cur, want)
+			log.Info("the default "+k.Singular+" follows this machine's capacity", "name", want.GetName())
+		}
+		ann := cur.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[annotationMachineDefaults] = wantHash
+		cur.SetAnnotations(ann)
+		err = s.Update(ctx, cur)
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsConflict(err) {
+			return fmt.Errorf("updating the default %s to this machine's capacity: %w", k.Singular, err)
+		}
+	}
+	return fmt.Errorf("updating the default %s: too many conflicts", want.GetName())
+}
+
+// specHash is a hash of obj's spec.
+func specHash(obj v1alpha1.Object) string {
+	b, _ := json.Marshal(reflect.ValueOf(obj).Elem().FieldByName("Spec").Interface())
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+func setSpec(dst, src v1alpha1.Object) {
+	reflect.ValueOf(dst).Elem().FieldByName("Spec").Set(reflect.ValueOf(src).Elem().FieldByName("Spec"))
 }

@@ -240,7 +240,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 			return fmt.Errorf("registering this machine: %w", err)
 		}
 	}
-	if err := ensureDefaults(ctx, st, machine); err != nil {
+	if err := ensureDefaults(ctx, st, machine, log); err != nil {
 		return err
 	}
 	if err := st.CollectGarbage(ctx); err != nil {
