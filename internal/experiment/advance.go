@@ -328,7 +328,8 @@ func endsNow(exp *v1alpha1.Experiment, best int) (reason, msg string, ok bool) {
 		}
 	}
 	finished, failed, silent, reported := 0, 0, "", false
-	for _, t := range st.Trials {
+	var lastFailed *v1alpha1.TrialStatus
+	for i, t := range st.Trials {
 		if t.Objective != nil {
 			reported = true
 		}
@@ -338,6 +339,7 @@ func endsNow(exp *v1alpha1.Experiment, best int) (reason, msg string, ok bool) {
 		finished++
 		if t.State == v1alpha1.TrialFailed {
 			failed++
+			lastFailed = &st.Trials[i]
 		}
 		if t.Reason == v1alpha1.ReasonMetricNeverReported && silent == "" {
 			silent = t.Name + ": " + t.Message
@@ -351,7 +353,8 @@ func endsNow(exp *v1alpha1.Experiment, best int) (reason, msg string, ok bool) {
 			obj.MetricName, silent, obj.MetricName), true
 	}
 	if m := exp.Spec.MaxFailedTrials; m != nil && failed > int(*m) {
-		return v1alpha1.ReasonMaxFailedTrialsReached, fmt.Sprintf("%d trials failed, more than maxFailedTrials (%d)", failed, *m), true
+		return v1alpha1.ReasonMaxFailedTrialsReached, fmt.Sprintf("%d trials failed, more than maxFailedTrials (%d); the newest, %s: %s (skiff logs job/%s)",
+			failed, *m, lastFailed.Name, lastFailed.Message, lastFailed.Name), true
 	}
 	return "", "", false
 }

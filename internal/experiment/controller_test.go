@@ -414,6 +414,10 @@ func TestMaxFailedTrials(t *testing.T) {
 	if e.Status.Phase != v1alpha1.ExperimentFailed || e.Status.Reason != v1alpha1.ReasonMaxFailedTrialsReached {
 		t.Fatalf("phase %s reason %s, want Failed MaxFailedTrialsReached", e.Status.Phase, e.Status.Reason)
 	}
+	// The message leads to a cause: a failed trial and where its logs are.
+	if !strings.Contains(e.Status.Message, "the newest, sweep-1: ") || !strings.Contains(e.Status.Message, "(skiff logs job/sweep-1)") {
+		t.Errorf("message %q does not name a failed trial and its logs", e.Status.Message)
+	}
 }
 
 func TestGridEndsWhenTheSpaceIsExhausted(t *testing.T) {
