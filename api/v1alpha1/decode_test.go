@@ -247,3 +247,32 @@ func TestTokenUserAdminIsReserved(t *testing.T) {
 		t.Errorf("Validate = %v", err)
 	}
 }
+
+func TestPolicyDefaultFieldMustExistInTheKindsItMatches(t *testing.T) {
+	pol := func(kinds, field string) string {
+		return "apiVersion: skiff.dev/v1alpha1\nkind: Policy\nmetadata: {name: p}\nspec:\n  match: {kinds: [" + kinds + "]}\n" +
+			"  default: [{field: " + field + ", expression: '1'}]\n"
+	}
+	cases := []struct{ doc, want string }{
+		{pol("Job", "spec.nosuchfield"), `spec.default[0].field: "spec.nosuchfield" is not a field of Job: check the spelling`},
+		{pol("", "spec.priority"), `spec.default[0].field: "spec.priority" is not a field of Experiment, Queue, Flavor, Node,`},
+		{pol("Job", "spec.replicaGroups.replicas"), `"spec.replicaGroups.replicas" is not a field of Job`},
+		{pol("Job", "spec.priority"), ""},
+		{pol("Flavor", "spec.nodeLabels.zone"), ""},
+		{pol("Job, InferenceService", "spec.priority"), ""},
+	}
+	for _, tc := range cases {
+		obj, err := v1alpha1.Decode([]byte(tc.doc))
+		if err != nil {
+			t.Fatalf("Decode: %v", err)
+		}
+		v1alpha1.Default(obj)
+		err = v1alpha1.Validate(obj)
+		if tc.want == "" && err != nil {
+			t.Errorf("%s: %v, want it accepted", tc.doc, err)
+		}
+		if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package v1alpha1
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -93,10 +95,86 @@ func validatePolicySpec(s *PolicySpec, p *field.Path) field.ErrorList {
 			errs = append(errs, detail(dp.Child("field"), fmt.Sprintf("%q is not a field path: write dotted JSON names such as spec.priority", d.Field)))
 		} else if f := strings.SplitN(d.Field, ".", 2)[0]; f == "metadata" || f == "status" || f == "apiVersion" || f == "kind" {
 			errs = append(errs, detail(dp.Child("field"), fmt.Sprintf("%q: defaults may set spec fields only, not %s", d.Field, f)))
+		} else if lacking := kindsLackingField(d.Field, s.Match.Kinds); len(lacking) > 0 {
+			fix := "list the kinds that have it in spec.match.kinds"
+			if len(s.Match.Kinds) > 0 {
+				fix = "check the spelling against the kind's fields (skiff get KIND NAME -o yaml), or match only kinds that have it"
+			}
+			errs = append(errs, detail(dp.Child("field"), fmt.Sprintf("%q is not a field of %s: %s", d.Field, strings.Join(lacking, ", "), fix)))
 		}
 		if strings.TrimSpace(d.Expression) == "" {
 			errs = append(errs, detail(dp.Child("expression"), "required: write a CEL expression for the value, e.g. 100 or \"registry.example.com/base\""))
 		}
 	}
 	return errs
+}
+
+// kindsLackingField returns the kinds among names (every kind when names is
+// empty) whose objects have no field at path, a dotted path of JSON names;
+// a map's keys count as fields, and a path cannot lead into a list. Unknown
+// kind names are left to their own check.
+func kindsLackingField(path string, names []string) []string {
+	var lacking []string
+	for _, k := range kinds {
+		if len(names) > 0 && !slices.Contains(names, k.Kind) {
+			continue
+		}
+		if !hasFieldPath(reflect.TypeOf(k.New()).Elem(), strings.Split(path, ".")) {
+			lacking = append(lacking, k.Kind)
+		}
+	}
+	return lacking
+}
+
+func hasFieldPath(t reflect.Type, path []string) bool {
+	for _, name := range path {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Map:
+			t = t.Elem()
+			continue
+		case reflect.Struct:
+		default:
+			return false
+		}
+		f, ok := jsonField(t, name)
+		if !ok {
+			return false
+		}
+		t = f.Type
+	}
+	return true
+}
+
+// jsonField finds the field of struct type t that JSON names name,
+// looking into inlined embedded structs.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" {
+			continue
+		}
+		if f.Anonymous && (tag == "" || strings.Contains(opts, "inline")) {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				if inner, ok := jsonField(ft, name); ok {
+					return inner, true
+				}
+			}
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -272,7 +273,13 @@ func (e *Engine) Admit(req Request, obj, old v1alpha1.Object) (warnings []string
 	reqMap := map[string]any{"user": req.User, "namespace": req.Namespace, "operation": req.Operation, "kind": req.Kind}
 	vars := map[string]any{"object": objMap, "oldObject": oldMap, "request": reqMap}
 	var denied []string
-	changed := false
+	type appliedDefault struct {
+		policy string
+		index  int
+		path   []string
+		value  any
+	}
+	var applied []appliedDefault
 	for _, p := range pols {
 		for _, d := range p.defaults {
 			if has(objMap, d.path) {
@@ -289,7 +296,7 @@ func (e *Engine) Admit(req Request, obj, old v1alpha1.Object) (warnings []string
 				continue
 			}
 			setPath(objMap, d.path, v)
-			changed = true
+			applied = append(applied, appliedDefault{p.Name, d.index, d.path, v})
 		}
 	}
 	for _, p := range pols {
@@ -317,12 +324,42 @@ func (e *Engine) Admit(req Request, obj, old v1alpha1.Object) (warnings []string
 	if len(denied) > 0 {
 		return warnings, &DeniedError{Reasons: denied}
 	}
-	if changed {
+	if len(applied) > 0 {
 		if err := fromMap(objMap, obj); err != nil {
-			return warnings, err
+			// Say which defaults do not fit: each is tried alone on the
+			// object as it came.
+			var misfits []string
+			for _, a := range applied {
+				m, merr := toMap(obj)
+				if merr != nil {
+					return warnings, merr
+				}
+				setPath(m, a.path, a.value)
+				probe := obj.DeepCopyObject().(v1alpha1.Object)
+				if ferr := fromMap(m, probe); ferr != nil {
+					misfits = append(misfits, fmt.Sprintf("policy %s: spec.default[%d] sets %s to %s, which does not fit a %s (%v): the write is refused; fix the policy's field or expression",
+						a.policy, a.index, strings.Join(a.path, "."), formatValue(a.value), req.Kind, errors.Unwrap(ferr)))
+				}
+			}
+			if len(misfits) == 0 {
+				return warnings, err
+			}
+			return warnings, &DeniedError{Reasons: misfits}
 		}
 	}
 	return warnings, nil
+}
+
+// formatValue prints a default's value as JSON, shortened.
+func formatValue(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	if len(b) > 80 {
+		return string(b[:77]) + "..."
+	}
+	return string(b)
 }
 
 // toMap turns an object into the JSON-shaped value CEL sees. Integer
@@ -347,7 +384,7 @@ func fromMap(m map[string]any, obj v1alpha1.Object) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(fresh); err != nil {
-		return fmt.Errorf("a policy default does not fit the object (%v): fix the default's field or expression", err)
+		return fmt.Errorf("a policy default does not fit the object (%w): fix the default's field or expression", err)
 	}
 	reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(fresh).Elem())
 	return nil

@@ -116,6 +116,29 @@ func TestEvaluationErrorFailsClosed(t *testing.T) {
 	}
 }
 
+// TestDefaultThatDoesNotFitNamesItsRule: a default whose value cannot be
+// stored in the field refuses the write naming the policy, the rule, the
+// field and the value; the object is left as it came.
+func TestDefaultThatDoesNotFitNamesItsRule(t *testing.T) {
+	e, _ := NewEngine()
+	e.Replace([]v1alpha1.Object{policy("tiers", v1alpha1.PolicySpec{
+		Match: v1alpha1.PolicyMatch{Kinds: []string{"Job"}},
+		Default: []v1alpha1.PolicyDefault{
+			{Field: "spec.placementPolicy", Expression: `"Spread"`},
+			{Field: "spec.priority", Expression: `"high"`},
+		}})})
+	j := job("team-a", 0, "1")
+	_, err := e.Admit(req("team-a"), j, nil)
+	var denied *DeniedError
+	if !errors.As(err, &denied) || len(denied.Reasons) != 1 ||
+		!strings.Contains(err.Error(), `policy tiers: spec.default[1] sets spec.priority to "high", which does not fit a Job`) {
+		t.Fatalf("err = %v, want one denial naming policy tiers, spec.default[1], the field and the value", err)
+	}
+	if j.Spec.PlacementPolicy != "" || j.Spec.Priority != 0 {
+		t.Errorf("a refused write changed the object: placement %q priority %d", j.Spec.PlacementPolicy, j.Spec.Priority)
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	e, _ := NewEngine()
 	e.Replace([]v1alpha1.Object{policy("defaults", v1alpha1.PolicySpec{
