@@ -76,6 +76,8 @@ func TestValidateErrorsNameTheFieldAndFix(t *testing.T) {
 		{"reserved env", "replicaGroups: [{name: w, template: {command: [x], env: [{name: SKIFF_JOB, value: v}]}}]", "reserved SKIFF_ prefix"},
 		{"min above replicas", "replicaGroups: [{name: w, replicas: 2, minReplicas: 3, template: {command: [x]}}]", "spec.replicaGroups[0].minReplicas: 3 is out of range"},
 		{"negative backoff", "replicaGroups: [{name: w, template: {command: [x]}}]\n  runPolicy: {backoffLimit: -1}", "spec.runPolicy.backoffLimit: must be 0 or more"},
+		{"gpu finer than a thousandth", "replicaGroups: [{name: w, template: {command: [x], resources: {gpu: 0.0001}}}]",
+			"spec.replicaGroups[0].template.resources.gpu: 100u is finer than a thousandth of a GPU"},
 		{"duplicate env", "replicaGroups: [{name: w, template: {command: [x], env: [{name: A, value: '1'}, {name: A, value: '2'}]}}]",
 			"spec.replicaGroups[0].template.env[1].name: \"A\" is also set by env[0]: set each variable once"},
 	}
@@ -127,6 +129,8 @@ func TestValidateSchedulingFields(t *testing.T) {
 		{"apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: q}\nspec: {preemption: {reclaimWithinCohort: Sometimes}, flavors: [{name: f, resources: []}]}\n", "spec.preemption.reclaimWithinCohort"},
 		{"apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: q}\nspec: {flavors: [{name: f, resources: [{name: gpu, nominalQuota: 2, lendingLimit: 10}]}]}\n",
 			"spec.flavors[0].resources[0].lendingLimit: 10 is more than nominalQuota (2)"},
+		{"apiVersion: skiff.dev/v1alpha1\nkind: Node\nmetadata: {name: node-a}\nspec: {capacity: {gpu: 0.5}}\n",
+			"spec.capacity.gpu: 500m: a node has whole GPUs"},
 		{"apiVersion: skiff.dev/v1alpha1\nkind: Flavor\nmetadata: {name: f}\nspec: {topologyLevels: [skiff.dev/rack, skiff.dev/host, skiff.dev/rack]}\n",
 			"spec.topologyLevels[2]: \"skiff.dev/rack\" is also topologyLevels[0]"},
 	}

@@ -74,7 +74,7 @@ func ValidateFields(obj Object) field.ErrorList {
 	case *Flavor:
 		errs = append(errs, validateFlavorSpec(&o.Spec, field.NewPath("spec"))...)
 	case *Node:
-		errs = append(errs, validateResources(o.Spec.Capacity, field.NewPath("spec", "capacity"))...)
+		errs = append(errs, validateCapacity(o.Spec.Capacity, field.NewPath("spec", "capacity"))...)
 	case *Namespace:
 		errs = append(errs, validateNamespaceSpec(&o.Spec, field.NewPath("spec"))...)
 	case *Token:
@@ -267,9 +267,21 @@ func validateResources(r Resources, p *field.Path) field.ErrorList {
 	check("gpu", r.GPU)
 	if g := r.GPU; g != nil && g.Sign() > 0 {
 		milli := g.MilliValue()
-		if milli > 1000 && milli%1000 != 0 {
+		switch {
+		case g.Cmp(*resource.NewMilliQuantity(milli, resource.DecimalSI)) != 0:
+			errs = append(errs, detail(p.Child("gpu"), fmt.Sprintf("%s is finer than a thousandth of a GPU: use a multiple of 0.001 (e.g. 0.25)", g.String())))
+		case milli > 1000 && milli%1000 != 0:
 			errs = append(errs, detail(p.Child("gpu"), fmt.Sprintf("%s: a request above one GPU must be a whole number; fractions are for sharing a single GPU (e.g. 0.25)", g.String())))
 		}
+	}
+	return errs
+}
+
+// validateCapacity checks a Node's capacity: resources, and whole GPUs.
+func validateCapacity(r Resources, p *field.Path) field.ErrorList {
+	errs := validateResources(r, p)
+	if g := r.GPU; g != nil && g.Sign() > 0 && g.MilliValue()%1000 != 0 {
+		errs = append(errs, detail(p.Child("gpu"), fmt.Sprintf("%s: a node has whole GPUs; jobs share one by requesting a fraction (e.g. gpu: 0.25)", g.String())))
 	}
 	return errs
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -30,6 +31,9 @@ type admitter struct {
 // new jobs, so the first write already carries it.
 func (a *admitter) Admit(ctx context.Context, op apiserver.Operation, obj, old v1alpha1.Object) error {
 	if op == apiserver.Delete {
+		if f, ok := old.(*v1alpha1.Flavor); ok {
+			return a.admitFlavorDelete(ctx, f)
+		}
 		return nil
 	}
 	switch o := obj.(type) {
@@ -165,6 +169,31 @@ func specShapeChanged(old, cur *v1alpha1.Job) bool {
 
 func fieldError(job *v1alpha1.Job, path, detail string) error {
 	return v1alpha1.NewValidationError("Job", job.Name, field.ErrorList{{Type: field.ErrorTypeInvalid, Field: path, Detail: detail}})
+}
+
+// admitFlavorDelete refuses to delete a flavor a queue still gives quota
+// in: the queue could no longer admit anything there, and its running
+// jobs' quota would be in a flavor that does not exist.
+func (a *admitter) admitFlavorDelete(ctx context.Context, f *v1alpha1.Flavor) error {
+	var queues v1alpha1.QueueList
+	if err := a.store.List(ctx, &queues, store.ListOptions{}); err != nil {
+		return fmt.Errorf("reading queues for admission: %w", err)
+	}
+	var users []string
+	for _, q := range queues.Items {
+		for _, fq := range q.Spec.Flavors {
+			if fq.Name == f.Name {
+				users = append(users, q.Name)
+				break
+			}
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	kind, _ := v1alpha1.LookupKind("Flavor")
+	return apierrors.NewConflict(kind.GroupResource(), f.Name, fmt.Errorf("queues %s still give quota in this flavor: remove it from their spec.flavors first, then delete it",
+		strings.Join(users, ", ")))
 }
 
 // admitQueue rejects quota in flavors that do not exist: such a queue could

@@ -69,3 +69,19 @@ func TestTokenAppliedFromAManifestPrintsItsSecretOnce(t *testing.T) {
 		t.Errorf("changing a token's role: exit %d, %q, want it refused", code, errOut)
 	}
 }
+
+// TestFlavorInUseCannotBeDeleted: a flavor a queue gives quota in stays
+// until no queue names it.
+func TestFlavorInUseCannotBeDeleted(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), t.TempDir())
+	s.mustSkiff("apiVersion: skiff.dev/v1alpha1\nkind: Flavor\nmetadata: {name: spot}\n---\n"+
+		"apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: batch}\nspec: {flavors: [{name: spot, resources: [{name: cpu, nominalQuota: 1}]}]}\n",
+		"apply", "-f", "-")
+	if _, errOut, code := s.skiff("", "delete", "flavor", "spot"); code == 0 || !strings.Contains(errOut, "queues batch still give quota in this flavor") {
+		t.Errorf("deleting a flavor in use: exit %d, %q, want it refused naming queue batch", code, errOut)
+	}
+	s.mustSkiff("", "get", "flavor", "spot")
+	s.mustSkiff("", "delete", "queue", "batch")
+	s.mustSkiff("", "delete", "flavor", "spot")
+}
