@@ -22,6 +22,9 @@ import (
 	"skiff.dev/skiff/api/v1alpha1"
 )
 
+// llmSimBuild serialises llmSim's builds within the test process.
+var llmSimBuild sync.Mutex
+
 // llmSimVersion is the llm-d-inference-sim release tools/llmsim pins.
 const llmSimVersion = "v0.10.2"
 
@@ -44,13 +47,23 @@ func llmSim(t *testing.T) string {
 		cacheDir = os.TempDir()
 	}
 	bin := filepath.Join(cacheDir, "skiff-test", "llm-d-inference-sim-"+llmSimVersion+"-"+hex.EncodeToString(h[:6]))
+	// Parallel tests of this process wait for one build; other processes
+	// build into files of their own and the last rename wins.
+	llmSimBuild.Lock()
+	defer llmSimBuild.Unlock()
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
+	f, err := os.CreateTemp(filepath.Dir(bin), filepath.Base(bin)+".*.tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
 	build := exec.Command("go", "build", "-o", tmp, "github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim")
 	build.Dir = "../../tools/llmsim"
 	if out, err := build.CombinedOutput(); err != nil {
