@@ -226,6 +226,10 @@ func (s *Server) prepareToken(r *http.Request, t target, tok *v1alpha1.Token) (s
 		tok.Name = "tk-" + hex.EncodeToString(b)
 		ri.name = tok.Name
 	}
+	if e := tok.Spec.ExpiresAt; e != nil && !e.After(s.cfg.Clock()) {
+		return "", invalidField("Token", tok.Name, field.NewPath("spec", "expiresAt"),
+			fmt.Sprintf("%s is not in the future: the token could never be used; give a later time, a ttl, or neither for no expiry", e.UTC().Format(time.RFC3339)))
+	}
 	if tok.Spec.TTL != nil && tok.Spec.TTL.Duration > 0 && tok.Spec.ExpiresAt == nil {
 		exp := metav1.NewTime(s.cfg.Clock().Add(tok.Spec.TTL.Duration).UTC().Truncate(time.Second))
 		tok.Spec.ExpiresAt = &exp

@@ -64,6 +64,10 @@ func TestTokenAppliedFromAManifestPrintsItsSecretOnce(t *testing.T) {
 	if got, code := s.as(secret, "", "get", "jobs", "-n", "team-c"); code != 0 {
 		t.Errorf("the secret stopped working after a second apply: exit %d, %s", code, got)
 	}
+	expired := "apiVersion: skiff.dev/v1alpha1\nkind: Token\nmetadata: {name: old}\nspec: {user: carol, namespace: team-c, role: viewer, expiresAt: '2000-01-01T00:00:00Z'}\n"
+	if _, errOut, code := s.skiff(expired, "apply", "-f", "-"); code != 1 || !strings.Contains(errOut, "spec.expiresAt: 2000-01-01T00:00:00Z is not in the future") {
+		t.Errorf("a token expired at creation: exit %d, %q, want it refused naming spec.expiresAt", code, errOut)
+	}
 	changed := strings.Replace(doc, "role: viewer", "role: admin", 1)
 	if _, errOut, code := s.skiff(changed, "apply", "-f", "-"); code != 1 || !strings.Contains(errOut, "a token cannot be changed") {
 		t.Errorf("changing a token's role: exit %d, %q, want it refused", code, errOut)
