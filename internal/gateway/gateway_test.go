@@ -149,6 +149,25 @@ func TestOneNamespacesServicesOfAModelServeTheAdminToo(t *testing.T) {
 	}
 }
 
+// TestReplicaErrorsReachClientsInOpenAIShape: a model server's plain-text
+// error page becomes an OpenAI error of the same status; its own JSON
+// errors pass through unchanged.
+func TestReplicaErrorsReachClientsInOpenAIShape(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(Service{Namespace: "team-a", Name: "chat", Models: []string{"m"}}, newBackend(t, "a"))
+	resp := h.post(teamAToken, "/v1/embeddings", `{"model":"m","input":"hi"}`)
+	code, body := readAll(t, resp)
+	msg, typ := openAIError(t, body)
+	if code != http.StatusNotFound || typ != "not_found_error" || !strings.Contains(msg, "the model server answered 404: 404 page not found") ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("plain-text 404: %d %s %q (type %s), want a 404 OpenAI error quoting the server", code, resp.Header.Get("Content-Type"), msg, typ)
+	}
+	code, body = readAll(t, h.post(teamAToken, "/v1/completions", `{"model":"m","prompt":"hi"}`))
+	if msg, _ := openAIError(t, body); code != http.StatusBadRequest || msg != "prompt is too long" {
+		t.Errorf("JSON error: %d %s, want the server's own 400 passed through", code, body)
+	}
+}
+
 func TestStreamIsForwardedChunkByChunk(t *testing.T) {
 	h := newHarness(t, nil)
 	a := newBackend(t, "a")
@@ -239,7 +258,8 @@ func mustDo(t *testing.T, req *http.Request) *http.Response {
 }
 
 func TestClientCancellationReachesTheReplica(t *testing.T) {
-	h := newHarness(t, nil)
+	records := make(chan RequestRecord, 4)
+	h := newHarness(t, func(c *Config) { c.Observe = func(r RequestRecord) { records <- r } })
 	a := newBackend(t, "a")
 	a.step = make(chan struct{})
 	h.serve(tinyService("team-a", ""), a)
@@ -258,6 +278,10 @@ func TestClientCancellationReachesTheReplica(t *testing.T) {
 	resp.Body.Close()
 	<-a.gone // the replica's request context ended: it stops generating
 	waitFor(t, func() bool { st, _ := h.gw.Stats("team-a", "tiny"); return st.InFlight == 0 })
+	// The request log says the client left, not that the stream succeeded.
+	if r := <-records; r.Status != 499 {
+		t.Errorf("recorded status %d for a stream the client abandoned, want 499", r.Status)
+	}
 }
 
 // waitFor polls cond; the test's own deadline bounds it.

@@ -89,6 +89,16 @@ func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
 	b.auth = append(b.auth, r.Header.Get("Authorization"))
 	b.mu.Unlock()
 	model, _ := req["model"].(string)
+	switch r.URL.Path {
+	case "/v1/embeddings": // a chat-only server: Go's plain-text 404
+		http.NotFound(w, r)
+		return
+	case "/v1/completions": // refuses every request, in OpenAI's format
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error":{"message":"prompt is too long","type":"invalid_request_error","param":"prompt","code":null}}`)
+		return
+	}
 	if stream, _ := req["stream"].(bool); !stream {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"id":"x","object":"chat.completion","model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":%q},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}}`, model, b.name)

@@ -212,6 +212,14 @@ func (g *Gateway) copyResponse(w http.ResponseWriter, ctx context.Context, resp 
 		g.copyStream(w, ctx, resp.Body, hideUsage, rec, account)
 		return
 	}
+	if resp.StatusCode >= 400 && !isJSON(resp.Header["Content-Type"]) {
+		// A model server's own error page (a plain-text 404 for an
+		// endpoint it lacks): clients of the OpenAI API parse errors as
+		// JSON, so it is passed on in that shape.
+		delete(h, "Content-Length")
+		writeError(w, replicaError(resp))
+		return
+	}
 	w.WriteHeader(resp.StatusCode)
 	cb := copyBuffers.Get().(*copyBuffer)
 	defer copyBuffers.Put(cb)
@@ -247,6 +255,36 @@ func (g *Gateway) copyResponse(w http.ResponseWriter, ctx context.Context, resp 
 	if cb.scan.Cap() > maxPooledScan {
 		cb.scan = bytes.Buffer{} // keep no large answer's memory in the pool
 	}
+}
+
+// isJSON says whether a Content-Type header names JSON.
+func isJSON(ct []string) bool {
+	if len(ct) == 0 {
+		return false
+	}
+	mt, _, _ := strings.Cut(ct[0], ";")
+	mt = strings.TrimSpace(strings.ToLower(mt))
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// replicaError is a model server's non-JSON error answer in OpenAI's
+// format, keeping its status and the start of its text.
+func replicaError(resp *http.Response) *apiError {
+	text, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	msg := strings.Join(strings.Fields(string(text)), " ")
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	e := &apiError{Status: resp.StatusCode, Type: typeInvalidRequest,
+		Message: fmt.Sprintf("the model server answered %d: %s", resp.StatusCode, msg)}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		e.Type = typeNotFound
+		e.Message += " (this model server may not offer this endpoint)"
+	case resp.StatusCode >= 500:
+		e.Type = typeServer
+	}
+	return e
 }
 
 // copyBuffer is the memory one non-streamed answer is copied through.
@@ -310,6 +348,9 @@ func (g *Gateway) copyStream(w http.ResponseWriter, ctx context.Context, body io
 			}
 			if forward {
 				if _, werr := w.Write(event); werr != nil {
+					if !done && !last {
+						rec.Status = 499 // the client went away mid-stream
+					}
 					return
 				}
 				if flusher != nil {
@@ -323,6 +364,9 @@ func (g *Gateway) copyStream(w http.ResponseWriter, ctx context.Context, body io
 		}
 		if err != nil {
 			if ctx.Err() != nil {
+				if !done {
+					rec.Status = 499 // the client went away mid-stream
+				}
 				return
 			}
 			if !done {
