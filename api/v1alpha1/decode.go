@@ -211,8 +211,11 @@ func checkValue(t reflect.Type, v any, path string, errs *[]string) {
 			*errs = append(*errs, fmt.Sprintf("%s: %s is not a whole number", at, n))
 			return
 		}
-		if reflect.Zero(t).OverflowInt(i) && t.Kind() <= reflect.Int64 {
-			*errs = append(*errs, fmt.Sprintf("%s: %d is out of range", at, i))
+		if t.Kind() <= reflect.Int64 && reflect.Zero(t).OverflowInt(i) {
+			bits := t.Bits()
+			*errs = append(*errs, fmt.Sprintf("%s: %d is out of range: use %d to %d", at, i, int64(-1)<<(bits-1), int64(1)<<(bits-1)-1))
+		} else if t.Kind() >= reflect.Uint && (i < 0 || reflect.Zero(t).OverflowUint(uint64(i))) {
+			*errs = append(*errs, fmt.Sprintf("%s: %d is out of range: use 0 to %d", at, i, uint64(1)<<t.Bits()-1))
 		}
 	case reflect.Float32, reflect.Float64:
 		if _, ok := v.(json.Number); !ok {

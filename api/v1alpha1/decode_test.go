@@ -50,6 +50,7 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		{"bad quantity", header + "spec:\n  replicaGroups:\n  - name: w\n    template:\n      command: [x]\n      resources: {gpu: lots}\n",
 			"spec.replicaGroups[0].template.resources.gpu: \"lots\" is not a quantity"},
 		{"wrong type", header + "spec:\n  replicaGroups:\n  - name: w\n    replicas: two\n", "spec.replicaGroups[0].replicas: must be a whole number"},
+		{"int32 overflow", header + "spec:\n  priority: 99999999999\n", "spec.priority: 99999999999 is out of range: use -2147483648 to 2147483647"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
