@@ -154,7 +154,7 @@ func TestOneNamespacesServicesOfAModelServeTheAdminToo(t *testing.T) {
 // errors pass through unchanged.
 func TestReplicaErrorsReachClientsInOpenAIShape(t *testing.T) {
 	h := newHarness(t, nil)
-	h.serve(Service{Namespace: "team-a", Name: "chat", Models: []string{"m"}}, newBackend(t, "a"))
+	h.serve(Service{Namespace: "team-a", Name: "chat", Models: []string{"m", "gzip-error"}}, newBackend(t, "a"))
 	resp := h.post(teamAToken, "/v1/embeddings", `{"model":"m","input":"hi"}`)
 	code, body := readAll(t, resp)
 	msg, typ := openAIError(t, body)
@@ -165,6 +165,12 @@ func TestReplicaErrorsReachClientsInOpenAIShape(t *testing.T) {
 	code, body = readAll(t, h.post(teamAToken, "/v1/completions", `{"model":"m","prompt":"hi"}`))
 	if msg, _ := openAIError(t, body); code != http.StatusBadRequest || msg != "prompt is too long" {
 		t.Errorf("JSON error: %d %s, want the server's own 400 passed through", code, body)
+	}
+	// An encoded error page passes through intact (Go's client asks for
+	// gzip and decodes it).
+	code, body = readAll(t, h.post(teamAToken, "/v1/chat/completions", chatBody("gzip-error", "hi", false)))
+	if code != http.StatusBadGateway || body != "<html>bad gateway</html>" {
+		t.Errorf("gzip-encoded error page: %d %q, want it passed through and readable", code, body)
 	}
 }
 

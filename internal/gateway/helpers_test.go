@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -89,11 +90,19 @@ func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
 	b.auth = append(b.auth, r.Header.Get("Authorization"))
 	b.mu.Unlock()
 	model, _ := req["model"].(string)
-	switch r.URL.Path {
-	case "/v1/embeddings": // a chat-only server: Go's plain-text 404
+	switch {
+	case r.URL.Path == "/v1/embeddings": // a chat-only server: Go's plain-text 404
 		http.NotFound(w, r)
 		return
-	case "/v1/completions": // refuses every request, in OpenAI's format
+	case model == "gzip-error": // a gzip-compressed HTML error page, as a proxy in front might send
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(http.StatusBadGateway)
+		zw := gzip.NewWriter(w)
+		fmt.Fprint(zw, "<html>bad gateway</html>")
+		zw.Close()
+		return
+	case r.URL.Path == "/v1/completions": // refuses every request, in OpenAI's format
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprint(w, `{"error":{"message":"prompt is too long","type":"invalid_request_error","param":"prompt","code":null}}`)

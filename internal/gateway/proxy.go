@@ -212,10 +212,11 @@ func (g *Gateway) copyResponse(w http.ResponseWriter, ctx context.Context, resp 
 		g.copyStream(w, ctx, resp.Body, hideUsage, rec, account)
 		return
 	}
-	if resp.StatusCode >= 400 && !isJSON(resp.Header["Content-Type"]) {
+	if resp.StatusCode >= 400 && !isJSON(resp.Header["Content-Type"]) && len(resp.Header["Content-Encoding"]) == 0 {
 		// A model server's own error page (a plain-text 404 for an
 		// endpoint it lacks): clients of the OpenAI API parse errors as
-		// JSON, so it is passed on in that shape.
+		// JSON, so it is passed on in that shape. (An encoded body, such
+		// as a gzip-compressed page, is passed through as it came.)
 		delete(h, "Content-Length")
 		writeError(w, replicaError(resp))
 		return
