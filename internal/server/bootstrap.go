@@ -140,12 +140,13 @@ func registerNode(ctx context.Context, s store.Store, m Machine) error {
 // machine; one edited since is left as it is.
 const annotationMachineDefaults = "skiff.dev/machine-defaults"
 
-// ensureDefaults creates the default Flavor and Queue on first start, and
-// on later starts brings them to this machine's capacity (GPUs declared or
-// detected now, CPU and memory) unless someone edited them since the
+// ensureDefaults creates the default Flavor and Queue on first start. With
+// follow, later starts bring them to this machine's capacity (GPUs declared
+// or detected now, CPU and memory) unless someone edited them since the
 // server wrote them; an edited one is left as it is, with a log line when
-// it no longer matches the machine.
-func ensureDefaults(ctx context.Context, s store.Store, m Machine, log *slog.Logger) error {
+// it no longer matches the machine. Failing to update one is logged, not
+// fatal: the server starts with the defaults as they were.
+func ensureDefaults(ctx context.Context, s store.Store, m Machine, follow bool, log *slog.Logger) error {
 	flavor := &v1alpha1.Flavor{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1alpha1.FlavorSpec{GPUModel: m.GPUModel}}
 	queue := &v1alpha1.Queue{
 		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultQueue},
@@ -160,17 +161,17 @@ func ensureDefaults(ctx context.Context, s store.Store, m Machine, log *slog.Log
 		},
 	}
 	for _, obj := range []v1alpha1.Object{flavor, queue} {
-		if err := ensureMachineDefault(ctx, s, obj, log); err != nil {
+		if err := ensureMachineDefault(ctx, s, obj, follow, log); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// ensureMachineDefault creates want, or updates the stored object of its
-// name to want's spec if the stored spec is still the one the server last
-// wrote.
-func ensureMachineDefault(ctx context.Context, s store.Store, want v1alpha1.Object, log *slog.Logger) error {
+// ensureMachineDefault creates want or, with follow, updates the stored
+// object of its name to want's spec if the stored spec is still the one
+// the server last wrote.
+func ensureMachineDefault(ctx context.Context, s store.Store, want v1alpha1.Object, follow bool, log *slog.Logger) error {
 	k, err := v1alpha1.KindOf(want)
 	if err != nil {
 		return err
@@ -187,6 +188,9 @@ func ensureMachineDefault(ctx context.Context, s store.Store, want v1alpha1.Obje
 			}
 			return nil
 		}
+		if !follow {
+			return nil
+		}
 		cur := k.New()
 		if err := s.Get(ctx, "", want.GetName(), cur); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -200,9 +204,11 @@ func ensureMachineDefault(ctx context.Context, s store.Store, want v1alpha1.Obje
 		switch {
 		case curHash == wantHash && written == wantHash:
 			return nil
-		case curHash == wantHash:
+		case curHash == wantHash && written == "":
 			// What the server would write, unmarked (an older version
 			// made it): mark it, so that it follows the machine from now.
+		case curHash == wantHash:
+			return nil // edited since, and matching the machine: still the operator's
 		case written != curHash:
 			log.Info("the default "+k.Singular+" was edited (or made by an older version) and is left as it is, though this machine's capacity differs: edit it to match if you want",
 				"edit", "skiff get "+k.Singular+" "+want.GetName()+" -o yaml")
@@ -222,10 +228,12 @@ func ensureMachineDefault(ctx context.Context, s store.Store, want v1alpha1.Obje
 			return nil
 		}
 		if !apierrors.IsConflict(err) {
-			return fmt.Errorf("updating the default %s to this machine's capacity: %w", k.Singular, err)
+			log.Warn("the default "+k.Singular+" could not be brought to this machine's capacity; it is left as it was", "err", err)
+			return nil
 		}
 	}
-	return fmt.Errorf("updating the default %s: too many conflicts", want.GetName())
+	log.Warn("the default " + k.Singular + " could not be brought to this machine's capacity (it kept changing); it is left as it was")
+	return nil
 }
 
 // specHash is a hash of obj's spec.

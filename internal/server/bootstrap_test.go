@@ -56,11 +56,11 @@ func TestDefaultQueueFollowsTheMachineUntilEdited(t *testing.T) {
 			t.Errorf("%s: default queue gpu %s cpu %s, flavor model %q; want gpu %s cpu %s, model %q", step, g, c, m, wantGPU, wantCPU, wantModel)
 		}
 	}
-	if err := ensureDefaults(ctx, st, machineWith(0, ""), log); err != nil {
+	if err := ensureDefaults(ctx, st, machineWith(0, ""), true, log); err != nil {
 		t.Fatal(err)
 	}
 	check("first start, no GPUs", "0", "4", "")
-	if err := ensureDefaults(ctx, st, machineWith(4, "H100"), log); err != nil {
+	if err := ensureDefaults(ctx, st, machineWith(4, "H100"), true, log); err != nil {
 		t.Fatal(err)
 	}
 	check("second start, --gpus 4 --gpu-model H100", "4", "4", "H100")
@@ -73,7 +73,7 @@ func TestDefaultQueueFollowsTheMachineUntilEdited(t *testing.T) {
 	if err := st.Update(ctx, q); err != nil {
 		t.Fatal(err)
 	}
-	if err := ensureDefaults(ctx, st, machineWith(8, "H200"), log); err != nil {
+	if err := ensureDefaults(ctx, st, machineWith(8, "H200"), true, log); err != nil {
 		t.Fatal(err)
 	}
 	check("third start, queue edited", "4", "1", "H200")
@@ -98,12 +98,51 @@ func TestDefaultQueueOfAnOlderVersionIsAdopted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range []Machine{m, machineWith(2, "L4")} {
-		if err := ensureDefaults(ctx, st, m, log); err != nil {
+		if err := ensureDefaults(ctx, st, m, true, log); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The flavor, created marked by the first call, follows too.
 	if g, _, model := defaultsOf(t, st); g != "2" || model != "L4" {
 		t.Errorf("default queue gpu %s, flavor model %q; want 2 and L4", g, model)
+	}
+}
+
+// TestEditedDefaultQueueStaysTheOperators: an edit that later happens to
+// match the machine is not taken back, so a start that sees less (GPU
+// detection failing) does not undo it; and on a cluster (follow off) the
+// defaults are sized once.
+func TestEditedDefaultQueueStaysTheOperators(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory(time.Now)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := ensureDefaults(ctx, st, machineWith(0, ""), true, log); err != nil {
+		t.Fatal(err)
+	}
+	q := &v1alpha1.Queue{}
+	if err := st.Get(ctx, "", v1alpha1.DefaultQueue, q); err != nil {
+		t.Fatal(err)
+	}
+	q.Spec.Flavors[0].Resources[2].NominalQuota = resource.MustParse("8") // the operator declares the GPUs
+	if err := st.Update(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []Machine{machineWith(8, ""), machineWith(0, "")} { // detected, then not
+		if err := ensureDefaults(ctx, st, m, true, log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g, _, _ := defaultsOf(t, st); g != "8" {
+		t.Errorf("default queue gpu %s after an edit and two starts, want the operator's 8", g)
+	}
+
+	cluster := store.NewMemory(time.Now)
+	for _, m := range []Machine{machineWith(16, "H100"), machineWith(24, "A100")} {
+		if err := ensureDefaults(ctx, cluster, m, false, log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g, _, model := defaultsOf(t, cluster); g != "16" || model != "H100" {
+		t.Errorf("cluster defaults gpu %s model %q after a second start, want the first start's 16 H100", g, model)
 	}
 }

@@ -240,7 +240,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (err error) {
 			return fmt.Errorf("registering this machine: %w", err)
 		}
 	}
-	if err := ensureDefaults(ctx, st, machine, log); err != nil {
+	// On a cluster the defaults are sized once, from the nodes there at the
+	// first start: the nodes' totals change with every scale-up and their
+	// GPU models may differ, and a failover should not resize the queue.
+	if err := ensureDefaults(ctx, st, machine, opts.Cluster == nil, log); err != nil {
 		return err
 	}
 	if err := st.CollectGarbage(ctx); err != nil {
