@@ -56,7 +56,8 @@ func TestInferenceServiceErrorsNameTheField(t *testing.T) {
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  canaryTrafficPercent: 101\n":               "spec.canaryTrafficPercent: 101 is out of range: use 0 to 100",
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  canaryTrafficPercent: -5\n":                "spec.canaryTrafficPercent",
 		// Replica jobs are named <name>-canary<index>: a 60-character name leaves too little room.
-		"name: " + strings.Repeat("s", 60) + "\nspec:\n  models: [m]\n  template: {command: [x]}\n  maxReplicas: 4\n": "metadata.name: \"" + strings.Repeat("s", 60) + "\" is too long: its replica jobs are named <name>-canary3, at most 63 characters: use a name of at most 55 characters",
+		"name: " + strings.Repeat("s", 60) + "\nspec:\n  models: [m]\n  template: {command: [x]}\n  maxReplicas: 4\n  canaryTrafficPercent: 10\n": "metadata.name: \"" + strings.Repeat("s", 60) + "\" is too long: its replica jobs are named <name>-canary3, at most 63 characters: use a name of at most 55 characters",
+		"name: " + strings.Repeat("s", 62) + "\nspec:\n  models: [m]\n  template: {command: [x]}\n  maxReplicas: 12\n":                            "its replica jobs are named <name>-11, at most 63 characters: use a name of at most 60 characters",
 	}
 	for spec, want := range cases {
 		name := "name: s\n"
@@ -73,5 +74,15 @@ func TestInferenceServiceErrorsNameTheField(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want an error naming %s", spec, err, want)
 		}
+	}
+	// Without a canary percent replicas are <name>-<i>: 60 characters fit.
+	ok := "apiVersion: skiff.dev/v1alpha1\nkind: InferenceService\nmetadata: {name: " + strings.Repeat("s", 60) + "}\nspec:\n  models: [m]\n  template: {command: [x]}\n  maxReplicas: 4\n"
+	obj, err := Decode([]byte(ok))
+	if err == nil {
+		Default(obj)
+		err = Validate(obj)
+	}
+	if err != nil {
+		t.Errorf("a 60-character service without a canary: %v, want it accepted", err)
 	}
 }

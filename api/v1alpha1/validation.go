@@ -83,7 +83,13 @@ func ValidateFields(obj Object) field.ErrorList {
 		errs = append(errs, validatePolicySpec(&o.Spec, field.NewPath("spec"))...)
 	case *InferenceService:
 		errs = append(errs, validateInferenceServiceSpec(&o.Spec, field.NewPath("spec"))...)
-		errs = append(errs, childNamesFit(o.Name, "-canary"+strconv.Itoa(max(int(o.Spec.MaxReplicas), 1)-1), "replica jobs")...)
+		// Replica jobs are <name>-<i>, and <name>-canary<i> when a
+		// canary percent is set.
+		slot := "-"
+		if o.Spec.CanaryTrafficPercent != nil {
+			slot = "-canary"
+		}
+		errs = append(errs, childNamesFit(o.Name, slot+strconv.Itoa(max(int(o.Spec.MaxReplicas), 1)-1), "replica jobs")...)
 	case *Event:
 		if o.InvolvedObject.Name == "" {
 			errs = append(errs, detail(field.NewPath("involvedObject", "name"), "required: name the object the event is about"))

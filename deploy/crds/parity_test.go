@@ -307,9 +307,9 @@ func manyFlavors(n int) string {
 
 func manyDefaults(n int) string {
 	var b strings.Builder
-	b.WriteString("apiVersion: skiff.dev/v1alpha1\nkind: Policy\nmetadata: {name: big}\nspec:\n  default:\n")
+	b.WriteString("apiVersion: skiff.dev/v1alpha1\nkind: Policy\nmetadata: {name: big}\nspec:\n  match: {kinds: [Flavor]}\n  default:\n")
 	for i := range n {
-		fmt.Fprintf(&b, "  - {field: spec.f%d, expression: '1'}\n", i)
+		fmt.Fprintf(&b, "  - {field: spec.nodeLabels.f%d, expression: \"'v'\"}\n", i)
 	}
 	return b.String()
 }

@@ -226,7 +226,9 @@ func (s *Server) prepareToken(r *http.Request, t target, tok *v1alpha1.Token) (s
 		tok.Name = "tk-" + hex.EncodeToString(b)
 		ri.name = tok.Name
 	}
-	if e := tok.Spec.ExpiresAt; e != nil && !e.After(s.cfg.Clock()) {
+	if e := tok.Spec.ExpiresAt; e != nil && !e.After(s.cfg.Clock()) && !s.tokenExists(r.Context(), tok.Name) {
+		// (An existing token's name goes on to the already-exists answer,
+		// so applying its manifest again says unchanged.)
 		return "", invalidField("Token", tok.Name, field.NewPath("spec", "expiresAt"),
 			fmt.Sprintf("%s is not in the future: the token could never be used; give a later time, a ttl, or neither for no expiry", e.UTC().Format(time.RFC3339)))
 	}
@@ -240,6 +242,14 @@ func (s *Server) prepareToken(r *http.Request, t target, tok *v1alpha1.Token) (s
 	}
 	tok.Spec.SecretHash = auth.HashToken(secret)
 	return secret, nil
+}
+
+// tokenExists says whether a token of that name is stored.
+func (s *Server) tokenExists(ctx context.Context, name string) bool {
+	if name == "" {
+		return false
+	}
+	return s.cfg.Store.Get(ctx, "", name, &v1alpha1.Token{}) == nil
 }
 
 // ensureNamespace creates the Namespace object a new token points at, so

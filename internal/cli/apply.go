@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -238,6 +239,9 @@ func (a *app) deleteCmd() *cobra.Command {
 				if objs, err = a.readManifests(cmd.InOrStdin(), files); err != nil {
 					return err
 				}
+				// Users before what they use (a queue before its flavor),
+				// whatever the files' order; file order within a kind.
+				sort.SliceStable(objs, func(i, j int) bool { return deleteRank(objs[i].obj) < deleteRank(objs[j].obj) })
 			default:
 				k, names, err := kindAndNames(args)
 				if err != nil {
@@ -275,4 +279,24 @@ func (a *app) deleteCmd() *cobra.Command {
 	cmd.Flags().StringSliceVarP(&files, "filename", "f", nil, "delete the objects in these manifests")
 	cmd.Flags().BoolVar(&ignoreNotFound, "ignore-not-found", false, "succeed when an object does not exist")
 	return cmd
+}
+
+// deleteRank orders deletion: objects that use others go first, so that
+// none is refused for being in use (a Flavor while a Queue names it).
+func deleteRank(obj v1alpha1.Object) int {
+	switch obj.(type) {
+	case *v1alpha1.InferenceService, *v1alpha1.Experiment:
+		return 0 // they own jobs
+	case *v1alpha1.Job, *v1alpha1.Event:
+		return 1
+	case *v1alpha1.Queue:
+		return 3
+	case *v1alpha1.Flavor:
+		return 4
+	case *v1alpha1.Node:
+		return 5
+	case *v1alpha1.Namespace:
+		return 6
+	}
+	return 2
 }

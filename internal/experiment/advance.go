@@ -353,7 +353,7 @@ func endsNow(exp *v1alpha1.Experiment, best int) (reason, msg string, ok bool) {
 			obj.MetricName, silent, obj.MetricName), true
 	}
 	if m := exp.Spec.MaxFailedTrials; m != nil && failed > int(*m) {
-		return v1alpha1.ReasonMaxFailedTrialsReached, fmt.Sprintf("%d trials failed, more than maxFailedTrials (%d); the newest, %s: %s (skiff logs job/%s)",
+		return v1alpha1.ReasonMaxFailedTrialsReached, fmt.Sprintf("%d trials failed, more than maxFailedTrials (%d); the last of them to start, %s: %s (skiff logs job/%s)",
 			failed, *m, lastFailed.Name, lastFailed.Message, lastFailed.Name), true
 	}
 	return "", "", false

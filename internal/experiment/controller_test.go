@@ -415,7 +415,7 @@ func TestMaxFailedTrials(t *testing.T) {
 		t.Fatalf("phase %s reason %s, want Failed MaxFailedTrialsReached", e.Status.Phase, e.Status.Reason)
 	}
 	// The message leads to a cause: a failed trial and where its logs are.
-	if !strings.Contains(e.Status.Message, "the newest, sweep-1: ") || !strings.Contains(e.Status.Message, "(skiff logs job/sweep-1)") {
+	if !strings.Contains(e.Status.Message, "the last of them to start, sweep-1: ") || !strings.Contains(e.Status.Message, "(skiff logs job/sweep-1)") {
 		t.Errorf("message %q does not name a failed trial and its logs", e.Status.Message)
 	}
 }

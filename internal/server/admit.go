@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -40,7 +41,8 @@ func (a *admitter) Admit(ctx context.Context, op apiserver.Operation, obj, old v
 	case *v1alpha1.Queue:
 		return a.admitQueue(ctx, o)
 	case *v1alpha1.InferenceService:
-		return a.admitInferenceService(ctx, o)
+		prev, _ := old.(*v1alpha1.InferenceService)
+		return a.admitInferenceService(ctx, o, prev)
 	case *v1alpha1.Experiment:
 		return a.admitExperiment(ctx, o)
 	}
@@ -100,8 +102,10 @@ func (a *admitter) infeasible(ctx context.Context, job *v1alpha1.Job) (path, det
 
 // admitInferenceService rejects a service whose replicas could never run
 // (the check a job gets, on the job each replica would be) and a model
-// name another service of the namespace already serves.
-func (a *admitter) admitInferenceService(ctx context.Context, svc *v1alpha1.InferenceService) error {
+// name another service of the namespace already serves. On an update
+// (old set) only model names the update adds are checked, so services
+// that already share one can still be changed.
+func (a *admitter) admitInferenceService(ctx context.Context, svc, old *v1alpha1.InferenceService) error {
 	var errs field.ErrorList
 	var others v1alpha1.InferenceServiceList
 	if err := a.store.List(ctx, &others, store.ListOptions{Namespace: svc.Namespace}); err != nil {
@@ -116,6 +120,9 @@ func (a *admitter) admitInferenceService(ctx context.Context, svc *v1alpha1.Infe
 		}
 	}
 	for i, m := range svc.Spec.Models {
+		if old != nil && slices.Contains(old.Spec.Models, m) {
+			continue
+		}
 		if other, ok := servedBy[m]; ok {
 			errs = append(errs, &field.Error{Type: field.ErrorTypeInvalid, Field: field.NewPath("spec", "models").Index(i).String(),
 				Detail: fmt.Sprintf("model %q is already served by inference service %q in namespace %q: use another model name, or change %s's template (a canary rollout) instead of adding a service", m, other, svc.Namespace, other)})

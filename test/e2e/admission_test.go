@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServicesAndExperimentsThatCouldNeverRunAreRefused: the checks a job
@@ -68,6 +69,15 @@ func TestTokenAppliedFromAManifestPrintsItsSecretOnce(t *testing.T) {
 	if _, errOut, code := s.skiff(expired, "apply", "-f", "-"); code != 1 || !strings.Contains(errOut, "spec.expiresAt: 2000-01-01T00:00:00Z is not in the future") {
 		t.Errorf("a token expired at creation: exit %d, %q, want it refused naming spec.expiresAt", code, errOut)
 	}
+	// A token whose stated expiry has since passed still re-applies as
+	// unchanged.
+	soon := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339)
+	brief := "apiVersion: skiff.dev/v1alpha1\nkind: Token\nmetadata: {name: brief}\nspec: {user: carol, namespace: team-c, role: viewer, expiresAt: '" + soon + "'}\n"
+	s.mustSkiff(brief, "apply", "-f", "-")
+	time.Sleep(3 * time.Second)
+	if again := s.mustSkiff(brief, "apply", "-f", "-"); !strings.Contains(again, "token.skiff.dev/brief unchanged") {
+		t.Errorf("re-applying a token past its expiry: %q, want unchanged", again)
+	}
 	changed := strings.Replace(doc, "role: viewer", "role: admin", 1)
 	if _, errOut, code := s.skiff(changed, "apply", "-f", "-"); code != 1 || !strings.Contains(errOut, "a token cannot be changed") {
 		t.Errorf("changing a token's role: exit %d, %q, want it refused", code, errOut)
@@ -79,13 +89,16 @@ func TestTokenAppliedFromAManifestPrintsItsSecretOnce(t *testing.T) {
 func TestFlavorInUseCannotBeDeleted(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), t.TempDir())
-	s.mustSkiff("apiVersion: skiff.dev/v1alpha1\nkind: Flavor\nmetadata: {name: spot}\n---\n"+
-		"apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: batch}\nspec: {flavors: [{name: spot, resources: [{name: cpu, nominalQuota: 1}]}]}\n",
-		"apply", "-f", "-")
+	manifests := "apiVersion: skiff.dev/v1alpha1\nkind: Flavor\nmetadata: {name: spot}\n---\n" +
+		"apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: batch}\nspec: {flavors: [{name: spot, resources: [{name: cpu, nominalQuota: 1}]}]}\n"
+	s.mustSkiff(manifests, "apply", "-f", "-")
 	if _, errOut, code := s.skiff("", "delete", "flavor", "spot"); code == 0 || !strings.Contains(errOut, "queues batch still give quota in this flavor") {
 		t.Errorf("deleting a flavor in use: exit %d, %q, want it refused naming queue batch", code, errOut)
 	}
 	s.mustSkiff("", "get", "flavor", "spot")
-	s.mustSkiff("", "delete", "queue", "batch")
-	s.mustSkiff("", "delete", "flavor", "spot")
+	// delete -f of the file that made them (flavor first, as apply needs)
+	// deletes the queue first.
+	if out := s.mustSkiff(manifests, "delete", "-f", "-"); out != "queue.skiff.dev \"batch\" deleted\nflavor.skiff.dev \"spot\" deleted\n" {
+		t.Errorf("delete -f = %q, want the queue deleted, then the flavor", out)
+	}
 }
