@@ -65,9 +65,16 @@ func BenchmarkKueueBaseline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if profile != "" {
-			go profileAPIServer(ctx, b, c, profile, from, length)
-		}
+		// The profile ends with the run at the latest: the benchmark waits
+		// for it before it returns.
+		profCtx, stopProfile := context.WithCancel(ctx)
+		profDone := make(chan struct{})
+		go func() {
+			defer close(profDone)
+			if profile != "" {
+				profileAPIServer(profCtx, b, c, profile, from, length)
+			}
+		}()
 		res, err := bench.RunScheduler(ctx, bench.Options{
 			Scenario: sc, Timeout: 30 * time.Minute, Log: benchLog(),
 			Progress: os.Stderr, ProgressEvery: 10 * time.Second,
@@ -78,6 +85,8 @@ func BenchmarkKueueBaseline(b *testing.B) {
 				return c.AddNodes(ctx, kwokNodes(nodes)...)
 			},
 		})
+		stopProfile()
+		<-profDone
 		if err != nil {
 			b.Fatal(err)
 		}
