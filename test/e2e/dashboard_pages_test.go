@@ -165,6 +165,14 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 		}
 	}
 	visible := func(sel string) step { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+	// clickLive clicks sel in a part of a page that re-renders as data
+	// arrives: the element is found and clicked in one script, where a
+	// chromedp.Click could act on a node the page has just replaced
+	// ("Could not find node with given id").
+	clickLive := func(sel string) step {
+		return chromedp.Poll[chromedp.Void](`(() => { const e = document.querySelector(`+"`"+sel+"`"+`); if (!e) return false; e.click(); return true })()`,
+			chromedp.WithPollingTimeout(30*time.Second))
+	}
 	poll := func(expr string) step {
 		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(90*time.Second))
 	}
@@ -207,7 +215,7 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	do("experiment list", chromedp.Navigate(s.url+"/ui/experiments"), visible(`#experiments`))
 	s.mustSkiff(pagesExperiment(t), "apply", "-f", "-")
 	do("experiment appears", visible(`#experiments tr[data-experiment="tune"]`))
-	do("experiment page", chromedp.Click(chromedp.CSS(`#experiments tr[data-experiment="tune"] a`)), visible(`#trials`),
+	do("experiment page", clickLive(`#experiments tr[data-experiment="tune"] a`), visible(`#trials`),
 		poll(`document.querySelectorAll('#trials tr[data-trial]').length === 4 && document.querySelector('#exp-phase')?.textContent.includes('Succeeded')`),
 		poll(`document.querySelectorAll('#objective-chart circle.dot').length === 4`),
 		poll(`document.querySelectorAll('#trial-curves path.series').length === 4`),
@@ -266,7 +274,7 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	do("request log", chromedp.Navigate(s.url+"/ui/requests"), poll(rows(sent)))
 	chat(`{"model":"tinylm","max_tokens":5,"messages":[{"role":"user","content":"<script>document.title='pwned'</script><img src=x id=pwned-prompt>"}]}`)
 	do("request appears live", poll(rows(sent+1)),
-		chromedp.Click(chromedp.CSS(`#requests details summary`)), shots.take("dashboard-requests"))
+		clickLive(`#requests details summary`), shots.take("dashboard-requests"))
 	text = textOf(`main`)
 	check("usage summed per namespace and model", strings.Contains(textOf(`#usage tr[data-usage="default/tinylm"]`), strconv.Itoa(sent+1)))
 	check("prompt shown as text", strings.Contains(text, "<img src=x id=pwned-prompt>") && count(`#pwned-prompt, main img, main script`) == 0)
@@ -282,7 +290,7 @@ func TestDashboardExperimentServiceAndRequestPages(t *testing.T) {
 	do("filter by namespace", chromedp.Navigate(s.url+"/ui/requests?namespace=default&model=tinylm"),
 		poll(rows(sent+1)))
 	do("filter by service", chromedp.Navigate(s.url+"/ui/requests?service=other"), poll(rows(0)),
-		chromedp.Navigate(s.url+"/ui/services/default/chat"), visible(`#all-requests`), chromedp.Click(chromedp.CSS(`#all-requests`)),
+		chromedp.Navigate(s.url+"/ui/services/default/chat"), visible(`#all-requests`), clickLive(`#all-requests`),
 		visible(`#filters`), poll(`location.search.includes('service=chat')`), poll(rows(sent+1)))
 
 	// A tenant of another namespace sees none of default's requests, and
