@@ -139,42 +139,13 @@ func hasFieldPath(t reflect.Type, path []string) bool {
 		default:
 			return false
 		}
-		f, ok := jsonField(t, name)
+		fields := map[string]reflect.Type{}
+		collectFields(t, fields)
+		ft, ok := fields[name]
 		if !ok {
 			return false
 		}
-		t = f.Type
+		t = ft
 	}
 	return true
-}
-
-// jsonField finds the field of struct type t that JSON names name,
-// looking into inlined embedded structs.
-func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if tag == "-" {
-			continue
-		}
-		if f.Anonymous && (tag == "" || strings.Contains(opts, "inline")) {
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				if inner, ok := jsonField(ft, name); ok {
-					return inner, true
-				}
-			}
-			continue
-		}
-		if tag == "" {
-			tag = f.Name
-		}
-		if tag == name {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
 }
