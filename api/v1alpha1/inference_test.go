@@ -55,17 +55,9 @@ func TestInferenceServiceErrorsNameTheField(t *testing.T) {
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  readinessProbe: {path: health}\n":          "spec.readinessProbe.path",
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  canaryTrafficPercent: 101\n":               "spec.canaryTrafficPercent: 101 is out of range: use 0 to 100",
 		"spec:\n  models: [m]\n  template: {command: [x]}\n  canaryTrafficPercent: -5\n":                "spec.canaryTrafficPercent",
-		// Replica jobs are named <name>-canary<index>: a 60-character name leaves too little room.
-		"name: " + strings.Repeat("s", 60) + "\nspec:\n  models: [m]\n  template: {command: [x]}\n  maxReplicas: 4\n  canaryTrafficPercent: 10\n": "metadata.name: \"" + strings.Repeat("s", 60) + "\" is too long: its replica jobs are named <name>-canary3, at most 63 characters: use a name of at most 55 characters",
-		"name: " + strings.Repeat("s", 62) + "\nspec:\n  models: [m]\n  template: {command: [x]}\n  maxReplicas: 12\n":                            "its replica jobs are named <name>-11, at most 63 characters: use a name of at most 60 characters",
 	}
 	for spec, want := range cases {
-		name := "name: s\n"
-		if strings.HasPrefix(spec, "name: ") {
-			name, spec, _ = strings.Cut(spec, "spec:")
-			spec = "spec:" + spec
-		}
-		doc := "apiVersion: skiff.dev/v1alpha1\nkind: InferenceService\nmetadata: {" + strings.TrimSpace(name) + "}\n" + spec
+		doc := "apiVersion: skiff.dev/v1alpha1\nkind: InferenceService\nmetadata: {name: s}\n" + spec
 		obj, err := Decode([]byte(doc))
 		if err == nil {
 			Default(obj)
@@ -75,14 +67,32 @@ func TestInferenceServiceErrorsNameTheField(t *testing.T) {
 			t.Errorf("%s: got %v, want an error naming %s", spec, err, want)
 		}
 	}
-	// Without a canary percent replicas are <name>-<i>: 60 characters fit.
-	ok := "apiVersion: skiff.dev/v1alpha1\nkind: InferenceService\nmetadata: {name: " + strings.Repeat("s", 60) + "}\nspec:\n  models: [m]\n  template: {command: [x]}\n  maxReplicas: 4\n"
-	obj, err := Decode([]byte(ok))
-	if err == nil {
-		Default(obj)
-		err = Validate(obj)
+}
+
+// TestInferenceServiceNameLeavesRoomForItsReplicas: replica jobs are named
+// <name>-<i>, or <name>-canary<i> when a canary percent is set, and must be
+// valid names too.
+func TestInferenceServiceNameLeavesRoomForItsReplicas(t *testing.T) {
+	cases := []struct {
+		name, spec, want string // want "" means accepted
+	}{
+		{strings.Repeat("s", 60), "  maxReplicas: 4\n  canaryTrafficPercent: 10\n",
+			"metadata.name: \"" + strings.Repeat("s", 60) + "\" is too long: its replica jobs are named <name>-canary3, at most 63 characters: use a name of at most 55 characters"},
+		{strings.Repeat("s", 62), "  maxReplicas: 12\n", "its replica jobs are named <name>-11, at most 63 characters: use a name of at most 60 characters"},
+		{strings.Repeat("s", 60), "  maxReplicas: 4\n", ""},
 	}
-	if err != nil {
-		t.Errorf("a 60-character service without a canary: %v, want it accepted", err)
+	for _, tc := range cases {
+		doc := "apiVersion: skiff.dev/v1alpha1\nkind: InferenceService\nmetadata: {name: " + tc.name + "}\nspec:\n  models: [m]\n  template: {command: [x]}\n" + tc.spec
+		obj, err := Decode([]byte(doc))
+		if err == nil {
+			Default(obj)
+			err = Validate(obj)
+		}
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%d-character name, %q: %v, want it accepted", len(tc.name), tc.spec, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%d-character name, %q: %v, want an error containing %q", len(tc.name), tc.spec, err, tc.want)
+		}
 	}
 }

@@ -129,15 +129,10 @@ func newHarnessConfigured(t *testing.T, backoff time.Duration, edit func(*contro
 	return newHarnessFull(t, backoff, edit, nil)
 }
 
-// newHarnessFull is newHarnessConfigured where loopStore, when set, wraps
-// the store the scheduling loop writes through.
-func newHarnessFull(t *testing.T, backoff time.Duration, edit func(*controller.JobController), loopStore func(store.Store) store.Store) *harness {
+// seedCapacity stores one node (8 CPUs, 32 GiB, 4 GPUs), the default
+// flavor and a default queue (BestEffortFIFO) holding all of it.
+func seedCapacity(t *testing.T, ctx context.Context, st store.Store) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	clk := clock.RealClock{}
-	st := store.NewMemory(clk.Now)
-	h := &harness{t: t, store: st, rt: newFakeRuntime(), ctx: ctx}
 	gpus := resource.MustParse("4")
 	node := &v1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: v1alpha1.NodeSpec{Capacity: v1alpha1.Resources{
 		CPU: resource.NewQuantity(8, resource.DecimalSI), Memory: resource.NewQuantity(32<<30, resource.BinarySI), GPU: &gpus}}}
@@ -153,6 +148,18 @@ func newHarnessFull(t *testing.T, backoff time.Duration, edit func(*controller.J
 			t.Fatal(err)
 		}
 	}
+}
+
+// newHarnessFull is newHarnessConfigured where loopStore, when set, wraps
+// the store the scheduling loop writes through.
+func newHarnessFull(t *testing.T, backoff time.Duration, edit func(*controller.JobController), loopStore func(store.Store) store.Store) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	clk := clock.RealClock{}
+	st := store.NewMemory(clk.Now)
+	h := &harness{t: t, store: st, rt: newFakeRuntime(), ctx: ctx}
+	seedCapacity(t, ctx, st)
 	rec := &controller.Recorder{Store: st, Clock: clk, Source: "test"}
 	jobs := &controller.JobController{Store: st, Runtime: h.rt, Clock: clk, Recorder: rec, BackoffBase: backoff, StopGrace: time.Second}
 	if edit != nil {

@@ -24,18 +24,7 @@ func TestNewJobIsAdmittedWithoutWaitingForATick(t *testing.T) {
 	t.Cleanup(cancel)
 	clk := clock.RealClock{}
 	st := store.NewMemory(clk.Now)
-	node := &v1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: v1alpha1.NodeSpec{Capacity: v1alpha1.Resources{
-		CPU: resource.NewQuantity(8, resource.DecimalSI), Memory: resource.NewQuantity(32<<30, resource.BinarySI)}}}
-	flavor := &v1alpha1.Flavor{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
-	queue := &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1alpha1.QueueSpec{
-		Flavors: []v1alpha1.FlavorQuota{{Name: "default", Resources: []v1alpha1.ResourceQuota{
-			{Name: "cpu", NominalQuota: resource.MustParse("8")}, {Name: "memory", NominalQuota: resource.MustParse("32Gi")}}}}}}
-	for _, o := range []v1alpha1.Object{node, flavor, queue} {
-		v1alpha1.SetTypeMeta(o)
-		if err := st.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedCapacity(t, ctx, st)
 	// As in the server: controllers share one informer per kind, so a
 	// job's events reach several handlers.
 	informers := watchcache.NewShared(ctx, st)

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +57,3 @@ func TestServicesThatAlreadyShareAModelCanStillBeChanged(t *testing.T) {
 		t.Errorf("a new service claiming a served model: %v, want it refused", err)
 	}
 }
-
-func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

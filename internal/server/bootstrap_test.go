@@ -49,7 +49,7 @@ func defaultsOf(t *testing.T, st store.Store) (gpuQuota, cpuQuota string, model 
 func TestDefaultQueueFollowsTheMachineUntilEdited(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory(time.Now)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := discardLog()
 	check := func(step, wantGPU, wantCPU, wantModel string) {
 		t.Helper()
 		if g, c, m := defaultsOf(t, st); g != wantGPU || c != wantCPU || m != wantModel {
@@ -84,7 +84,7 @@ func TestDefaultQueueFollowsTheMachineUntilEdited(t *testing.T) {
 func TestDefaultQueueOfAnOlderVersionIsAdopted(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory(time.Now)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := discardLog()
 	m := machineWith(0, "")
 	old := &v1alpha1.Queue{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultQueue}, Spec: v1alpha1.QueueSpec{
 		Namespaces: []string{"*"}, QueueingStrategy: v1alpha1.BestEffortFIFO,
@@ -115,7 +115,7 @@ func TestDefaultQueueOfAnOlderVersionIsAdopted(t *testing.T) {
 func TestEditedDefaultQueueStaysTheOperators(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory(time.Now)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := discardLog()
 	if err := ensureDefaults(ctx, st, machineWith(0, ""), true, log); err != nil {
 		t.Fatal(err)
 	}
@@ -146,3 +146,5 @@ func TestEditedDefaultQueueStaysTheOperators(t *testing.T) {
 		t.Errorf("cluster defaults gpu %s model %q after a second start, want the first start's 16 H100", g, model)
 	}
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

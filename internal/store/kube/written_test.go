@@ -58,13 +58,7 @@ func testStatusOnlyUpdate(t *testing.T, cfg *rest.Config) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	job := &v1alpha1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "status-only"},
-		Spec: v1alpha1.JobSpec{ReplicaGroups: []v1alpha1.ReplicaGroup{{Name: "main", Replicas: 1,
-			Template: v1alpha1.ReplicaTemplate{Command: []string{"true"}}}}}}
-	v1alpha1.SetTypeMeta(job)
-	if err := s.Create(ctx, job); err != nil {
-		t.Fatal(err)
-	}
+	job := createJob(t, s, "status-only")
 	counter.take()
 
 	job.Status.Phase = v1alpha1.JobRunning
@@ -161,13 +155,7 @@ func testWriteUnderWay(t *testing.T, cfg *rest.Config) {
 		t.Fatal(err)
 	}
 	defer reader.Close()
-	job := &v1alpha1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: "under-way"},
-		Spec: v1alpha1.JobSpec{ReplicaGroups: []v1alpha1.ReplicaGroup{{Name: "main", Replicas: 1,
-			Template: v1alpha1.ReplicaTemplate{Command: []string{"true"}}}}}}
-	v1alpha1.SetTypeMeta(job)
-	if err := s.Create(ctx, job); err != nil {
-		t.Fatal(err)
-	}
+	job := createJob(t, s, "under-way")
 
 	// The first writer's status PUT is done on the server; its answer is
 	// held back.
@@ -213,4 +201,17 @@ func testWriteUnderWay(t *testing.T, cfg *rest.Config) {
 	if got.Status.Phase != v1alpha1.JobRunning {
 		t.Errorf("stored phase %q, want Running", got.Status.Phase)
 	}
+}
+
+// createJob stores a one-replica job "j" in namespace ns through s.
+func createJob(t *testing.T, s *kube.Store, ns string) *v1alpha1.Job {
+	t.Helper()
+	job := &v1alpha1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: ns},
+		Spec: v1alpha1.JobSpec{ReplicaGroups: []v1alpha1.ReplicaGroup{{Name: "main", Replicas: 1,
+			Template: v1alpha1.ReplicaTemplate{Command: []string{"true"}}}}}}
+	v1alpha1.SetTypeMeta(job)
+	if err := s.Create(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	return job
 }
