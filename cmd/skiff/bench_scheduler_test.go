@@ -28,6 +28,9 @@ func TestBenchSchedulerIdealJSON(t *testing.T) {
   },
   "minUsagePercent": {
     "cq": 71.4
+  },
+  "classUsagePercent": {
+    "cq": 71.4
   }
 }
 `

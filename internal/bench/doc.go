@@ -15,9 +15,11 @@
 //   - usage per queue: the integral over time of the units the queue's
 //     admitted jobs hold, divided by (nominal quota × wall time); a queue
 //     that borrows can exceed 100%. minUsagePercent is the minimum over the
-//     queues of a queue class; classUsagePercent in the table output is
-//     Kueue's own class figure (sum of integrals / (sum of nominal quotas ×
-//     wall time)).
+//     queues of a queue class; classUsagePercent is Kueue's checker's class
+//     figure (sum of integrals / (sum of nominal quotas × wall time)). The
+//     table output splits the lowest queue's integral into work (units ×
+//     runtime of its finished jobs), work lost to preemption and quota held
+//     beyond runtime.
 //
 // Times are taken on the benchmark's side when watch events arrive, because
 // stored timestamps have one-second resolution.

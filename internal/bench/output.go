@@ -10,7 +10,8 @@ import (
 )
 
 // WriteJSON prints the result as one JSON object:
-// {"wallMs": N, "avgTimeToAdmissionMs": {...}, "minUsagePercent": {...}}.
+// {"wallMs": N, "avgTimeToAdmissionMs": {...}, "minUsagePercent": {...},
+// "classUsagePercent": {...}}.
 func WriteJSON(w io.Writer, r *Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -85,6 +86,11 @@ func WriteTable(w io.Writer, r *Result) error {
 	for _, name := range sortedKeys(d.QueueClasses) {
 		q := d.QueueClasses[name]
 		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t%.0f%%\n", name, q.Queues, q.MinUsagePercent, q.MaxUsagePercent, q.ClassUsagePercent, q.PeakPercent)
+	}
+	for _, name := range sortedKeys(d.QueueClasses) {
+		lo := d.QueueClasses[name].Lowest
+		fmt.Fprintf(tw, "\nlowest %s usage: %s held %.0f unit·s = work %.0f + lost to preemption %.0f + held beyond runtime %.0f\n",
+			name, lo.Queue, lo.Held, lo.Work, lo.Lost, lo.Beyond)
 	}
 	for _, warn := range d.Warnings {
 		fmt.Fprintf(tw, "\nwarning: %s\n", warn)

@@ -72,6 +72,12 @@ func TestRecorderComputesKueueMetrics(t *testing.T) {
 	if r.evictions != 1 {
 		t.Errorf("evictions = %d, want 1", r.evictions)
 	}
+	// q1's 30 unit·s: a's 1 s of runtime at 5 units is the work, the 4 s
+	// it held before its eviction are lost, and the 1 s its second hold
+	// outlasted its runtime is held beyond it.
+	if lo, want := cq.Lowest, (QueueUsage{Queue: "q1", Held: 30, Work: 5, Lost: 20, Beyond: 5}); !approxUsage(lo, want) {
+		t.Errorf("lowest queue = %+v, want %+v", lo, want)
+	}
 
 	// Second by second: a holds 5 units over [1,5) and [6,8), b 20 over
 	// [3,8), of the queues' 20 nominal; a's eviction at 5 throws away the
@@ -149,7 +155,7 @@ func TestRunSchedulerEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(buf, &shape); err != nil {
 		t.Fatal(err)
 	}
-	if len(shape) != 3 || shape["wallMs"] == nil || shape["avgTimeToAdmissionMs"] == nil || shape["minUsagePercent"] == nil {
+	if len(shape) != 4 || shape["wallMs"] == nil || shape["avgTimeToAdmissionMs"] == nil || shape["minUsagePercent"] == nil || shape["classUsagePercent"] == nil {
 		t.Fatalf("JSON keys: %s", buf)
 	}
 	var tta map[string]int64
@@ -216,3 +222,8 @@ func TestRunSchedulerEndToEnd(t *testing.T) {
 type jsonBuffer []byte
 
 func (b *jsonBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+
+func approxUsage(a, b QueueUsage) bool {
+	near := func(x, y float64) bool { return math.Abs(x-y) < 1e-9 }
+	return a.Queue == b.Queue && near(a.Held, b.Held) && near(a.Work, b.Work) && near(a.Lost, b.Lost) && near(a.Beyond, b.Beyond)
+}

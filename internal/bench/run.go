@@ -58,6 +58,10 @@ type Result struct {
 	WallMs               int64              `json:"wallMs"`
 	AvgTimeToAdmissionMs map[string]int64   `json:"avgTimeToAdmissionMs"`
 	MinUsagePercent      map[string]float64 `json:"minUsagePercent"`
+	// ClassUsagePercent is the usage of a queue class as Kueue's checker
+	// computes it: the class's summed usage integrals over its summed
+	// nominal quota times the wall time.
+	ClassUsagePercent map[string]float64 `json:"classUsagePercent"`
 	// Detail is shown by the table output only.
 	Detail Detail `json:"-"`
 }
@@ -231,6 +235,7 @@ func newResult(setup *Setup, rec *recorder, t0, end time.Time) *Result {
 		WallMs:               end.Sub(t0).Milliseconds(),
 		AvgTimeToAdmissionMs: map[string]int64{},
 		MinUsagePercent:      map[string]float64{},
+		ClassUsagePercent:    map[string]float64{},
 		Detail: Detail{Workloads: setup.Total, Queues: len(setup.Queues), Classes: classes, QueueClasses: qclasses,
 			Evictions: evictions, JobWrites: events, Warnings: setup.Warnings, Timeline: timeline},
 	}
@@ -239,6 +244,7 @@ func newResult(setup *Setup, rec *recorder, t0, end time.Time) *Result {
 	}
 	for name, qs := range qclasses {
 		res.MinUsagePercent[name] = float64(int64(qs.MinUsagePercent*10+0.5)) / 10
+		res.ClassUsagePercent[name] = float64(int64(qs.ClassUsagePercent*10+0.5)) / 10
 	}
 	return res
 }
