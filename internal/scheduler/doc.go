@@ -25,7 +25,8 @@
 //     borrowed capacity by a borrower of a lower level); victims are the
 //     fewest, lowest-priority, highest-level, most recently started.
 //     While a preemptor waits for its victims its request is held in the
-//     quota, and the committer nominates it, so the room it freed is its own.
+//     quota and the free part of its placement on the nodes, and the
+//     committer nominates it, so the room it freed is its own.
 //   - attained.go: a queue's leastAttainedService levels, derived from the
 //     job's status.attainedGPUSeconds and status.admission.time and now.
 //   - backfill.go: reservations for blocked jobs from running jobs'

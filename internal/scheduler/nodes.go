@@ -329,6 +329,24 @@ func (n *nodeState) apply(req Amounts, p v1alpha1.Placement, sign int64) {
 	n.reindex()
 }
 
+// freePart is the part of one replica's placement on n that is free now:
+// its cpu and memory up to what n has free, and those of its GPUs with
+// room for its share.
+func (n *nodeState) freePart(req Amounts, p v1alpha1.Placement) (Amounts, v1alpha1.Placement) {
+	part := Amounts{CPUMilli: min(req.CPUMilli, max(n.free.CPUMilli, 0)), Memory: min(req.Memory, max(n.free.Memory, 0))}
+	per := int64(1000)
+	if p.GPUMilli > 0 && p.GPUMilli < 1000 {
+		per = p.GPUMilli
+	}
+	pp := v1alpha1.Placement{Group: p.Group, Index: p.Index, Node: p.Node, GPUMilli: p.GPUMilli}
+	for _, i := range p.GPUs {
+		if s := n.slot(i); s >= 0 && n.gpus[s].used+per <= 1000 {
+			pp.GPUs = append(pp.GPUs, i)
+		}
+	}
+	return part, pp
+}
+
 // fitsReplicas is how many replicas of req fit on n right now, at most limit.
 func (n *nodeState) fitsReplicas(req Amounts, limit int) int {
 	k := limit

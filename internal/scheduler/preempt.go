@@ -111,6 +111,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 				return "", false
 			}
 			st.hold(qf, req) // see below
+			st.holdRoom(fi, j, sizes, freeing)
 			return "waiting for " + itoa(mine) + " preempted job(s) in flavor " + qf.name + " to stop", true
 		}
 		victims := st.chooseVictims(cands, fits)
@@ -123,6 +124,12 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		// counted on must not go to the queue's smaller jobs meanwhile, or
 		// once the victims stop j no longer fits and preempts again.
 		st.hold(qf, req)
+		// So is the node room it will get that is free already: quota
+		// alone does not keep a later job of the cycle off those nodes
+		// when the queue's quota is larger than they are, and a victim
+		// that stops first would be admitted there again, to be preempted
+		// again once the last one stops.
+		st.holdRoom(fi, j, sizes, append(freeing[:len(freeing):len(freeing)], victims...))
 		if id == "" {
 			id = j.preemptorID()
 		}
@@ -234,6 +241,32 @@ func (st *state) releaseAll(jobs []*jobInfo, sign int64) {
 	}
 	for i := len(jobs) - 1; i >= 0; i-- {
 		st.release(jobs[i], 1)
+	}
+}
+
+// holdRoom charges to the nodes, for the rest of the cycle, the part of
+// j's placement that is free already, the placement being the one j gets
+// once the jobs in freeing have stopped: what those jobs hold stays
+// theirs until they stop and is j's afterwards, and no job placed later in
+// the cycle takes the rest. Schedule gives the room back at the cycle's
+// end, as it does held quota.
+func (st *state) holdRoom(fi *flavorIndex, j *jobInfo, sizes []int32, freeing []*jobInfo) {
+	st.releaseAll(freeing, -1)
+	pl := newPlacer(fi, j, sizes, st.now.Add(j.est))
+	ok, _ := pl.place()
+	var room []placed
+	if ok {
+		room = append(room, pl.journal...)
+	}
+	pl.rollback(0)
+	st.releaseAll(freeing, 1)
+	for _, e := range room {
+		req, p := e.n.freePart(e.req, e.p)
+		if req.CPUMilli == 0 && req.Memory == 0 && len(p.GPUs) == 0 {
+			continue
+		}
+		e.n.apply(req, p, 1)
+		st.heldRoom = append(st.heldRoom, placed{n: e.n, req: req, p: p})
 	}
 }
 

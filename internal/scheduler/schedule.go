@@ -269,8 +269,10 @@ type state struct {
 	// preemptors are the keys of the jobs that evictions are for, and
 	// evictGen counts evictions (see memo.go)
 	preemptors map[string]int // evictions per preemptor
-	// held is quota charged for preemptors this cycle (see hold)
+	// held is quota charged for preemptors this cycle (see hold), and
+	// heldRoom node room (see holdRoom)
 	held     []*queueFlavor
+	heldRoom []placed
 	evictGen uint64
 	// cache, when not nil, holds what earlier cycles read from pending
 	// jobs (see Scheduler)
@@ -442,6 +444,11 @@ func schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time, cache *jobC
 		qf.add(qf.held.Scale(-1))
 		qf.held = Amounts{}
 	}
+	for i := len(st.heldRoom) - 1; i >= 0; i-- {
+		e := st.heldRoom[i]
+		e.n.apply(e.req, e.p, -1)
+	}
+	st.heldRoom = st.heldRoom[:0]
 	plan.Usage, plan.Borrowed = st.usageMaps()
 	plan.Pending = make(map[string]int32, len(st.queueList))
 	for _, q := range st.queueList {
