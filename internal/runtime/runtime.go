@@ -101,7 +101,9 @@ type Runtime interface {
 	Status(ctx context.Context, namespace, name string) (Status, error)
 	// Stop sends SIGTERM to the replica's process group and SIGKILL after
 	// grace. It returns at once; the exit is reported like any other.
-	// Stopping an exited or unknown replica is not an error.
+	// Stopping a replica again sends no second SIGTERM (controllers call it
+	// on every pass); the earliest SIGKILL deadline wins. Stopping an
+	// exited or unknown replica is not an error.
 	Stop(ctx context.Context, namespace, name string, grace time.Duration) error
 	// Remove forgets an exited replica and deletes its files (logs included).
 	Remove(ctx context.Context, namespace, name string) error

@@ -74,6 +74,10 @@ type entry struct {
 	// killAt and killTimer: the earliest pending SIGKILL of a Stop.
 	killAt    time.Time
 	killTimer *time.Timer
+	// termSent: a Stop delivered SIGTERM. Later Stops send no other: a
+	// replica that checkpoints on SIGTERM would start over on each one (or
+	// re-enter its handler), and controllers call Stop on every pass.
+	termSent bool
 }
 
 // New returns a runtime over opts.Dir and adopts the replicas found
@@ -433,7 +437,8 @@ func (r *Runtime) List(ctx context.Context) ([]runtime.Status, error) {
 }
 
 // Stop asks a replica to stop: SIGTERM to its process group now, SIGKILL
-// after grace (at once when grace <= 0).
+// after grace (at once when grace <= 0). A replica already sent SIGTERM
+// gets no second one; the earliest SIGKILL asked for wins.
 func (r *Runtime) Stop(ctx context.Context, namespace, name string, grace time.Duration) error {
 	return r.stop(ctx, namespace, name, grace, ReasonStopped)
 }
@@ -463,8 +468,14 @@ func (r *Runtime) stop(ctx context.Context, namespace, name string, grace time.D
 	if grace <= 0 {
 		sig = syscall.SIGKILL
 	}
-	if err := signalGroup(ds.pid, sig); err != nil {
-		return fmt.Errorf("stopping replica %s/%s: %w", namespace, name, err)
+	r.mu.Lock()
+	again := sig == syscall.SIGTERM && e.termSent
+	e.termSent = e.termSent || (sig == syscall.SIGTERM && ds.pid != nil)
+	r.mu.Unlock()
+	if !again {
+		if err := signalGroup(ds.pid, sig); err != nil {
+			return fmt.Errorf("stopping replica %s/%s: %w", namespace, name, err)
+		}
 	}
 	// Also when SIGKILL was just sent: a replica whose shim had not yet
 	// written pid.json could not be signalled, and the timer retries.

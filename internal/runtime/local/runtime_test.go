@@ -158,6 +158,29 @@ func TestStopGraceThenKill(t *testing.T) {
 	}
 }
 
+// Controllers call Stop on every pass while a replica stops: a replica
+// that checkpoints on SIGTERM must get one, not one per pass.
+func TestRepeatedStopSendsOneSIGTERM(t *testing.T) {
+	rt := newRuntime(t, "")
+	fifo := newFIFO(t)
+	start(t, rt, replica("stubborn", []string{os.Args[0], stubbornMarker, fifo}))
+	waitFIFO(t, fifo)
+	const grace = 700 * time.Millisecond
+	for range 5 {
+		if err := rt.Stop(context.Background(), "team-a", "stubborn", grace); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st := waitExit(t, rt, "stubborn")
+	if st.Signal != "SIGKILL" {
+		t.Errorf("exit status = %+v, want SIGKILL once the grace period ended", st)
+	}
+	if got := strings.Count(readLog(t, rt, "stubborn"), "got TERM"); got != 1 {
+		t.Errorf("replica saw SIGTERM %d times, want once", got)
+	}
+}
+
 func TestAdoptionAfterServerRestart(t *testing.T) {
 	dir := t.TempDir()
 	rt1 := newRuntime(t, dir)
