@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"strings"
 
 	"skiff.dev/skiff/api/v1alpha1"
 )
@@ -10,8 +11,9 @@ import (
 // its queue is missing or closed to its namespace, its total request (at
 // its elastic minimum) exceeds in every flavor what the queue could ever
 // hold, which is its nominal quota plus what it may borrow from its cohort,
-// or a replica is larger than any node of the flavor. The error names the
-// field to change.
+// a replica is larger than any node of the flavor, or its required
+// topology level is not one of the flavor's or no domain of it could hold
+// the gang. The error names the field to change.
 func CheckFeasible(j *v1alpha1.Job, snap Snapshot) error {
 	var q *v1alpha1.Queue
 	for _, c := range snap.Queues {
@@ -64,6 +66,10 @@ func CheckFeasible(j *v1alpha1.Job, snap Snapshot) error {
 			last = err
 			continue
 		}
+		if err := gangFitsSomeDomain(j, f, snap.Nodes); err != nil {
+			last = err
+			continue
+		}
 		return nil
 	}
 	if last == nil {
@@ -93,4 +99,85 @@ func replicasFitSomeNode(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.
 		}
 	}
 	return nil
+}
+
+// gangFitsSomeDomain checks a required topology level: the flavor must
+// have it, and some domain of it must be able to hold the gang (at its
+// elastic minimum) with nothing else running. A domain is counted out only
+// when it surely cannot: its nodes' total capacity is less than the gang's
+// total request, or they fit fewer replicas of a group than the group
+// needs. So no job that an empty domain could run is refused.
+func gangFitsSomeDomain(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.Node) error {
+	if j.Spec.Topology == nil || j.Spec.Topology.Required == "" {
+		return nil
+	}
+	key := j.Spec.Topology.Required
+	if levelIndex(f, key) < 0 {
+		levels := "none"
+		if len(f.Spec.TopologyLevels) > 0 {
+			levels = strings.Join(f.Spec.TopologyLevels, ", ")
+		}
+		return fmt.Errorf("spec.topology.required: flavor %q has no topology level %q (its levels: %s): require one of its levels, or use spec.topology.preferred",
+			f.Name, key, levels)
+	}
+	groups := j.Spec.ReplicaGroups
+	type domain struct {
+		capacity Amounts
+		fit      []int64 // replicas of each group its nodes fit
+	}
+	domains := map[string]*domain{}
+	for _, n := range nodes {
+		v, ok := n.Labels[key]
+		if !ok || !NodeMatches(f, n) {
+			continue
+		}
+		d := domains[v]
+		if d == nil {
+			d = &domain{fit: make([]int64, len(groups))}
+			domains[v] = d
+		}
+		capacity := FromResources(n.Spec.Capacity)
+		capacity.GPUMilli = int64(gpuCount(n)) * 1000
+		d.capacity = d.capacity.Add(capacity)
+		for g := range groups {
+			d.fit[g] += replicasOn(FromResources(groups[g].Template.Resources), capacity)
+		}
+	}
+	need := minRequest(j)
+	for _, d := range domains {
+		ok, _ := need.Fits(d.capacity)
+		for g := range groups {
+			ok = ok && d.fit[g] >= int64(minReplicas(groups[g]))
+		}
+		if ok {
+			return nil
+		}
+	}
+	var parts []string
+	for _, res := range resourceNames {
+		if need.Get(res) > 0 {
+			parts = append(parts, need.Format(res)+" "+res)
+		}
+	}
+	return fmt.Errorf("spec.topology.required: the gang needs %s within one %s domain of flavor %q, and none of its %d such domains could hold it even with nothing else running: lower replicas or resources, require a wider level, or use spec.topology.preferred",
+		strings.Join(parts, ", "), key, f.Name, len(domains))
+}
+
+// replicasOn is how many replicas of req fit on an empty node of the given
+// capacity (whole GPUs per replica, or replicas per shared GPU).
+func replicasOn(req, capacity Amounts) int64 {
+	k := int64(1) << 40
+	if req.CPUMilli > 0 {
+		k = min(k, capacity.CPUMilli/req.CPUMilli)
+	}
+	if req.Memory > 0 {
+		k = min(k, capacity.Memory/req.Memory)
+	}
+	gpus := capacity.GPUMilli / 1000
+	if w := int64(wholeGPUs(req)); w > 0 {
+		k = min(k, gpus/w)
+	} else if isFractional(req) {
+		k = min(k, gpus*(1000/req.GPUMilli))
+	}
+	return k
 }
