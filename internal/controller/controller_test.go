@@ -17,6 +17,7 @@ import (
 	"skiff.dev/skiff/api/v1alpha1"
 	"skiff.dev/skiff/internal/controller"
 	"skiff.dev/skiff/internal/runtime"
+	"skiff.dev/skiff/internal/scheduler"
 	"skiff.dev/skiff/internal/store"
 )
 
@@ -500,6 +501,19 @@ func TestHigherPriorityJobPreemptsThroughTheLiveLoop(t *testing.T) {
 	if !strings.Contains(conditionText(low), "for default/high") {
 		t.Errorf("victim conditions do not name the preemptor:\n%s", conditionText(low))
 	}
+	// The preemptor's own events say whom it preempted.
+	h.waitFor("the preemptor's event", func() bool {
+		var evs v1alpha1.EventList
+		if err := h.store.List(h.ctx, &evs, store.ListOptions{Namespace: "default"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Name == "high" && e.Reason == "Preemptor" && strings.Contains(e.Message, "default/low") {
+				return true
+			}
+		}
+		return false
+	})
 	// When the preemptor finishes, the victim runs again as a new attempt.
 	h.rt.exit("default", "high-worker-0-0", 0, "")
 	h.waitFor("victim re-admitted", func() bool { return h.rt.startCount("default", "low-worker-0-1") == 1 })
@@ -690,5 +704,25 @@ func TestPreemptionOfAJobThatAlreadySucceededKeepsTheSuccess(t *testing.T) {
 	if got.Status.Phase != v1alpha1.JobSucceeded || got.Status.Preemptions != 0 || got.Status.Preemption != nil {
 		t.Errorf("phase %s, preemptions %d, notice %v: a job whose replicas all succeeded before its preemption must succeed, not run again",
 			got.Status.Phase, got.Status.Preemptions, got.Status.Preemption)
+	}
+}
+
+// A victim of another namespace is not told the preemptor's name, but is
+// told which queue took its place and under which policy.
+func TestPreemptionNoticeAcrossNamespacesNamesTheQueue(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		p    scheduler.Preemption
+		want string
+	}{
+		{scheduler.Preemption{Reason: scheduler.PreemptReclaim, By: "team-b/big", ByQueue: "qb", Flavor: "h100"},
+			"queue qb reclaimed h100 capacity that this job's queue was borrowing (reclaimWithinCohort)"},
+		{scheduler.Preemption{Reason: scheduler.PreemptInQueue, By: "team-b/big", ByQueue: "shared"},
+			"a job of queue shared outranks it (withinQueue: LowerPriority)"},
+	} {
+		n := controller.PreemptionNotice("team-a", c.p, now)
+		if n.By != "a job of another namespace" || n.Message != c.want || strings.Contains(n.Message, "big") {
+			t.Errorf("notice for %s: by %q message %q, want the queue named and not the job: %q", c.p.Reason, n.By, n.Message, c.want)
+		}
 	}
 }

@@ -271,13 +271,20 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		job, adm := byKey[a.Namespace+"/"+a.Name], a.Admission
 		c.do(func() (bool, error) { return l.admit(ctx, job.DeepCopy(), adm, now) })
 	}
+	done := &preempted{}
 	for _, p := range plan.Preemptions {
 		victim, ok := byKey[p.Namespace+"/"+p.Name]
 		if !ok {
 			continue
 		}
 		p := p
-		c.do(func() (bool, error) { return l.preempt(ctx, victim.DeepCopy(), p, now) })
+		c.do(func() (bool, error) {
+			ok, err := l.preempt(ctx, victim.DeepCopy(), p, now)
+			if ok && err == nil {
+				done.add(p)
+			}
+			return ok, err
+		})
 	}
 	// A preemptor is nominated to the flavor it makes room in, in the
 	// same write as its waiting reason, at once: the cycle after its
@@ -357,6 +364,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		l.finishBackground(ctx, bg, retryReasons)
 	}
 	retry, err := c.wait()
+	done.record(ctx, l, byKey, now)
 	if err != nil {
 		return err
 	}
@@ -364,6 +372,55 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 		l.Kick()
 	}
 	return nil
+}
+
+// preempted collects a cycle's preemptions whose notices were written, per
+// preemptor, for the preemptor's own event.
+type preempted struct {
+	mu  sync.Mutex
+	by  map[string][]scheduler.Preemption
+	ord []string
+}
+
+func (p *preempted) add(pr scheduler.Preemption) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.by == nil {
+		p.by = map[string][]scheduler.Preemption{}
+	}
+	if _, ok := p.by[pr.By]; !ok {
+		p.ord = append(p.ord, pr.By)
+	}
+	p.by[pr.By] = append(p.by[pr.By], pr)
+}
+
+// record writes one event on each preemptor naming its victims (those of
+// its own namespace; others are counted, as in its waiting reason). Its
+// reason is Preemptor: Preempting is the victim's event, which metrics
+// count.
+func (p *preempted) record(ctx context.Context, l *SchedulingLoop, byKey map[string]*v1alpha1.Job, now time.Time) {
+	for _, key := range p.ord {
+		job := byKey[key]
+		if job == nil {
+			continue
+		}
+		prs := p.by[key]
+		var names []string
+		others := 0
+		for _, pr := range prs {
+			if pr.Namespace != job.Namespace {
+				others++
+				continue
+			}
+			names = append(names, pr.Namespace+"/"+pr.Name)
+		}
+		sort.Strings(names)
+		if others > 0 {
+			names = append(names, fmt.Sprintf("%d of other namespaces", others))
+		}
+		l.events.later(ctx, l.Recorder, job, now, pendingEvent{v1alpha1.EventNormal, "Preemptor",
+			fmt.Sprintf("preempting %d job(s) in flavor %s (%s): %s; admitted once they stop", len(prs), prs[0].Flavor, prs[0].Reason, strings.Join(names, ", "))})
+	}
 }
 
 // writeList collects writes to run later.
@@ -509,7 +566,15 @@ func (l *SchedulingLoop) preempt(ctx context.Context, job *v1alpha1.Job, p sched
 func PreemptionNotice(victimNS string, p scheduler.Preemption, now time.Time) v1alpha1.PreemptionNotice {
 	by, msg := p.By, p.Message
 	if ns, _, _ := strings.Cut(p.By, "/"); ns != victimNS {
-		by, msg = "a job of another namespace", "the queue's preemption policy ("+p.Reason+") gave its resources away"
+		by = "a job of another namespace"
+		switch {
+		case p.ByQueue == "":
+			msg = "the queue's preemption policy (" + p.Reason + ") gave its resources away"
+		case p.Reason == scheduler.PreemptReclaim:
+			msg = "queue " + p.ByQueue + " reclaimed " + p.Flavor + " capacity that this job's queue was borrowing (reclaimWithinCohort)"
+		default:
+			msg = "a job of queue " + p.ByQueue + " outranks it (withinQueue: LowerPriority)"
+		}
 	}
 	return v1alpha1.PreemptionNotice{Reason: p.Reason, By: by, Message: msg, Time: metav1.NewTime(now), PreemptorUID: p.ByUID}
 }

@@ -136,7 +136,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 		names, others := "", 0
 		for _, v := range victims {
 			st.evicted(v, id)
-			p := Preemption{Namespace: v.job.Namespace, Name: v.job.Name, By: j.key, ByUID: j.job.UID, Flavor: qf.name, Reason: PreemptInQueue}
+			p := Preemption{Namespace: v.job.Namespace, Name: v.job.Name, By: j.key, ByUID: j.job.UID, ByQueue: q.name, Flavor: qf.name, Reason: PreemptInQueue}
 			if v.queue == q {
 				if prio != v.prio {
 					p.Message = "preempted by " + j.key + " (priority " + itoa(int(prio)) + ") of queue " + q.name + ", which outranks priority " + itoa(int(v.prio))

@@ -46,6 +46,9 @@ type Preemption struct {
 	ByUID   types.UID
 	Flavor  string
 	Message string
+	// ByQueue is the preemptor's queue (queues are cluster-wide, so a
+	// victim of another namespace may be told it).
+	ByQueue string
 }
 
 // Nominations returns, per preemptor key, the flavor the plan's
