@@ -108,3 +108,82 @@ func onFlavor(j *jobInfo, fi *flavorIndex) bool {
 	}
 	return false
 }
+
+// quotaReservation is the quota a job blocked on its queue's quota is to
+// get at a computed time (state.reserveQuota): from at on it needs req,
+// and freed of what the queue uses now will have been given back by then.
+type quotaReservation struct {
+	at         time.Time
+	req, freed Amounts
+}
+
+// reserveQuota is reserve for a job blocked on its queue's quota rather
+// than on nodes: if the queue's running jobs end as expected, the quota
+// their ends give back lets j in at some time, and from then that quota
+// is j's: later jobs of the queue may take quota ahead of j only if they
+// are expected to end before it, or if j's room at that time survives
+// what they take (takesReserved). The cohort's other queues are assumed
+// to use what they use now. Nothing is reserved without a computable time
+// or when the flavor already holds a reservation, made for a job ranked
+// before j; StrictFIFO queues need none, since nothing passes their head.
+func (st *state) reserveQuota(q *queueState, j *jobInfo) string {
+	if st.reservations >= maxReservations || q.strict {
+		return ""
+	}
+	sizes := make([]int32, len(j.groups()))
+	for g := range j.groups() {
+		sizes[g] = j.groups()[g].min
+	}
+	req := j.request(sizes)
+	endOf := func(v *jobInfo) time.Time {
+		if v.evicting {
+			return st.now // stopping now
+		}
+		return v.end
+	}
+	for _, qf := range q.flavors {
+		if qf.fi == nil || qf.res != nil {
+			continue
+		}
+		var ending []*jobInfo
+		for _, v := range q.admitted {
+			if v.flavor == qf.name && !endOf(v).IsZero() {
+				ending = append(ending, v)
+			}
+		}
+		sort.SliceStable(ending, func(a, b int) bool { return endOf(ending[a]).Before(endOf(ending[b])) })
+		var at time.Time
+		var freed Amounts
+		for i, v := range ending {
+			freed = freed.Add(v.used)
+			if i+1 < len(ending) && endOf(ending[i+1]).Equal(endOf(v)) {
+				continue
+			}
+			if ok, _ := qf.fits(req.Sub(freed)); ok {
+				at = endOf(v)
+				break
+			}
+		}
+		if at.IsZero() {
+			continue
+		}
+		qf.res = &quotaReservation{at: at, req: req, freed: freed}
+		st.quotaRes = append(st.quotaRes, qf)
+		st.reservations++
+		return "quota reserved from " + at.UTC().Format(time.RFC3339) + " in flavor " + qf.name
+	}
+	return ""
+}
+
+// takesReserved reports whether admitting req, for a job expected to end
+// at end (zero: unknown), would take quota reserved in qf for a job ranked
+// before it: it would still hold req at the reserved time, and the
+// reserved job would then not fit.
+func (qf *queueFlavor) takesReserved(req Amounts, end time.Time) bool {
+	r := qf.res
+	if r == nil || (!end.IsZero() && !end.After(r.at)) {
+		return false
+	}
+	ok, _ := qf.fits(req.Add(r.req).Sub(r.freed))
+	return !ok
+}

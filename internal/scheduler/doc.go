@@ -30,7 +30,9 @@
 //   - attained.go: a queue's leastAttainedService levels, derived from the
 //     job's status.attainedGPUSeconds and status.admission.time and now.
 //   - backfill.go: reservations for blocked jobs from running jobs'
-//     expected ends, so backfilled jobs never delay them.
+//     expected ends, so backfilled jobs never delay them: of nodes for a
+//     job blocked on node room, of its queue's quota for one blocked on
+//     quota.
 //   - feasible.go: the admission-time check that a job could ever run.
 //   - memo.go: within a cycle, a queue's quota failures are remembered so
 //     that jobs asking for the same thing reuse the outcome.

@@ -72,7 +72,8 @@ type queueFlavor struct {
 	borrowLimit Amounts
 	guaranteed  Amounts // nominal minus what the queue lends
 	used        Amounts
-	held        Amounts      // part of used held for preemptors this cycle (state.hold)
+	held        Amounts // part of used held for preemptors this cycle (state.hold)
+	res         *quotaReservation
 	pool        *pool        // nil without a cohort
 	fi          *flavorIndex // the flavor's nodes; nil when it does not exist
 }

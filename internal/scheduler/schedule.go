@@ -276,6 +276,9 @@ type state struct {
 	// heldRoom node room (see holdRoom)
 	held     []*queueFlavor
 	heldRoom []placed
+	// quotaRes are the queue flavors holding a quota reservation this
+	// cycle (see reserveQuota)
+	quotaRes []*queueFlavor
 	evictGen uint64
 	// cache, when not nil, holds what earlier cycles read from pending
 	// jobs (see Scheduler)
@@ -452,6 +455,10 @@ func schedule(snap Snapshot, pending []*v1alpha1.Job, now time.Time, cache *jobC
 		e.n.apply(e.req, e.p, -1)
 	}
 	st.heldRoom = st.heldRoom[:0]
+	for _, qf := range st.quotaRes {
+		qf.res = nil
+	}
+	st.quotaRes = st.quotaRes[:0]
 	plan.Usage, plan.Borrowed = st.usageMaps()
 	plan.Pending = make(map[string]int32, len(st.queueList))
 	for _, q := range st.queueList {
@@ -526,6 +533,10 @@ func (st *state) consider(q *queueState, j *jobInfo, pos int) (admitted, blocks 
 		}
 	} else {
 		st.remember(q, j, b)
+		if msg := st.reserveQuota(q, j); msg != "" {
+			b = append(b, "; "...)
+			b = append(b, msg...)
+		}
 	}
 	return false, st.waitWith(q, j, pos, b)
 }
@@ -575,7 +586,7 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 		// Only the last attempt's reason is kept, and a failed attempt
 		// leaves the state as it found it, so the reason is rendered once,
 		// after the last attempt, from what it recorded.
-		var quota bool
+		var quota, reserved bool
 		var req Amounts
 		var res string
 		var topo bool
@@ -583,7 +594,9 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 			req = j.request(sizes)
 			var ok bool
 			if ok, res = qf.fits(req); !ok {
-				quota = true
+				quota, reserved = true, false
+			} else if qf.takesReserved(req, end) {
+				quota, reserved = true, true
 			} else {
 				pl := st.placer(fi, j, sizes, end)
 				ok, topo = pl.place()
@@ -603,7 +616,19 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 			}
 		}
 		b = appendSep(b)
-		if quota {
+		if reserved {
+			b = append(b, "quota in flavor "...)
+			b = append(b, qf.name...)
+			b = append(b, " is reserved from "...)
+			b = append(b, qf.res.at.UTC().Format(time.RFC3339)...)
+			b = append(b, " for a job ahead in queue "...)
+			b = append(b, q.name...)
+			if end.IsZero() {
+				b = append(b, ": declare runPolicy.estimatedSeconds to run before then if it ends in time"...)
+			} else {
+				b = append(b, ", and this job is expected to run past it"...)
+			}
+		} else if quota {
 			b = st.appendQuotaReason(b, q, qf, req, res)
 		} else {
 			b = st.appendNodeReason(b, fi, j, sizes, topo)
