@@ -379,8 +379,12 @@ func validateQueueSpec(s *QueueSpec, p *field.Path) field.ErrorList {
 			}
 			if r.BorrowingLimit != nil && r.BorrowingLimit.Sign() < 0 {
 				errs = append(errs, detail(rp.Child("borrowingLimit"), "must be a non-negative number"))
+			} else if r.BorrowingLimit != nil && s.Cohort == "" {
+				errs = append(errs, detail(rp.Child("borrowingLimit"), "a queue borrows from its cohort's other queues: set spec.cohort, or leave borrowingLimit out"))
 			}
-			if r.LendingLimit != nil && r.LendingLimit.Sign() < 0 {
+			if r.LendingLimit != nil && s.Cohort == "" {
+				errs = append(errs, detail(rp.Child("lendingLimit"), "a queue lends to its cohort's other queues: set spec.cohort, or leave lendingLimit out"))
+			} else if r.LendingLimit != nil && r.LendingLimit.Sign() < 0 {
 				errs = append(errs, detail(rp.Child("lendingLimit"), "must be a non-negative number"))
 			} else if r.LendingLimit != nil && r.LendingLimit.Cmp(r.NominalQuota) > 0 {
 				errs = append(errs, detail(rp.Child("lendingLimit"), fmt.Sprintf("%s is more than nominalQuota (%s): a queue lends at most its own quota; lower lendingLimit or leave it out to lend all that is unused",
