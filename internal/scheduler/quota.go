@@ -268,7 +268,21 @@ func (st *state) appendQuotaReason(b []byte, q *queueState, qf *queueFlavor, req
 	b = append(b, q.cohort.name...)
 	b = append(b, " has "...)
 	b = tc.appendAmount(b, res, max(free, 0))
-	return append(b, " free"...)
+	b = append(b, " free"...)
+	// The job fits the queue's own nominal quota: what it lacks is lent to
+	// the cohort's other queues. Say so, and what would take it back.
+	if qf.used.Get(res)+req.Get(res) <= qf.nominal.Get(res) {
+		b = append(b, " (this queue's unused quota is lent to the cohort's other queues and returns as their jobs end"...)
+		switch {
+		case q.reclaimAny:
+		case q.reclaim:
+			b = append(b, "; reclaimWithinCohort: LowerPriority takes it back only from jobs ranked below this one"...)
+		default:
+			b = append(b, "; set spec.preemption.reclaimWithinCohort to take it back sooner"...)
+		}
+		b = append(b, ')')
+	}
+	return b
 }
 
 // addUsage books a job's resources to its queue (sign 1) or releases them.
