@@ -83,6 +83,12 @@ func (st *state) reserve(q *queueState, j *jobInfo) string {
 				n.reservedUntil = at
 				st.undo.reserved(n)
 			}
+			if st.reservedIn == nil {
+				st.reservedIn = map[*flavorIndex]bool{}
+			}
+			for _, x := range n.indexes {
+				st.reservedIn[x] = true
+			}
 		}
 		st.reservations++
 		return "start reserved at " + at.UTC().Format(time.RFC3339) + " on " + itoa(len(distinct)) + " node(s) of flavor " + fi.flavor.Name

@@ -312,6 +312,7 @@ func (st *state) unevict(by string) {
 func (st *state) startCycle(now time.Time) {
 	st.now = now
 	st.reservations = 0
+	clear(st.reservedIn)
 	st.held = st.held[:0]
 	for _, q := range st.queueList {
 		q.pending, q.next, q.done, q.share = nil, 0, false, 0

@@ -79,6 +79,17 @@ func CheckFeasible(j *v1alpha1.Job, snap Snapshot) error {
 }
 
 func replicasFitSomeNode(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.Node) error {
+	matched := false
+	for _, n := range nodes {
+		if NodeMatches(f, n) {
+			matched = true
+			break
+		}
+	}
+	if !matched {
+		return fmt.Errorf("spec.queue: flavor %q of queue %q matches no node: give nodes the flavor's spec.nodeLabels (and spec.gpuModel), or change them (skiff get nodes shows the nodes' labels)",
+			f.Name, j.Spec.Queue)
+	}
 	for i, g := range j.Spec.ReplicaGroups {
 		req := FromResources(g.Template.Resources)
 		fits := false

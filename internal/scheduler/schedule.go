@@ -269,6 +269,8 @@ type state struct {
 	evicting []*jobInfo
 	// reservations made this cycle (backfill); capped to bound the work
 	reservations int
+	// reservedIn are the flavors with nodes reserved this cycle
+	reservedIn map[*flavorIndex]bool
 	// preemptors are the keys of the jobs that evictions are for, and
 	// evictGen counts evictions (see memo.go)
 	preemptors map[string]int // evictions per preemptor
@@ -632,8 +634,12 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 			b = st.appendQuotaReason(b, q, qf, req, res)
 		} else {
 			b = st.appendNodeReason(b, fi, j, sizes, topo)
-			if st.reservations > 0 && !topo {
-				b = append(b, " (nodes reserved for a blocked job's start are off limits to jobs that may run past it: declare runPolicy.estimatedSeconds to backfill)"...)
+			if st.reservedIn[fi] && !topo {
+				if end.IsZero() {
+					b = append(b, " (nodes reserved for a blocked job's start are off limits to jobs that may run past it: declare runPolicy.estimatedSeconds to backfill)"...)
+				} else {
+					b = append(b, " (nodes reserved for a blocked job's start are off limits to jobs that may run past it, as this one is expected to)"...)
+				}
 			}
 		}
 	}
