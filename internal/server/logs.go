@@ -68,20 +68,31 @@ func (l *logSource) OpenLog(ctx context.Context, namespace, jobName, replica str
 		}
 		return rc, err
 	}
-	path, err := l.runtime.LogPath(namespace, name)
-	if err != nil {
-		return nil, apierrors.NewBadRequest(err.Error())
+	// A replica that has not started has no directory, so no log path yet.
+	open := func() (*os.File, error) {
+		path, err := l.runtime.LogPath(namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		return os.Open(path)
 	}
-	f, err := os.Open(path)
-	for errors.Is(err, os.ErrNotExist) && opts.Follow {
+	notStarted := func(err error) bool {
+		return errors.Is(err, os.ErrNotExist) || errors.Is(err, runtime.ErrNotFound)
+	}
+	f, err := open()
+	for notStarted(err) && opts.Follow {
 		// The replica has not started yet: wait for it, as a follower expects.
 		if !sleepCtx(ctx, l.poll) {
 			return nil, ctx.Err()
 		}
-		f, err = os.Open(path)
+		f, err = open()
 	}
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, apierrors.NewNotFound(jobsResource, fmt.Sprintf("%s (replica %s-%d has no log yet: it has not started; use -f to wait for it)", jobName, group, index))
+	if notStarted(err) {
+		hint := "use -f to wait for it"
+		if attempt > 0 {
+			hint += fmt.Sprintf(", or --attempt %d for the previous attempt's log", attempt-1)
+		}
+		return nil, apierrors.NewNotFound(jobsResource, fmt.Sprintf("%s (replica %s-%d of attempt %d has no log yet: it has not started; %s)", jobName, group, index, attempt, hint))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening log of %s: %w", name, err)

@@ -50,6 +50,26 @@ func TestJobRunsAndServesLogs(t *testing.T) {
 	waitFor(t, hasEvents)
 }
 
+// A job that has not started has no logs yet: the user is told so and
+// how to wait, not shown the runtime's internal error.
+func TestLogsOfAJobThatHasNotStarted(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), t.TempDir())
+	s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: later}
+spec:
+  runPolicy: {suspend: true}
+  replicaGroups:
+  - name: worker
+    template: {command: ["true"]}
+`, "apply", "-f", "-")
+	_, stderr, code := s.skiff("", "logs", "job/later")
+	if code == 0 || !strings.Contains(stderr, "has not started") || !strings.Contains(stderr, "-f") || strings.Contains(stderr, "replica not found") {
+		t.Errorf("logs of an unstarted job: exit %d, stderr %q; want an error saying it has not started and how to wait", code, stderr)
+	}
+}
+
 func TestFailingJobIsRetriedBackoffLimitTimesThenFailed(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), t.TempDir(), "--config", writeConfig(t, "backoffBaseSeconds: 0.2\n"))
