@@ -220,8 +220,8 @@ b      default   Pending   0          5m
 `},
 		{[]string{"get", "jobs", "-o", "wide"}, `
 NAME   QUEUE     PHASE     RESTARTS   AGE   PRIORITY   REPLICAS   NODE
-a      default   Running   1          5m    3          2          box-1
-b      default   Pending   0          5m    0          1          <none>
+a      default   Running   1          5m    3          2/2        box-1
+b      default   Pending   0          5m    0          0/1        <none>
 `},
 		{[]string{"get", "job", "-A", "-l", "app=a"}, `
 NAMESPACE   NAME   QUEUE     PHASE     RESTARTS   AGE

@@ -69,7 +69,10 @@ var tables = map[string]table{
 		cells: func(v values, now time.Time) ([]string, []string) {
 			return []string{v.str("metadata.name"), orNone(v.str("spec.queue")), orNone(v.str("status.phase")),
 					strconv.FormatInt(v.sum("status.restarts"), 10), created(v, now)},
-				[]string{strconv.FormatInt(v.sum("spec.priority"), 10), strconv.FormatInt(v.sum("spec.replicaGroups.replicas"), 10),
+				// Replicas admitted of those asked for: an elastic job may
+				// run below its full size.
+				[]string{strconv.FormatInt(v.sum("spec.priority"), 10),
+					strconv.Itoa(len(v.all("status.admission.placements.node"))) + "/" + strconv.FormatInt(v.sum("spec.replicaGroups.replicas"), 10),
 					orNone(strings.Join(v.strs("status.admission.placements.node"), ","))}
 		},
 	},
