@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -126,7 +127,9 @@ func (pl *placer) place() (ok, topoFail bool) {
 func (pl *placer) placeInDomain(nodes []*nodeState, below [][]*domain, total int32, needWhole int) bool {
 	mark := len(pl.journal)
 	if total > 1 {
-		if pl.placeOnOneNode(nodes) {
+		// Spread asks for the replicas on different nodes, so not on one;
+		// the narrower domains below still keep them close.
+		if !pl.spread && pl.placeOnOneNode(nodes) {
 			return true
 		}
 		size := len(pl.fi.nodes)
@@ -329,7 +332,7 @@ func (pl *placer) pick(req Amounts, c int, nodes []*nodeState, all bool) *nodeSt
 		nodes = pl.fi.nodes
 	}
 	var best *nodeState
-	bestK := 0
+	bestK, bestRoom := 0, 0
 	for _, n := range nodes {
 		if !pl.usable(n) {
 			continue
@@ -338,12 +341,17 @@ func (pl *placer) pick(req Amounts, c int, nodes []*nodeState, all bool) *nodeSt
 		if k == 0 || (all && k < c) {
 			continue
 		}
+		if pl.spread {
+			// The emptiest node first: its room for replicas, not capped
+			// at the c still to place (which would tie every node with
+			// room for them all).
+			if room := n.fitsReplicas(req, math.MaxInt32); best == nil || room > bestRoom {
+				best, bestK, bestRoom = n, k, room
+			}
+			continue
+		}
 		switch {
 		case best == nil:
-		case pl.spread:
-			if k <= bestK {
-				continue
-			}
 		case k >= c && (bestK < c || k < bestK):
 		case k < c && bestK < c && k > bestK:
 		default:
