@@ -328,7 +328,7 @@ func (l *SchedulingLoop) Cycle(ctx context.Context) error {
 				retryReasons = true
 				break
 			}
-			if !l.shouldWriteReason(k, job, reason, now) {
+			if !l.shouldWriteReason(k, job, reason, now, plan.Pending[job.Spec.Queue] <= headRewriteMaxPending) {
 				continue
 			}
 			budget--
@@ -584,7 +584,12 @@ func PreemptionNotice(victimNS string, p scheduler.Preemption, now time.Time) v1
 // whose numbers alone changed (queue position, free GPUs, usage) at most
 // once per ReasonRefresh, since with thousands of pending jobs rewriting
 // them every cycle would spend the store's whole write budget on them.
-func (l *SchedulingLoop) shouldWriteReason(key string, job *v1alpha1.Job, reason string, now time.Time) bool {
+//
+// In a queue with few pending jobs (fewPending), a job's move to the head
+// of its queue is written at once too: whether it is next is what its
+// owner waits to read. In a long queue the head changes with every
+// admission, and those writes would cost the admissions' store.
+func (l *SchedulingLoop) shouldWriteReason(key string, job *v1alpha1.Job, reason string, now time.Time, fewPending bool) bool {
 	c := meta.FindStatusCondition(job.Status.Conditions, v1alpha1.JobConditionAdmitted)
 	first := c == nil || c.Status != metav1.ConditionFalse || job.Status.Phase != v1alpha1.JobPending
 	if !first && c.Message == reason {
@@ -598,11 +603,23 @@ func (l *SchedulingLoop) shouldWriteReason(key string, job *v1alpha1.Job, reason
 	// The time of every write is kept, the first one's too: a reason whose
 	// numbers alone changed waits ReasonRefresh after whichever write came
 	// last.
-	if first || !sameShape(c.Message, reason) || now.Sub(l.reasonWritten[key]) >= l.ReasonRefresh {
+	if first || !sameShape(c.Message, reason) || (fewPending && becameHead(c.Message, reason)) || now.Sub(l.reasonWritten[key]) >= l.ReasonRefresh {
 		l.reasonWritten[key] = now
 		return true
 	}
 	return false
+}
+
+// headRewriteMaxPending is the most pending jobs a queue may have for a
+// job's move to its head to be written at once (see shouldWriteReason).
+const headRewriteMaxPending = 50
+
+// becameHead reports whether a reason puts its job first in its queue
+// where the last one written did not: that it is next is the number a user
+// waits to read, and it changes for one job of a queue at a time.
+func becameHead(old, reason string) bool {
+	const head = "position 1 in queue "
+	return strings.Contains(reason, head) && !strings.Contains(old, head)
 }
 
 // forgetReasons drops the write times of jobs that no longer wait.

@@ -54,7 +54,8 @@ func TestWaitingOnly(t *testing.T) {
 
 // A reason whose numbers alone change is rewritten at most once per
 // ReasonRefresh, counted from its first write too; a new shape is written
-// at once; and jobs that stop waiting are forgotten.
+// at once, and so is a job's move to the head of its queue; and jobs that
+// stop waiting are forgotten.
 func TestReasonRewritesAreSpacedFromTheFirstWrite(t *testing.T) {
 	l := &SchedulingLoop{ReasonRefresh: 30 * time.Second}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -76,15 +77,24 @@ func TestReasonRewritesAreSpacedFromTheFirstWrite(t *testing.T) {
 		{32 * time.Second, "waiting for 8 gpu", true},      // another shape: at once
 		{33 * time.Second, "waiting for 6 gpu", false},     // numbers only again
 		{62 * time.Second, "waiting for 2 gpu", true},      // ReasonRefresh after the shape change
+		{63 * time.Second, "position 2 in queue q", true},  // another shape
+		{64 * time.Second, "position 1 in queue q", true},  // now first in its queue: at once
+		{65 * time.Second, "position 1 in queue q2", true}, // another queue: another shape
 	}
 	for _, s := range steps {
-		got := l.shouldWriteReason("ns/j", job, s.reason, t0.Add(s.at))
+		got := l.shouldWriteReason("ns/j", job, s.reason, t0.Add(s.at), true)
 		if got != s.want {
 			t.Fatalf("at %v, reason %q: write = %v, want %v", s.at, s.reason, got, s.want)
 		}
 		if got {
 			write(s.reason)
 		}
+	}
+	// In a long queue the head changes with every admission: its move
+	// waits for the refresh like any other number.
+	write("position 2 in queue q")
+	if l.shouldWriteReason("ns/j", job, "position 1 in queue q", t0.Add(66*time.Second), false) {
+		t.Error("a move to the head of a long queue is written at once, want it to wait for ReasonRefresh")
 	}
 	l.forgetReasons(map[string]string{"ns/other": "waiting"})
 	if len(l.reasonWritten) != 0 {
