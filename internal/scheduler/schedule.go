@@ -526,7 +526,11 @@ func (st *state) consider(q *queueState, j *jobInfo, pos int) (admitted, blocks 
 	}
 	// tryAdmit left its reason in st.why.
 	b := st.why
-	if msg, ok := st.preempt(q, j); ok {
+	if a.reserved {
+		// j fits but for quota reserved for a job ranked before it: it
+		// waits for that job, and preempting would free nothing it lacks.
+		st.remember(q, j, b)
+	} else if msg, ok := st.preempt(q, j); ok {
 		b = append(b[:0], msg...)
 	} else if a.nodesOnly {
 		if msg := st.reserve(q, j); msg != "" {
@@ -562,6 +566,9 @@ type attempt struct {
 	// nodesOnly: some flavor had quota for the job but no node room, which
 	// is what a backfill reservation can help with.
 	nodesOnly bool
+	// reserved: some flavor had quota and room for the job but for a quota
+	// reservation (reserveQuota).
+	reserved bool
 }
 
 // tryAdmit tries the queue's flavors in order, each at the largest size
@@ -619,6 +626,7 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 		}
 		b = appendSep(b)
 		if reserved {
+			a.reserved = true
 			b = append(b, "quota in flavor "...)
 			b = append(b, qf.name...)
 			b = append(b, " is reserved from "...)
