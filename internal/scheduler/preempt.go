@@ -96,7 +96,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 			if ok, _ := qf.fits(req); !ok {
 				return false
 			}
-			pl := newPlacer(fi, j, sizes, st.now.Add(j.est))
+			pl := newPlacer(fi, j, sizes, st.expectedEnd(j))
 			ok, _ := pl.place()
 			pl.rollback(0)
 			return ok
@@ -252,7 +252,7 @@ func (st *state) releaseAll(jobs []*jobInfo, sign int64) {
 // end, as it does held quota.
 func (st *state) holdRoom(fi *flavorIndex, j *jobInfo, sizes []int32, freeing []*jobInfo) {
 	st.releaseAll(freeing, -1)
-	pl := newPlacer(fi, j, sizes, st.now.Add(j.est))
+	pl := newPlacer(fi, j, sizes, st.expectedEnd(j))
 	ok, _ := pl.place()
 	var room []placed
 	if ok {

@@ -578,10 +578,7 @@ type attempt struct {
 func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 	var a attempt
 	b := st.why[:0]
-	end := time.Time{}
-	if j.est > 0 {
-		end = st.now.Add(j.est)
-	}
+	end := st.expectedEnd(j)
 	for _, qf := range q.flavors {
 		fi := qf.fi
 		if fi == nil {
@@ -658,6 +655,16 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 	}
 	st.why = b
 	return a
+}
+
+// expectedEnd is when j would end if it started now; zero when it has no
+// estimate. Placements use it for backfill: a reserved node takes only
+// jobs expected to end before the reservation.
+func (st *state) expectedEnd(j *jobInfo) time.Time {
+	if j.est <= 0 {
+		return time.Time{}
+	}
+	return st.now.Add(j.est)
 }
 
 // fullSizes returns the job's full size per group in st's scratch slice.
