@@ -136,6 +136,7 @@ func TestRejectsWhatEmbeddedRejects(t *testing.T) {
 		{"queue preemption", edit(t, queueYAML, "  cohort: research", "  cohort: research\n  preemption: {withinQueue: Any}"), "spec.preemption.withinQueue"},
 		{"queue bad cohort", edit(t, queueYAML, "cohort: research", "cohort: Research"), "spec.cohort"},
 		{"queue bad namespace", edit(t, queueYAML, "  cohort: research", "  cohort: research\n  namespaces: [Team_A]"), "spec.namespaces[0]"},
+		{"queue borrowing without cohort", edit(t, queueYAML, "  cohort: research\n", ""), "spec"},
 
 		{"experiment objective type", edit(t, experimentYAML, "type: minimize", "type: best"), "spec.objective.type"},
 		{"experiment zero maxTrials", edit(t, experimentYAML, "maxTrials: 4", "maxTrials: 0"), "spec.maxTrials"},
@@ -298,7 +299,7 @@ func manyGroups(n int) string {
 
 func manyFlavors(n int) string {
 	var b strings.Builder
-	b.WriteString("apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: big}\nspec:\n  flavors:\n")
+	b.WriteString("apiVersion: skiff.dev/v1alpha1\nkind: Queue\nmetadata: {name: big}\nspec:\n  cohort: research\n  flavors:\n")
 	for i := range n {
 		fmt.Fprintf(&b, "  - {name: f%d, resources: [{name: cpu, nominalQuota: 1}, {name: memory, nominalQuota: 1Gi}, {name: gpu, nominalQuota: 8, borrowingLimit: 1, lendingLimit: 1}]}\n", i)
 	}
