@@ -153,9 +153,12 @@ func (st *state) reserveQuota(q *queueState, j *jobInfo) string {
 		}
 		var ending []*jobInfo
 		for _, v := range q.admitted {
-			if v.flavor == qf.name && !endOf(v).IsZero() {
-				ending = append(ending, v)
+			// A job being evicted for another job frees its room for that
+			// one (its quota is held for it), not for j.
+			if v.flavor != qf.name || endOf(v).IsZero() || (v.evicting && v.by != j.preemptorID()) {
+				continue
 			}
+			ending = append(ending, v)
 		}
 		sort.SliceStable(ending, func(a, b int) bool { return endOf(ending[a]).Before(endOf(ending[b])) })
 		var at time.Time
@@ -176,15 +179,54 @@ func (st *state) reserveQuota(q *queueState, j *jobInfo) string {
 		qf.res = &quotaReservation{at: at, req: req, freed: freed}
 		st.quotaRes = append(st.quotaRes, qf)
 		st.reservations++
+		// Failures remembered so far did not see the reservation: a job of
+		// the same demand may now fail differently (memo.go).
+		*q.gen++
 		return "quota reserved from " + at.UTC().Format(time.RFC3339) + " in flavor " + qf.name
 	}
 	return ""
 }
 
+// admitted records that req was admitted in qf this cycle for a job
+// expected to end at end: if that is before a reservation's time, its quota
+// is given back by then too.
+func (r *quotaReservation) admitted(req Amounts, end time.Time) {
+	if r != nil && !end.IsZero() && !end.After(r.at) {
+		r.freed = r.freed.Add(req)
+	}
+}
+
+// appendReservedReason appends why a job waits for a quota reservation in
+// qf; end is when the job would end (zero: unknown).
+func appendReservedReason(b []byte, q *queueState, qf *queueFlavor, end time.Time) []byte {
+	b = append(b, "quota in flavor "...)
+	b = append(b, qf.name...)
+	b = append(b, " is reserved from "...)
+	b = append(b, qf.res.at.UTC().Format(time.RFC3339)...)
+	b = append(b, " for a job ahead in queue "...)
+	b = append(b, q.name...)
+	if end.IsZero() {
+		return append(b, ": declare runPolicy.estimatedSeconds to run before then if it ends in time"...)
+	}
+	return append(b, ", and this job is expected to run past it"...)
+}
+
+// expectedEnd is when j would end if it started now; zero when it has no
+// estimate. Placements use it for backfill: a reserved node takes only
+// jobs expected to end before the reservation.
+func (st *state) expectedEnd(j *jobInfo) time.Time {
+	if j.est <= 0 {
+		return time.Time{}
+	}
+	return st.now.Add(j.est)
+}
+
 // takesReserved reports whether admitting req, for a job expected to end
 // at end (zero: unknown), would take quota reserved in qf for a job ranked
 // before it: it would still hold req at the reserved time, and the
-// reserved job would then not fit.
+// reserved job would then not fit. A nominated preemptor is not asked:
+// the room its victims freed is its own, and a reserved job that outranks
+// it may preempt it when its time comes.
 func (qf *queueFlavor) takesReserved(req Amounts, end time.Time) bool {
 	r := qf.res
 	if r == nil || (!end.IsZero() && !end.After(r.at)) {

@@ -93,7 +93,12 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 			}
 		}
 		fits := func() bool {
-			if ok, _ := qf.fits(req); !ok {
+			// Quota reserved for a job ranked before j is no room for j:
+			// an eviction that only frees what the reservation holds would
+			// free nothing j may take. (A victim expected to end before the
+			// reservation is counted in its freed quota already, so evicting
+			// it looks better here than it is: a rare, harmless misjudgment.)
+			if ok, _ := qf.fits(req); !ok || (!j.nominated && qf.takesReserved(req, st.expectedEnd(j))) {
 				return false
 			}
 			pl := newPlacer(fi, j, sizes, st.expectedEnd(j))

@@ -526,11 +526,7 @@ func (st *state) consider(q *queueState, j *jobInfo, pos int) (admitted, blocks 
 	}
 	// tryAdmit left its reason in st.why.
 	b := st.why
-	if a.reserved {
-		// j fits but for quota reserved for a job ranked before it: it
-		// waits for that job, and preempting would free nothing it lacks.
-		st.remember(q, j, b)
-	} else if msg, ok := st.preempt(q, j); ok {
+	if msg, ok := st.preempt(q, j); ok {
 		b = append(b[:0], msg...)
 	} else if a.nodesOnly {
 		if msg := st.reserve(q, j); msg != "" {
@@ -566,9 +562,6 @@ type attempt struct {
 	// nodesOnly: some flavor had quota for the job but no node room, which
 	// is what a backfill reservation can help with.
 	nodesOnly bool
-	// reserved: some flavor had quota and room for the job but for a quota
-	// reservation (reserveQuota).
-	reserved bool
 }
 
 // tryAdmit tries the queue's flavors in order, each at the largest size
@@ -601,13 +594,14 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 			var ok bool
 			if ok, res = qf.fits(req); !ok {
 				quota, reserved = true, false
-			} else if qf.takesReserved(req, end) {
+			} else if !j.nominated && qf.takesReserved(req, end) {
 				quota, reserved = true, true
 			} else {
 				pl := st.placer(fi, j, sizes, end)
 				ok, topo = pl.place()
 				if ok {
 					qf.add(req)
+					qf.res.admitted(req, end)
 					*q.gen++
 					a.ok, a.flavor, a.placements = true, qf.name, pl.placements()
 					st.undo.admitted(qf, req, pl.journal, a.placements)
@@ -623,18 +617,7 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 		}
 		b = appendSep(b)
 		if reserved {
-			a.reserved = true
-			b = append(b, "quota in flavor "...)
-			b = append(b, qf.name...)
-			b = append(b, " is reserved from "...)
-			b = append(b, qf.res.at.UTC().Format(time.RFC3339)...)
-			b = append(b, " for a job ahead in queue "...)
-			b = append(b, q.name...)
-			if end.IsZero() {
-				b = append(b, ": declare runPolicy.estimatedSeconds to run before then if it ends in time"...)
-			} else {
-				b = append(b, ", and this job is expected to run past it"...)
-			}
+			b = appendReservedReason(b, q, qf, end)
 		} else if quota {
 			b = st.appendQuotaReason(b, q, qf, req, res)
 		} else {
@@ -655,16 +638,6 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 	}
 	st.why = b
 	return a
-}
-
-// expectedEnd is when j would end if it started now; zero when it has no
-// estimate. Placements use it for backfill: a reserved node takes only
-// jobs expected to end before the reservation.
-func (st *state) expectedEnd(j *jobInfo) time.Time {
-	if j.est <= 0 {
-		return time.Time{}
-	}
-	return st.now.Add(j.est)
 }
 
 // fullSizes returns the job's full size per group in st's scratch slice.
