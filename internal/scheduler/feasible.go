@@ -81,7 +81,7 @@ func CheckFeasible(j *v1alpha1.Job, snap Snapshot) error {
 func replicasFitSomeNode(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.Node) error {
 	matched := false
 	for _, n := range nodes {
-		if NodeMatches(f, n) {
+		if flavorSelects(f, n) {
 			matched = true
 			break
 		}
@@ -94,7 +94,7 @@ func replicasFitSomeNode(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.
 		req := FromResources(g.Template.Resources)
 		fits := false
 		for _, n := range nodes {
-			if !NodeMatches(f, n) {
+			if !flavorSelects(f, n) {
 				continue
 			}
 			capacity := FromResources(n.Spec.Capacity)
@@ -139,7 +139,7 @@ func gangFitsSomeDomain(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.N
 	domains := map[string]*domain{}
 	for _, n := range nodes {
 		v, ok := n.Labels[key]
-		if !ok || !NodeMatches(f, n) {
+		if !ok || !flavorSelects(f, n) {
 			continue
 		}
 		d := domains[v]
@@ -153,6 +153,10 @@ func gangFitsSomeDomain(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.N
 		for g := range groups {
 			d.fit[g] += replicasOn(FromResources(groups[g].Template.Resources), capacity)
 		}
+	}
+	if len(domains) == 0 {
+		return fmt.Errorf("spec.topology.required: no node of flavor %q carries the label %q, so there is no such domain: label the flavor's nodes with it, or use spec.topology.preferred",
+			f.Name, key)
 	}
 	need := minRequest(j)
 	for _, d := range domains {

@@ -759,9 +759,13 @@ func NamespaceAllowed(q *v1alpha1.Queue, ns string) bool {
 
 // NodeMatches reports whether a node belongs to a flavor and takes new work.
 func NodeMatches(f *v1alpha1.Flavor, n *v1alpha1.Node) bool {
-	if n.Spec.Unschedulable {
-		return false
-	}
+	return !n.Spec.Unschedulable && flavorSelects(f, n)
+}
+
+// flavorSelects is NodeMatches whether or not the node is schedulable
+// now: feasibility asks whether a job could ever run, and a node cordoned
+// or failed for now may come back.
+func flavorSelects(f *v1alpha1.Flavor, n *v1alpha1.Node) bool {
 	for k, v := range f.Spec.NodeLabels {
 		if n.Labels[k] != v {
 			return false
