@@ -54,12 +54,16 @@ func (l *logSource) OpenLog(ctx context.Context, namespace, jobName, replica str
 			attempt = rs.Attempt
 		}
 	}
+	current := attempt
 	if opts.Attempt != nil {
 		if *opts.Attempt < 0 || *opts.Attempt > job.Status.Attempt {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("attempt %d does not exist: job %s has attempts 0 to %d", *opts.Attempt, jobName, job.Status.Attempt))
 		}
 		attempt = *opts.Attempt
 	}
+	// Only the current attempt of a job still running may yet start a
+	// replica worth waiting for.
+	mayStart := attempt == current && job.Status.Phase != v1alpha1.JobSucceeded && job.Status.Phase != v1alpha1.JobFailed
 	name := controller.ReplicaName(job.Name, group, index, attempt)
 	if opener, ok := l.runtime.(runtime.LogOpener); ok {
 		rc, err := opener.OpenLog(ctx, namespace, name, opts.Follow)
@@ -80,12 +84,15 @@ func (l *logSource) OpenLog(ctx context.Context, namespace, jobName, replica str
 		return errors.Is(err, os.ErrNotExist) || errors.Is(err, runtime.ErrNotFound)
 	}
 	f, err := open()
-	for notStarted(err) && opts.Follow {
+	for notStarted(err) && opts.Follow && mayStart {
 		// The replica has not started yet: wait for it, as a follower expects.
 		if !sleepCtx(ctx, l.poll) {
 			return nil, ctx.Err()
 		}
 		f, err = open()
+	}
+	if notStarted(err) && !mayStart {
+		return nil, apierrors.NewNotFound(jobsResource, fmt.Sprintf("%s (replica %s-%d never ran in attempt %d)", jobName, group, index, attempt))
 	}
 	if notStarted(err) {
 		hint := "use -f to wait for it"

@@ -68,6 +68,21 @@ spec:
 	if code == 0 || !strings.Contains(stderr, "has not started") || !strings.Contains(stderr, "-f") || strings.Contains(stderr, "replica not found") {
 		t.Errorf("logs of an unstarted job: exit %d, stderr %q; want an error saying it has not started and how to wait", code, stderr)
 	}
+	// A finished job's replica that never ran has nothing to wait for:
+	// -f answers at once instead of waiting forever.
+	s.mustSkiff(`apiVersion: skiff.dev/v1alpha1
+kind: Job
+metadata: {name: done}
+spec:
+  replicaGroups:
+  - name: worker
+    template: {command: ["true"]}
+`, "apply", "-f", "-")
+	s.mustSkiff("", "wait", "job/done", "--for=condition=Succeeded", "--timeout=2m")
+	_, stderr, code = s.skiff("", "logs", "job/done", "--replica", "worker-0", "--attempt", "0", "-f")
+	if code != 0 {
+		t.Errorf("logs -f of a finished job's replica: exit %d, stderr %q", code, stderr)
+	}
 }
 
 func TestFailingJobIsRetriedBackoffLimitTimesThenFailed(t *testing.T) {
