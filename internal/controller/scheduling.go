@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -405,9 +406,12 @@ func (p *preempted) record(ctx context.Context, l *SchedulingLoop, byKey map[str
 			continue
 		}
 		prs := p.by[key]
-		var names []string
+		var names, reasons []string
 		others := 0
 		for _, pr := range prs {
+			if !slices.Contains(reasons, pr.Reason) {
+				reasons = append(reasons, pr.Reason)
+			}
 			if pr.Namespace != job.Namespace {
 				others++
 				continue
@@ -419,7 +423,7 @@ func (p *preempted) record(ctx context.Context, l *SchedulingLoop, byKey map[str
 			names = append(names, fmt.Sprintf("%d of other namespaces", others))
 		}
 		l.events.later(ctx, l.Recorder, job, now, pendingEvent{v1alpha1.EventNormal, "Preemptor",
-			fmt.Sprintf("preempting %d job(s) in flavor %s (%s): %s; admitted once they stop", len(prs), prs[0].Flavor, prs[0].Reason, strings.Join(names, ", "))})
+			fmt.Sprintf("preempting %d job(s) in flavor %s (%s): %s; admitted once they stop", len(prs), prs[0].Flavor, strings.Join(reasons, ", "), strings.Join(names, ", "))})
 	}
 }
 

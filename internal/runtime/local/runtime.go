@@ -470,11 +470,15 @@ func (r *Runtime) stop(ctx context.Context, namespace, name string, grace time.D
 	}
 	r.mu.Lock()
 	again := sig == syscall.SIGTERM && e.termSent
-	e.termSent = e.termSent || (sig == syscall.SIGTERM && ds.pid != nil)
 	r.mu.Unlock()
 	if !again {
 		if err := signalGroup(ds.pid, sig); err != nil {
 			return fmt.Errorf("stopping replica %s/%s: %w", namespace, name, err)
+		}
+		if sig == syscall.SIGTERM && ds.pid != nil { // delivered: not again
+			r.mu.Lock()
+			e.termSent = true
+			r.mu.Unlock()
 		}
 	}
 	// Also when SIGKILL was just sent: a replica whose shim had not yet
