@@ -27,7 +27,7 @@ type Queue struct {
 }
 
 // QueueSpec declares quota and who may submit.
-// +kubebuilder:validation:XValidation:rule=`(has(self.cohort) && self.cohort != '') || self.flavors.all(f, !has(f.resources) || f.resources.all(r, !has(r.borrowingLimit) && !has(r.lendingLimit)))`,message="borrowingLimit and lendingLimit need spec.cohort: a queue borrows from and lends to its cohort's other queues; set spec.cohort or leave them out"
+// +kubebuilder:validation:XValidation:rule=`(has(self.cohort) && size(self.cohort) > 0) || self.flavors.all(f, !has(f.resources) || f.resources.all(r, !has(r.borrowingLimit) && !has(r.lendingLimit)))`,message="borrowingLimit and lendingLimit need spec.cohort: a queue borrows from and lends to its cohort's other queues; set spec.cohort or leave them out"
 type QueueSpec struct {
 	// Namespaces that may submit jobs; empty or ["*"] means every namespace.
 	// +kubebuilder:validation:items:MaxLength=63
