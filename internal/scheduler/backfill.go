@@ -35,21 +35,12 @@ func (st *state) reserve(q *queueState, j *jobInfo) string {
 		}
 		var ending []*jobInfo
 		for _, v := range st.admitted {
-			end := v.end
-			if v.evicting {
-				end = st.now // stopping now
-			}
-			if end.IsZero() || !onFlavor(v, fi) {
+			if st.endOf(v).IsZero() || !onFlavor(v, fi) {
 				continue
 			}
 			ending = append(ending, v)
 		}
-		endOf := func(v *jobInfo) time.Time {
-			if v.evicting {
-				return st.now
-			}
-			return v.end
-		}
+		endOf := st.endOf
 		sort.SliceStable(ending, func(a, b int) bool { return endOf(ending[a]).Before(endOf(ending[b])) })
 		var at time.Time
 		var nodes []*nodeState
@@ -136,17 +127,7 @@ func (st *state) reserveQuota(q *queueState, j *jobInfo) string {
 	if st.reservations >= maxReservations || q.strict {
 		return ""
 	}
-	sizes := make([]int32, len(j.groups()))
-	for g := range j.groups() {
-		sizes[g] = j.groups()[g].min
-	}
-	req := j.request(sizes)
-	endOf := func(v *jobInfo) time.Time {
-		if v.evicting {
-			return st.now // stopping now
-		}
-		return v.end
-	}
+	req, endOf := j.minReq(), st.endOf
 	for _, qf := range q.flavors {
 		if qf.fi == nil || qf.res != nil {
 			continue
@@ -221,15 +202,24 @@ func (st *state) expectedEnd(j *jobInfo) time.Time {
 	return st.now.Add(j.est)
 }
 
-// takesReserved reports whether admitting req, for a job expected to end
-// at end (zero: unknown), would take quota reserved in qf for a job ranked
-// before it: it would still hold req at the reserved time, and the
+// endOf is when admitted job v is expected to give its resources back:
+// now for one being evicted, zero when unknown (no estimate).
+func (st *state) endOf(v *jobInfo) time.Time {
+	if v.evicting {
+		return st.now
+	}
+	return v.end
+}
+
+// takesReserved reports whether admitting req for j, expected to end at
+// end (zero: unknown), would take quota reserved in qf for a job ranked
+// before it: j would still hold req at the reserved time, and the
 // reserved job would then not fit. A nominated preemptor is not asked:
 // the room its victims freed is its own, and a reserved job that outranks
 // it may preempt it when its time comes.
-func (qf *queueFlavor) takesReserved(req Amounts, end time.Time) bool {
+func (qf *queueFlavor) takesReserved(j *jobInfo, req Amounts, end time.Time) bool {
 	r := qf.res
-	if r == nil || (!end.IsZero() && !end.After(r.at)) {
+	if r == nil || j.nominated || (!end.IsZero() && !end.After(r.at)) {
 		return false
 	}
 	ok, _ := qf.fits(req.Add(r.req).Sub(r.freed))

@@ -97,9 +97,7 @@ func replicasFitSomeNode(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.
 			if !flavorSelects(f, n) {
 				continue
 			}
-			capacity := FromResources(n.Spec.Capacity)
-			capacity.GPUMilli = int64(gpuCount(n)) * 1000
-			if ok, _ := req.Fits(capacity); ok {
+			if ok, _ := req.Fits(nodeCapacity(n)); ok {
 				fits = true
 				break
 			}
@@ -147,8 +145,7 @@ func gangFitsSomeDomain(j *v1alpha1.Job, f *v1alpha1.Flavor, nodes []*v1alpha1.N
 			d = &domain{fit: make([]int64, len(groups))}
 			domains[v] = d
 		}
-		capacity := FromResources(n.Spec.Capacity)
-		capacity.GPUMilli = int64(gpuCount(n)) * 1000
+		capacity := nodeCapacity(n)
 		d.capacity = d.capacity.Add(capacity)
 		for g := range groups {
 			d.fit[g] += replicasOn(FromResources(groups[g].Template.Resources), capacity)
@@ -195,4 +192,12 @@ func replicasOn(req, capacity Amounts) int64 {
 		k = min(k, gpus*(1000/req.GPUMilli))
 	}
 	return k
+}
+
+// nodeCapacity is an empty node's room: its cpu and memory, and its GPUs
+// as whole devices.
+func nodeCapacity(n *v1alpha1.Node) Amounts {
+	c := FromResources(n.Spec.Capacity)
+	c.GPUMilli = int64(gpuCount(n)) * 1000
+	return c
 }

@@ -98,7 +98,7 @@ func (st *state) preempt(q *queueState, j *jobInfo) (string, bool) {
 			// free nothing j may take. (A victim expected to end before the
 			// reservation is counted in its freed quota already, so evicting
 			// it looks better here than it is: a rare, harmless misjudgment.)
-			if ok, _ := qf.fits(req); !ok || (!j.nominated && qf.takesReserved(req, st.expectedEnd(j))) {
+			if ok, _ := qf.fits(req); !ok || qf.takesReserved(j, req, st.expectedEnd(j)) {
 				return false
 			}
 			pl := newPlacer(fi, j, sizes, st.expectedEnd(j))

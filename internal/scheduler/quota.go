@@ -274,7 +274,7 @@ func (st *state) appendQuotaReason(b []byte, q *queueState, qf *queueFlavor, req
 	if qf.used.Get(res)+req.Get(res) <= qf.nominal.Get(res) {
 		b = append(b, " (this queue's unused quota is lent to the cohort's other queues and returns as their jobs end"...)
 		switch {
-		case q.reclaimAny:
+		case q.reclaimAny: // takes back whatever it can: nothing to add
 		case q.reclaim:
 			b = append(b, "; reclaimWithinCohort: LowerPriority takes it back only from jobs ranked below this one"...)
 		default:

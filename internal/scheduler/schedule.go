@@ -594,7 +594,7 @@ func (st *state) tryAdmit(q *queueState, j *jobInfo) attempt {
 			var ok bool
 			if ok, res = qf.fits(req); !ok {
 				quota, reserved = true, false
-			} else if !j.nominated && qf.takesReserved(req, end) {
+			} else if qf.takesReserved(j, req, end) {
 				quota, reserved = true, true
 			} else {
 				pl := st.placer(fi, j, sizes, end)
