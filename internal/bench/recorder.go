@@ -289,11 +289,11 @@ func (r *recorder) summary(t0, end time.Time) (map[string]*ClassStats, map[strin
 			pct = 100 * used / (q.nominal * wall)
 		}
 		s := qclasses[q.class]
-		if s == nil || pct < s.MinUsagePercent {
-			if s == nil {
-				s = &QueueClassStats{MinUsagePercent: pct, MaxUsagePercent: pct}
-				qclasses[q.class] = s
-			}
+		if s == nil {
+			s = &QueueClassStats{MinUsagePercent: pct, MaxUsagePercent: pct}
+			qclasses[q.class] = s
+		}
+		if s.Lowest.Queue == "" || pct < s.MinUsagePercent {
 			beyond := used - q.work - q.lost
 			if math.Abs(beyond) < 1e-6 { // rounding, in an ideal replay
 				beyond = 0

@@ -571,12 +571,9 @@ func PreemptionNotice(victimNS string, p scheduler.Preemption, now time.Time) v1
 	by, msg := p.By, p.Message
 	if ns, _, _ := strings.Cut(p.By, "/"); ns != victimNS {
 		by = "a job of another namespace"
-		switch {
-		case p.ByQueue == "":
-			msg = "the queue's preemption policy (" + p.Reason + ") gave its resources away"
-		case p.Reason == scheduler.PreemptReclaim:
+		if p.Reason == scheduler.PreemptReclaim {
 			msg = "queue " + p.ByQueue + " reclaimed " + p.Flavor + " capacity that this job's queue was borrowing (reclaimWithinCohort)"
-		default:
+		} else {
 			msg = "a job of queue " + p.ByQueue + " outranks it (withinQueue: LowerPriority)"
 		}
 	}
